@@ -1,0 +1,182 @@
+"""Cases and consultation notes, and the one place a note becomes prompt text."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from derm_stress.labels import Triage, label
+
+Sex = Literal["female", "male"]
+
+SYMPTOM_FIELDS: tuple[str, ...] = ("itch", "pain", "bleeding", "growth", "change", "elevation")
+HISTORY_FIELDS: tuple[str, ...] = ("skin_cancer_history", "family_history", "other_history")
+DEMOGRAPHIC_FIELDS: tuple[str, ...] = ("age", "sex", "fitzpatrick")
+LESION_FIELDS: tuple[str, ...] = ("body_site", "size_mm", "duration_days")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A structured consultation note. Every field is optional; missing is ``None``.
+
+    Field names are exactly the optional columns of a manifest (see the README).
+    """
+
+    age: float | None = None
+    sex: Sex | None = None
+    fitzpatrick: int | None = None
+    body_site: str | None = None
+    size_mm: tuple[float, ...] | None = None  # one or two diameters of the lesion
+    duration_days: float | None = None
+    itch: bool | None = None
+    pain: bool | None = None
+    bleeding: bool | None = None
+    growth: bool | None = None
+    change: bool | None = None
+    elevation: bool | None = None
+    skin_cancer_history: bool | None = None  # the patient's own
+    family_history: bool | None = None  # of cancer in the family
+    other_history: str | None = None
+    referral: str | None = None  # referring clinician's question or suspected diagnosis
+    free_text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sex is not None and self.sex not in ("female", "male"):
+            raise ValueError(f"sex must be 'female', 'male' or None, got {self.sex!r}")
+        if self.fitzpatrick is not None and not 1 <= self.fitzpatrick <= 6:
+            raise ValueError(f"fitzpatrick must be 1-6 or None, got {self.fitzpatrick!r}")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def present(self) -> tuple[str, ...]:
+        """Names of the fields that are not missing."""
+        return tuple(n for n in self.field_names() if getattr(self, n) is not None)
+
+    def replace(self, **changes: Any) -> Note:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        if self.size_mm is not None:
+            out["size_mm"] = list(self.size_mm)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Note:
+        values = dict(data)
+        if values.get("size_mm") is not None:
+            values["size_mm"] = tuple(float(v) for v in values["size_mm"])
+        return cls(**values)
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _duration(days: float) -> str:
+    if days < 14:
+        return f"{_number(days)} days"
+    if days < 60:
+        return f"{_number(round(days / 7, 1))} weeks"
+    if days < 730:
+        return f"{_number(round(days / 30.4, 1))} months"
+    return f"{_number(round(days / 365.25, 1))} years"
+
+
+_ROMAN = ("I", "II", "III", "IV", "V", "VI")
+_SYMPTOM_TEXT = {
+    "itch": "Itching",
+    "pain": "Pain",
+    "bleeding": "Bleeding",
+    "growth": "Recent growth",
+    "change": "Recent change in appearance",
+    "elevation": "Raised lesion",
+}
+
+
+def render_note(note: Note) -> str:
+    """Render a note to prompt text: one line per present field, nothing for missing ones.
+
+    Returns an empty string when every field is missing.
+    """
+    lines: list[str] = []
+    if note.age is not None:
+        lines.append(f"Age: {_number(note.age)} years")
+    if note.sex is not None:
+        lines.append(f"Sex: {note.sex}")
+    if note.fitzpatrick is not None:
+        lines.append(f"Fitzpatrick skin type: {_ROMAN[note.fitzpatrick - 1]}")
+    if note.body_site is not None:
+        lines.append(f"Body site: {note.body_site}")
+    if note.size_mm is not None:
+        lines.append(f"Lesion size: {' x '.join(_number(v) for v in note.size_mm)} mm")
+    if note.duration_days is not None:
+        lines.append(f"Duration: {_duration(note.duration_days)}")
+    for name, text in _SYMPTOM_TEXT.items():
+        value = getattr(note, name)
+        if value is not None:
+            lines.append(f"{text}: {_yes_no(value)}")
+    if note.skin_cancer_history is not None:
+        lines.append(f"Personal history of skin cancer: {_yes_no(note.skin_cancer_history)}")
+    if note.family_history is not None:
+        lines.append(f"Family history of cancer: {_yes_no(note.family_history)}")
+    if note.other_history is not None:
+        lines.append(f"Other history: {note.other_history}")
+    if note.referral is not None:
+        lines.append(f"Referral: {note.referral}")
+    if note.free_text is not None:
+        lines.append(f"Notes: {note.free_text}")
+    return "\n".join(lines)
+
+
+ImageSource = Path | np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One patient encounter: images, a note, the reference diagnosis (canonical code)."""
+
+    case_id: str
+    images: tuple[ImageSource, ...]
+    note: Note
+    diagnosis: str
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        label(self.diagnosis)  # raises for a code outside the vocabulary
+        if not self.images:
+            raise ValueError(f"case {self.case_id!r} has no images")
+
+    @property
+    def triage(self) -> Triage:
+        return label(self.diagnosis).triage
+
+    def fingerprint(self) -> str:
+        """Hash of everything a model can see: image bytes and note.
+
+        A missing or unreadable file hashes as such, so fixing it changes the fingerprint.
+        """
+        digest = hashlib.sha256()
+        for image in self.images:
+            if isinstance(image, np.ndarray):
+                digest.update(f"array:{image.shape}:{image.dtype}".encode())
+                digest.update(np.ascontiguousarray(image).tobytes())
+            else:
+                try:
+                    digest.update(image.read_bytes())
+                except OSError as exc:
+                    digest.update(f"unreadable:{image.name}:{type(exc).__name__}".encode())
+        digest.update(repr(sorted(self.note.to_dict().items())).encode())
+        return digest.hexdigest()[:24]

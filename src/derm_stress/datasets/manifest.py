@@ -1,0 +1,180 @@
+"""Loader for the generic case manifest (CSV or JSONL), documented in the README.
+
+Required columns: ``case_id``, ``image`` (a path relative to the manifest's folder; several
+separated by ``;``), ``diagnosis`` (label text, normalised through the vocabulary). Optional
+note columns carry exactly the names of ``Note``'s fields. A row with an unknown label, a bad
+value or an image path that escapes the manifest's folder becomes a ``CaseIssue``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from derm_stress.cases import SYMPTOM_FIELDS, Case, Note
+from derm_stress.datasets.base import CaseIssue, Dataset, parse_bool, parse_float, parse_text
+from derm_stress.errors import DatasetError, DermStressError
+from derm_stress.labels import normalise_label
+
+REQUIRED = ("case_id", "image", "diagnosis")
+BOOL_FIELDS = (*SYMPTOM_FIELDS, "skin_cancer_history", "family_history")
+TEXT_FIELDS = ("body_site", "other_history", "referral", "free_text")
+
+
+def _parse_sex(value: object, name: str) -> str | None:
+    text = parse_text(value)
+    if text is None or text.lower() in ("unk", "unknown"):
+        return None
+    sex = {
+        "f": "female",
+        "female": "female",
+        "woman": "female",
+        "m": "male",
+        "male": "male",
+        "man": "male",
+    }.get(text.lower())
+    if sex is None:
+        raise ValueError(f"{name}: expected female/male (or f/m), got {value!r}")
+    return sex
+
+
+def _parse_fitzpatrick(value: object, name: str) -> int | None:
+    text = parse_text(value)
+    if text is None:
+        return None
+    roman = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6}
+    number = roman.get(text.lower())
+    if number is None:
+        as_float = parse_float(text, name)
+        number = int(as_float) if as_float is not None and as_float.is_integer() else None
+    if number is None or not 1 <= number <= 6:
+        raise ValueError(f"{name}: expected a Fitzpatrick type 1-6 (or I-VI), got {value!r}")
+    return number
+
+
+def _parse_size(value: object, name: str) -> tuple[float, ...] | None:
+    if isinstance(value, (int, float)):
+        number = parse_float(value, name)
+        return (number,) if number is not None else None
+    if isinstance(value, list):
+        parts: list[object] = list(value)
+    else:
+        text = parse_text(value)
+        if text is None:
+            return None
+        parts = [p for p in text.lower().replace("mm", "").replace("×", "x").split("x")]
+    sizes = tuple(parse_float(p.strip() if isinstance(p, str) else p, name) for p in parts)
+    if not sizes or any(s is None for s in sizes) or len(sizes) > 2:
+        raise ValueError(f"{name}: expected one or two diameters such as 6 or 6x5, got {value!r}")
+    return tuple(s for s in sizes if s is not None)
+
+
+_PARSERS: dict[str, Callable[[object, str], Any]] = {
+    "age": parse_float,
+    "sex": _parse_sex,
+    "fitzpatrick": _parse_fitzpatrick,
+    "size_mm": _parse_size,
+    "duration_days": parse_float,
+    **{f: parse_bool for f in BOOL_FIELDS},
+    **{f: (lambda v, _n: parse_text(v)) for f in TEXT_FIELDS},
+}
+assert set(_PARSERS) == set(Note.field_names()), "every Note field needs a manifest parser"
+
+
+_KNOWN = frozenset((*REQUIRED, *_PARSERS))
+
+
+def _check_typos(columns: dict[str, str]) -> None:
+    """Extra columns are kept as metadata, but one that looks like a note field is an error."""
+    for column in columns:
+        close = difflib.get_close_matches(column.lower(), sorted(_KNOWN), n=1, cutoff=0.8)
+        if close:
+            raise ValueError(f"unknown column {column!r}; did you mean {close[0]!r}?")
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Yield (line number, row dict) or (line number, error text) for a CSV or JSONL file."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        with path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield number, f"line {number}: invalid JSON ({exc.msg})"
+                    continue
+                if not isinstance(row, dict):
+                    yield number, f"line {number}: expected a JSON object"
+                    continue
+                yield number, row
+        return
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DatasetError(f"{path}: missing required columns {', '.join(missing)}")
+        for number, row in enumerate(reader, start=2):
+            yield number, row
+
+
+def _image_paths(root: Path, value: object) -> tuple[Path, ...]:
+    items = value if isinstance(value, list) else str(value or "").split(";")
+    paths = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        resolved = (root / text).resolve()
+        if not resolved.is_relative_to(root):
+            raise ValueError(f"image path {text!r} is outside the manifest's folder {root}")
+        paths.append(resolved)
+    if not paths:
+        raise ValueError("no image given")
+    return tuple(paths)
+
+
+def load_manifest(path: str | Path, name: str | None = None) -> Dataset:
+    """Load a manifest (``.csv``, or ``.jsonl``/``.ndjson``) into a ``Dataset``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"manifest not found: {path}")
+    root = path.parent.resolve()
+    cases: list[Case] = []
+    issues: list[CaseIssue] = []
+    seen: set[str] = set()
+    for number, row in _rows(path):
+        if isinstance(row, str):
+            issues.append(CaseIssue(f"line {number}", row))
+            continue
+        case_id = parse_text(row.get("case_id"))
+        if case_id is None:
+            issues.append(CaseIssue(f"line {number}", f"line {number}: case_id is empty"))
+            continue
+        if case_id in seen:
+            issues.append(CaseIssue(case_id, f"line {number}: duplicate case_id"))
+            continue
+        seen.add(case_id)
+        try:
+            extra = {k: str(v) for k, v in row.items() if k not in _KNOWN and v is not None}
+            _check_typos(extra)
+            label_text = parse_text(row.get("diagnosis"))
+            if label_text is None:
+                raise ValueError("diagnosis is empty")
+            note = Note(**{f: _PARSERS[f](row.get(f), f) for f in _PARSERS})
+            cases.append(
+                Case(
+                    case_id=case_id,
+                    images=_image_paths(root, row.get("image")),
+                    note=note,
+                    diagnosis=normalise_label(label_text),
+                    meta={**extra, "line": str(number)},
+                )
+            )
+        except (DermStressError, ValueError) as exc:
+            issues.append(CaseIssue(case_id, f"line {number}: {exc}"))
+    return Dataset(name or path.stem, cases, issues, root)
