@@ -1,0 +1,37 @@
+"""Perturbation operators, conditions, grids and probes."""
+
+from derm_stress.perturb import image_ops as image_ops  # registers the image operators
+from derm_stress.perturb import note_ops as note_ops  # registers the note operators
+from derm_stress.perturb.base import (
+    Applied,
+    Operator,
+    derive_rng,
+    derive_seed,
+    describe,
+    get_operator,
+    make_operator,
+    register,
+    registry,
+    replay,
+)
+from derm_stress.perturb.condition import BASELINE, Condition, Probe, build_probe
+from derm_stress.perturb.grid import expand_grid, load_grid
+
+__all__ = [
+    "BASELINE",
+    "Applied",
+    "Condition",
+    "Operator",
+    "Probe",
+    "build_probe",
+    "derive_rng",
+    "derive_seed",
+    "describe",
+    "expand_grid",
+    "get_operator",
+    "load_grid",
+    "make_operator",
+    "register",
+    "registry",
+    "replay",
+]

@@ -1,0 +1,249 @@
+"""The operator contract, the registry, seeds, and the applied-operator record.
+
+An operator samples its random parameters from an RNG it is given (``sample``) and applies
+them deterministically (``apply``). What was applied is an ``Applied`` record: plain data that
+``replay`` turns back into the identical output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+import numpy as np
+
+from derm_stress.cases import Case, Note
+from derm_stress.errors import InvalidArgument, did_you_mean
+
+T = TypeVar("T")
+Kind = Literal["image", "note"]
+MAX_SEVERITY = 5
+
+
+def derive_seed(*parts: object) -> int:
+    """A 128-bit seed from a stable hash of the parts (never Python's salted ``hash()``)."""
+    text = "\x1f".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest(), "big")
+
+
+def derive_rng(seed: int, case_id: str, condition_id: str, position: str) -> np.random.Generator:
+    """The generator for one operator application, independent of order, threads and machines."""
+    return np.random.Generator(np.random.PCG64(derive_seed(seed, case_id, condition_id, position)))
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one operator did to one target: enough to replay it exactly.
+
+    ``changes`` lists, for note operators, each touched field with its old and new value.
+    """
+
+    op: str
+    severity: int
+    target: str  # "image[0]", "image[1]", ..., or "note"
+    config: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    changes: tuple[tuple[str, Any, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.op,
+            "severity": self.severity,
+            "target": self.target,
+            "config": dict(self.config),
+            "params": dict(self.params),
+            "changes": [list(c) for c in self.changes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Applied:
+        return cls(
+            op=data["op"],
+            severity=int(data["severity"]),
+            target=data["target"],
+            config=dict(data.get("config", {})),
+            params=dict(data.get("params", {})),
+            changes=tuple((c[0], c[1], c[2]) for c in data.get("changes", ())),
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    """Check (and normalise) that sampled params survive a JSON round trip exactly."""
+    return json.loads(json.dumps(value))
+
+
+class Operator(ABC, Generic[T]):
+    """One perturbation. Subclasses set the class attributes and implement the two methods.
+
+    - ``severities`` maps severity 1-5 to the parameters that grow with it (the severity
+      table, appended to the class docstring automatically). Severity 0 is identity.
+    - ``options`` maps each allowed constructor option to its default; anything else fails
+      at construction with the allowed names.
+    - ``graded`` is False for operators whose effect does not depend on severity (any
+      severity from 1 applies them fully); their condition label omits ``@severity``.
+    """
+
+    name: ClassVar[str]
+    kind: ClassVar[Kind]
+    family: ClassVar[str]
+    severities: ClassVar[Mapping[int, Mapping[str, Any]]] = {}
+    options: ClassVar[Mapping[str, Any]] = {}
+    graded: ClassVar[bool] = True
+
+    def __init__(self, severity: int = 3, **config: Any) -> None:
+        if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)):
+            raise InvalidArgument(
+                f"{self.name}: severity must be an integer 0-{MAX_SEVERITY}, got {severity!r}"
+            )
+        if not 0 <= severity <= MAX_SEVERITY:
+            raise InvalidArgument(
+                f"{self.name}: severity must be 0-{MAX_SEVERITY}, got {severity!r}"
+            )
+        unknown = sorted(set(config) - set(self.options))
+        if unknown:
+            allowed = ", ".join(sorted(self.options)) or "none"
+            raise InvalidArgument(
+                f"{self.name}: unknown option {unknown[0]!r} (value {config[unknown[0]]!r}); "
+                f"allowed options: {allowed}"
+            )
+        self.severity = int(severity)
+        self.config: dict[str, Any] = {**self.options, **config}
+        self.validate()
+
+    def validate(self) -> None:
+        """Check ``self.config``; raise ``InvalidArgument`` naming the option and value."""
+
+    @property
+    def level(self) -> Mapping[str, Any]:
+        """The severity table row for this operator's severity (empty at severity 0)."""
+        return self.severities.get(self.severity, {})
+
+    @property
+    def label(self) -> str:
+        """Short readable id used in condition ids, e.g. ``motion_blur@3``."""
+        shown = {k: v for k, v in self.config.items() if v != self.options.get(k)}
+        text = self.name
+        if shown:
+            text += (
+                "["
+                + ";".join(
+                    ",".join(map(str, v)) if isinstance(v, (list, tuple)) else f"{k}={v}"
+                    for k, v in sorted(shown.items())
+                )
+                + "]"
+            )
+        if self.graded or self.severity == 0:
+            text += f"@{self.severity}"
+        return text
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, target: T, case: Case) -> dict[str, Any]:
+        """Draw the random parameters for one application (JSON-serialisable)."""
+
+    @abstractmethod
+    def apply(self, target: T, params: Mapping[str, Any]) -> T:
+        """Apply sampled parameters deterministically; never mutate ``target``."""
+
+    def __call__(
+        self, target: T, rng: np.random.Generator, case: Case, where: str
+    ) -> tuple[T, Applied]:
+        """Sample and apply; return the output and its record."""
+        if self.severity == 0:
+            return target, Applied(self.name, 0, where, dict(self.config), {})
+        params = _jsonable(self.sample(rng, target, case))
+        out = self.apply(target, params)
+        changes: tuple[tuple[str, Any, Any], ...] = ()
+        if isinstance(target, Note) and isinstance(out, Note):
+            changes = note_changes(target, out)
+        return out, Applied(self.name, self.severity, where, dict(self.config), params, changes)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(severity={self.severity}, config={self.config!r})"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and cls.__doc__ and cls.severities:
+            cls.__doc__ = cls.__doc__.rstrip() + "\n\n" + severity_table(cls) + "\n"
+
+
+def severity_table(cls: type[Operator[Any]]) -> str:
+    """Render the severity table of an operator class as reStructuredText-ish text."""
+    rows = ["    Severity table (0 = identity):", ""]
+    for severity, params in sorted(cls.severities.items()):
+        text = ", ".join(f"{k}={v}" for k, v in params.items())
+        rows.append(f"    {severity}: {text}")
+    return "\n".join(rows)
+
+
+def note_changes(before: Note, after: Note) -> tuple[tuple[str, Any, Any], ...]:
+    """(field, old, new) for every field that differs between two notes."""
+    old, new = before.to_dict(), after.to_dict()
+    return tuple((f, old[f], new[f]) for f in Note.field_names() if old[f] != new[f])
+
+
+_REGISTRY: dict[str, type[Operator[Any]]] = {}
+
+
+def register(cls: type[Operator[Any]]) -> type[Operator[Any]]:
+    """Class decorator adding an operator to the registry (duplicate names are an error)."""
+    if not (isinstance(cls, type) and issubclass(cls, Operator)):
+        raise TypeError(f"{cls!r} is not an Operator subclass")
+    if cls.name in _REGISTRY:
+        raise ValueError(f"operator name {cls.name!r} is already registered")
+    missing = [s for s in range(1, MAX_SEVERITY + 1) if s not in cls.severities]
+    if cls.graded and missing:
+        raise ValueError(f"operator {cls.name!r} has no severity table row for {missing}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registry() -> dict[str, type[Operator[Any]]]:
+    """Name -> class for every registered operator (a copy)."""
+    return dict(_REGISTRY)
+
+
+def get_operator(name: str) -> type[Operator[Any]]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise did_you_mean(name, _REGISTRY, "operator") from None
+
+
+def make_operator(name: str, severity: int | None = None, **config: Any) -> Operator[Any]:
+    """Instantiate a registered operator; severity defaults to 3 (graded) or 1 (ungraded)."""
+    cls = get_operator(name)
+    if severity is None:
+        severity = 3 if cls.graded else 1
+    return cls(severity, **config)
+
+
+def replay(record: Applied, target: T) -> T:
+    """Re-apply a stored record to the original target: identical output."""
+    op = make_operator(record.op, record.severity, **record.config)
+    if record.severity == 0:
+        return target
+    out: T = op.apply(target, record.params)
+    return out
+
+
+def describe(cls: type[Operator[Any]]) -> dict[str, Any]:
+    """The public description of an operator, as ``derm-stress ops --json`` prints it."""
+    doc = (cls.__doc__ or "").strip().split("\n\n")[0]
+    return {
+        "name": cls.name,
+        "kind": cls.kind,
+        "family": cls.family,
+        "description": " ".join(doc.split()),
+        "graded": cls.graded,
+        "options": dict(cls.options),
+        "severities": {str(s): dict(p) for s, p in sorted(cls.severities.items())},
+    }
+
+
+def replace_note(note: Note, **changes: Any) -> Note:
+    return dataclasses.replace(note, **changes)

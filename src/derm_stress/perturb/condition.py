@@ -1,0 +1,132 @@
+"""Conditions (what is done to a case) and probes (what a model then sees)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from derm_stress.cases import Case, Note, render_note
+from derm_stress.errors import InvalidArgument
+from derm_stress.images import load_image
+from derm_stress.perturb.base import Applied, Operator, derive_rng
+
+ContextMode = Literal["image_only", "full"]
+CONTEXT_MODES: tuple[ContextMode, ...] = ("image_only", "full")
+
+
+@dataclass(frozen=True, eq=False)
+class Condition:
+    """A named, ordered list of operators plus a context mode.
+
+    ``context='image_only'`` sends no note (note operators are not allowed); ``'full'`` sends
+    the note after the ``note_ops`` (none: the note as given). The id is stable and readable,
+    e.g. ``img=motion_blur@3|ctx=drop_fields[duration_days,itch]``.
+    """
+
+    image_ops: tuple[Operator[np.ndarray], ...] = ()
+    context: ContextMode = "image_only"
+    note_ops: tuple[Operator[Note], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.context not in CONTEXT_MODES:
+            raise InvalidArgument(
+                f"context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}"
+            )
+        if any(op.kind != "image" for op in self.image_ops):
+            raise InvalidArgument("image_ops may only hold image operators")
+        if any(op.kind != "note" for op in self.note_ops):
+            raise InvalidArgument("note_ops may only hold note operators")
+        if self.context == "image_only" and self.note_ops:
+            raise InvalidArgument("an image_only condition sends no note, so it takes no note ops")
+
+    @property
+    def image_label(self) -> str:
+        return "+".join(op.label for op in self.image_ops) or "none"
+
+    @property
+    def context_label(self) -> str:
+        if self.context == "image_only":
+            return "image_only"
+        return "+".join(op.label for op in self.note_ops) or "full"
+
+    @property
+    def id(self) -> str:
+        return f"img={self.image_label}|ctx={self.context_label}"
+
+    @property
+    def is_baseline(self) -> bool:
+        """Clean image-only: no effective image operator, no note."""
+        return self.context == "image_only" and all(op.severity == 0 for op in self.image_ops)
+
+    @property
+    def is_deterministic(self) -> bool:
+        """True when the seed cannot change what the model sees (no operator is active)."""
+        ops: tuple[Operator[Any], ...] = (*self.image_ops, *self.note_ops)
+        return all(op.severity == 0 for op in ops)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "deterministic": self.is_deterministic,
+            "image": [{"op": o.name, "severity": o.severity, **o.config} for o in self.image_ops],
+            "context": self.context,
+            "note": [{"op": o.name, "severity": o.severity, **o.config} for o in self.note_ops],
+        }
+
+    def __repr__(self) -> str:
+        return f"Condition({self.id!r})"
+
+
+BASELINE = Condition()
+
+
+@dataclass(frozen=True, eq=False)
+class Probe:
+    """What a model sees for one (case, condition). Holds no reference diagnosis."""
+
+    case_id: str
+    condition_id: str
+    images: tuple[np.ndarray, ...]
+    note: Note | None
+    applied: tuple[Applied, ...]
+
+    @property
+    def note_text(self) -> str | None:
+        """The rendered note, or ``None`` for image-only conditions."""
+        return None if self.note is None else render_note(self.note)
+
+
+def build_probe(
+    case: Case,
+    condition: Condition,
+    seed: int,
+    images: Sequence[np.ndarray] | None = None,
+) -> Probe:
+    """Perturb one case under one condition.
+
+    The RNG of each operator application is derived from (seed, case id, condition id,
+    operator position and target), so the result does not depend on what else runs.
+    ``images`` may pass already-loaded originals (they are not modified).
+    """
+    originals = tuple(images) if images is not None else tuple(load_image(i) for i in case.images)
+    applied: list[Applied] = []
+    out_images = []
+    for index, image in enumerate(originals):
+        where = f"image[{index}]"
+        for position, op in enumerate(condition.image_ops):
+            rng = derive_rng(seed, case.case_id, condition.id, f"{position}:{where}")
+            image, record = op(image, rng, case, where)
+            applied.append(record)
+        out_images.append(image)
+    note: Note | None = None
+    if condition.context == "full":
+        note = case.note
+        offset = len(condition.image_ops)
+        for position, note_op in enumerate(condition.note_ops, start=offset):
+            rng = derive_rng(seed, case.case_id, condition.id, f"{position}:note")
+            note, record = note_op(note, rng, case, "note")
+            applied.append(record)
+    return Probe(case.case_id, condition.id, tuple(out_images), note, tuple(applied))

@@ -1,0 +1,110 @@
+"""Grids: YAML axes that expand to conditions.
+
+An image axis entry is ``none``, ``{op: NAME, severity: S or [S, ...], **options}`` or
+``{seq: [entry, ...]}`` (operators applied in order; lists of severities multiply out).
+A context axis entry is ``image_only``, ``full``, or the same operator forms over note
+operators (applied to the full note). The grid is the product of the two axes; the
+baseline (clean image, image only) is always included, first.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from derm_stress.errors import InvalidArgument
+from derm_stress.perturb.base import Operator, get_operator, make_operator
+from derm_stress.perturb.condition import BASELINE, Condition, ContextMode
+
+GRID_KEYS = ("image", "context")
+
+
+def _severities(entry: Mapping[str, Any], where: str) -> list[int | None]:
+    value = entry.get("severity")
+    if value is None:
+        return [None]
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise InvalidArgument(f"{where}: severity list is empty")
+    return list(values)
+
+
+def _op_variants(entry: Any, kind: str, where: str) -> list[tuple[Operator[Any], ...]]:
+    """All operator sequences one axis entry stands for."""
+    if isinstance(entry, Mapping) and "seq" in entry:
+        steps = entry["seq"]
+        if not isinstance(steps, list) or not steps:
+            raise InvalidArgument(f"{where}: 'seq' must be a non-empty list, got {steps!r}")
+        parts = [_op_variants(step, kind, f"{where}.seq[{i}]") for i, step in enumerate(steps)]
+        return [tuple(op for part in combo for op in part) for combo in itertools.product(*parts)]
+    if not isinstance(entry, Mapping) or "op" not in entry:
+        raise InvalidArgument(
+            f"{where}: expected an operator like {{op: NAME, severity: S}}, got {entry!r}"
+        )
+    name = entry["op"]
+    cls = get_operator(str(name))
+    if cls.kind != kind:
+        raise InvalidArgument(
+            f"{where}: {name!r} is a {cls.kind} operator, not allowed on the "
+            f"{'image' if kind == 'image' else 'context'} axis"
+        )
+    options = {k: v for k, v in entry.items() if k not in ("op", "severity")}
+    return [(make_operator(name, s, **options),) for s in _severities(entry, where)]
+
+
+def _image_axis(values: Sequence[Any]) -> list[tuple[Operator[Any], ...]]:
+    out: list[tuple[Operator[Any], ...]] = []
+    for i, entry in enumerate(values):
+        if entry in ("none", None):
+            out.append(())
+        else:
+            out.extend(_op_variants(entry, "image", f"image[{i}]"))
+    return out
+
+
+def _context_axis(values: Sequence[Any]) -> list[tuple[ContextMode, tuple[Operator[Any], ...]]]:
+    out: list[tuple[ContextMode, tuple[Operator[Any], ...]]] = []
+    for i, entry in enumerate(values):
+        if entry == "image_only" or entry == "full":
+            out.append((entry, ()))
+        elif isinstance(entry, str):
+            raise InvalidArgument(
+                f"context[{i}]: expected image_only, full or an operator, got {entry!r}"
+            )
+        else:
+            out.extend(("full", ops) for ops in _op_variants(entry, "note", f"context[{i}]"))
+    return out
+
+
+def _axis(spec: Mapping[str, Any], key: str, default: list[Any]) -> list[Any]:
+    value = spec.get(key, default)
+    if not isinstance(value, list) or not value:
+        raise InvalidArgument(f"grid: {key!r} must be a non-empty list, got {value!r}")
+    return value
+
+
+def expand_grid(spec: Mapping[str, Any]) -> list[Condition]:
+    """Expand a grid mapping (``image`` and ``context`` axes) to its conditions."""
+    images = _image_axis(_axis(spec, "image", ["none"]))
+    contexts = _context_axis(_axis(spec, "context", ["image_only"]))
+    conditions = [BASELINE]
+    seen = {BASELINE.id}
+    for image_ops, (mode, note_ops) in itertools.product(images, contexts):
+        condition = Condition(image_ops=image_ops, context=mode, note_ops=note_ops)
+        if condition.id not in seen:
+            seen.add(condition.id)
+            conditions.append(condition)
+    return conditions
+
+
+def load_grid(path: str | Path) -> list[Condition]:
+    """Read a YAML grid (or run config) file and expand it."""
+    with Path(path).open(encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh) or {}
+    if not isinstance(spec, Mapping):
+        raise InvalidArgument(f"{path}: expected a mapping at the top level")
+    return expand_grid(spec)
