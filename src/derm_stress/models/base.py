@@ -1,0 +1,94 @@
+"""The model contract: one required method that answers a batch of probes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+from derm_stress.perturb.condition import Probe
+
+AnswerStatus = Literal["ok", "unparseable", "error"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's answer to one probe: raw text, the parsed differential, or an error.
+
+    ``differential`` holds canonical codes, best first (``OTHER`` for diagnoses outside the
+    vocabulary, whose text is kept in ``other_terms``).
+    """
+
+    raw: str
+    differential: tuple[str, ...] = ()
+    confidences: tuple[float | None, ...] = ()
+    triage: str | None = None
+    status: AnswerStatus = "ok"
+    error: str | None = None
+    other_terms: tuple[str, ...] = ()
+    prompt: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float | None = None
+    cost_usd: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, error: str, raw: str = "", latency_s: float | None = None) -> Answer:
+        return cls(raw=raw, status="error", error=error, latency_s=latency_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("differential", "confidences", "other_terms"):
+            data[key] = list(data[key])
+        data["extra"] = dict(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Answer:
+        values = dict(data)
+        for key in ("differential", "confidences", "other_terms"):
+            values[key] = tuple(values.get(key) or ())
+        return cls(**values)
+
+
+class Model(ABC):
+    """Base of every adapter.
+
+    Subclasses implement ``answer`` and list in ``identity()`` every setting that changes
+    the output (and nothing else, so connection limits or retries never invalidate the
+    store). ``batch_size`` and ``max_concurrency`` are overridable defaults.
+    """
+
+    adapter: ClassVar[str]
+    batch_size: int = 16
+    max_concurrency: int = 1
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @abstractmethod
+    def answer(self, probes: Sequence[Probe]) -> list[Answer]:
+        """Answer each probe, in order. A failure for one probe is an ``Answer.failed``."""
+
+    def identity(self) -> dict[str, Any]:
+        """Adapter name plus every setting that changes the output."""
+        return {"adapter": self.adapter}
+
+    @property
+    def prompt_version(self) -> str:
+        """Version of the prompt template this model is sent (``n/a`` if it takes no prompt)."""
+        return "n/a"
+
+    def identity_hash(self) -> str:
+        text = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release resources (connections, GPU memory)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
