@@ -1,0 +1,224 @@
+"""The ``derm-stress`` command line: a thin click layer over the Python API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from derm_stress.errors import DermStressError
+
+DEFAULT_RUNS = Path("runs")
+
+
+def _echo_summary(summary: Any) -> None:
+    click.echo(
+        f"{summary.cases} cases x {summary.conditions} conditions x {summary.models} model(s) "
+        f"= {summary.expected} results: {summary.calls} model calls, "
+        f"{summary.reused} reused from the store ({summary.seconds:.1f} s)"
+    )
+    if summary.calls == 0 and summary.reused:
+        click.echo("every result was already stored: no model was called")
+    problems = []
+    if summary.dataset_issues:
+        problems.append(f"{summary.dataset_issues} dataset rows not loaded")
+    if summary.input_errors:
+        problems.append(f"{summary.input_errors} results with unusable input")
+    if summary.model_errors:
+        problems.append(f"{summary.model_errors} failed model calls")
+    if problems:
+        click.echo("problems: " + "; ".join(problems) + " (listed in the report)")
+
+
+def _progress_printer(quiet: bool) -> Any:
+    if quiet:
+        return None
+    state = {"last": -1}
+
+    def report(done: int, total: int) -> None:
+        step = max(1, total // 10)
+        if done == total or done // step != state["last"]:
+            state["last"] = done // step
+            click.echo(f"  cases {done}/{total}", err=True)
+
+    return report
+
+
+def _run_and_report(config_path: Path, out: Path | None, quiet: bool) -> Path:
+    from derm_stress.report import write_report
+    from derm_stress.run import load_config, run
+
+    config = load_config(config_path)
+    out_dir = out or DEFAULT_RUNS / config.name
+    summary = run(config, out_dir, progress=_progress_printer(quiet))
+    _echo_summary(summary)
+    return write_report(out_dir)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="derm-stress")
+def cli() -> None:
+    """Stress-test multimodal dermatology models under clinic-realistic perturbations.
+
+    Typical use: `derm-stress run perturbations/quickstart.yaml`, then open the report
+    path it prints. `derm-stress demo` does that on the bundled sample and reference model.
+    """
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RUNS / "demo",
+    show_default=True,
+    help="Run directory (store, manifest, report).",
+)
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def demo(out: Path, quiet: bool) -> None:
+    """Run the quickstart grid on the bundled PAD-UFES-20 sample with the reference model,
+    and print the path of the HTML report."""
+    from derm_stress.perturb.presets import preset_path
+
+    report = _run_and_report(preset_path("quickstart"), out, quiet)
+    click.echo(f"report: {report.resolve()}")
+
+
+@cli.command("run")
+@click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run directory [default: runs/<config name>]. Re-using one resumes it.",
+)
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def run_cmd(config: Path, out: Path | None, quiet: bool) -> None:
+    """Run CONFIG (a YAML grid plus optional dataset, models, seed, top_k).
+
+    Results already in the run directory's store are reused, never recomputed; the HTML
+    report is rewritten at the end and its path printed.
+    """
+    report = _run_and_report(config, out, quiet)
+    click.echo(f"report: {report.resolve()}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Output file [default: RUN_DIR/report.html].",
+)
+def report(run_dir: Path, out: Path | None) -> None:
+    """(Re)write the self-contained HTML report of RUN_DIR."""
+    from derm_stress.report import write_report
+
+    click.echo(f"report: {write_report(run_dir, out).resolve()}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+def ops(as_json: bool) -> None:
+    """List every perturbation operator with its severity table."""
+    from derm_stress.perturb import describe, registry
+
+    described = [describe(cls) for _, cls in sorted(registry().items())]
+    if as_json:
+        click.echo(json.dumps(described, indent=1))
+        return
+    for kind in ("image", "note"):
+        click.echo(f"{kind} operators:")
+        for op in (d for d in described if d["kind"] == kind):
+            click.echo(f"  {op['name']:<22} {op['family']:<11} {op['description']}")
+            for severity, params in op["severities"].items():
+                text = ", ".join(f"{k}={v}" for k, v in params.items())
+                click.echo(f"  {'':<22} {'':<11}   {severity}: {text}")
+            if op["options"]:
+                click.echo(f"  {'':<22} {'':<11}   options: {', '.join(op['options'])}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Output file [default: RUN_DIR/results.<format>].",
+)
+def export(run_dir: Path, fmt: str, out: Path | None) -> None:
+    """Write one row per model x case x condition of RUN_DIR to CSV or Parquet."""
+    from derm_stress.run import export_run, load_run
+
+    path = export_run(load_run(run_dir), fmt, out or run_dir / f"results.{fmt}")
+    click.echo(f"wrote {path}")
+
+
+@cli.group()
+def grid() -> None:
+    """Inspect grid files."""
+
+
+@grid.command("show")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def grid_show(file: Path) -> None:
+    """Print the conditions FILE expands to, and their count."""
+    from derm_stress.run import load_config
+
+    config = load_config(file)
+    for condition in config.conditions:
+        click.echo(condition.id)
+    click.echo(f"{len(config.conditions)} conditions (baseline included)")
+
+
+@cli.command("train-reference")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("data/pad-ufes-20"),
+    show_default=True,
+    help="A PAD-UFES-20 folder; cases in the bundled sample are left out.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Weights file [default: the packaged weights.npz].",
+)
+def train_reference_cmd(data: Path, out: Path | None) -> None:
+    """Retrain the bundled reference model reproducibly."""
+    from derm_stress.models.reference.model import WEIGHTS
+    from derm_stress.models.reference.train import train_reference
+
+    summary = train_reference(data, out or WEIGHTS)
+    accuracy = ", ".join(f"{head} {value:.1%}" for head, value in summary.train_top1.items())
+    click.echo(
+        f"trained on {summary.cases} cases ({', '.join(summary.classes)}); "
+        f"training top-1: {accuracy}; wrote {summary.out}"
+    )
+
+
+def main() -> None:
+    """Entry point: DermStress errors are one line on stderr, exit status 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (DermStressError, FileNotFoundError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted: results so far are stored; run again to resume", err=True)
+        sys.exit(130)

@@ -1,0 +1,117 @@
+"""Run configuration: one YAML file with a grid and, optionally, dataset, models, seed, k."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from derm_stress.datasets import Dataset, load_manifest, load_pad_ufes_20, load_sample
+from derm_stress.errors import InvalidArgument
+from derm_stress.perturb.condition import Condition
+from derm_stress.perturb.grid import expand_grid
+
+TOP_LEVEL_KEYS = ("name", "image", "context", "dataset", "models", "seed", "top_k")
+DATASET_KEYS = ("manifest", "pad_ufes_20", "sample", "limit", "cases")
+DEFAULT_MODELS: list[dict[str, Any]] = [{"name": "reference", "adapter": "reference"}]
+
+
+@dataclass
+class RunConfig:
+    """A parsed run configuration. ``raw`` is the snapshot written to the run manifest."""
+
+    name: str
+    conditions: list[Condition]
+    dataset: dict[str, Any] = field(default_factory=dict)
+    models: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    seed: int = 0
+    top_k: int = 3
+    base_dir: Path = field(default_factory=Path.cwd)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" did you mean {close[0]!r}?" if close else ""
+            raise InvalidArgument(
+                f"{where}: unknown key {key!r};{hint} allowed: {', '.join(allowed)}"
+            )
+
+
+def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfig:
+    """Validate a config mapping (paths in it are relative to ``base_dir``)."""
+    if not isinstance(spec, Mapping):
+        raise InvalidArgument(f"config {name}: expected a mapping at the top level")
+    _check_keys(spec, TOP_LEVEL_KEYS, f"config {name}")
+    dataset = spec.get("dataset") or {}
+    if not isinstance(dataset, Mapping):
+        raise InvalidArgument(
+            f"dataset: expected a mapping such as {{manifest: cases.csv}}, got {dataset!r}"
+        )
+    _check_keys(dataset, DATASET_KEYS, "dataset")
+    sources = [k for k in ("manifest", "pad_ufes_20", "sample") if k in dataset]
+    if len(sources) > 1:
+        raise InvalidArgument(
+            f"dataset: give one of manifest, pad_ufes_20 or sample, not {', '.join(sources)}"
+        )
+    models = spec.get("models") or DEFAULT_MODELS
+    if not isinstance(models, list) or not all(isinstance(m, Mapping) for m in models):
+        raise InvalidArgument(f"models: expected a list of mappings, got {models!r}")
+    names = [str(m.get("name", m.get("adapter", "reference"))) for m in models]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidArgument(f"models: duplicate model name(s) {', '.join(duplicates)}")
+    seed, top_k = spec.get("seed", 0), spec.get("top_k", 3)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidArgument(f"seed: expected a non-negative integer, got {seed!r}")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise InvalidArgument(f"top_k: expected a positive integer, got {top_k!r}")
+    return RunConfig(
+        name=str(spec.get("name", name)),
+        conditions=expand_grid(spec),
+        dataset=dict(dataset),
+        models=[dict(m) for m in models],
+        seed=seed,
+        top_k=top_k,
+        base_dir=base_dir,
+        raw=dict(spec),
+    )
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML run configuration."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidArgument(f"config file not found: {path}")
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"{path}: invalid YAML: {exc}") from None
+    return parse_config(spec, path.resolve().parent, path.stem)
+
+
+def load_dataset(spec: Mapping[str, Any], base_dir: Path) -> Dataset:
+    """Load the dataset a config names (the bundled sample when it names none)."""
+    if "manifest" in spec:
+        dataset = load_manifest(base_dir / str(spec["manifest"]))
+    elif "pad_ufes_20" in spec:
+        dataset = load_pad_ufes_20(base_dir / str(spec["pad_ufes_20"]))
+    else:
+        sample = spec.get("sample", "pad_ufes_20")
+        if sample != "pad_ufes_20":
+            raise InvalidArgument(
+                f"dataset.sample: the bundled sample is 'pad_ufes_20', got {sample!r}"
+            )
+        dataset = load_sample()
+    ids, limit = spec.get("cases"), spec.get("limit")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        raise InvalidArgument(f"dataset.cases: expected a list of case ids, got {ids!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidArgument(f"dataset.limit: expected a positive integer, got {limit!r}")
+    return dataset.select(ids, limit) if ids is not None or limit is not None else dataset

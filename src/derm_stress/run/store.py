@@ -1,0 +1,160 @@
+"""The result store: embedded SQLite (WAL), one row per result key.
+
+A key hashes everything that changes a model's output (model identity, prompt version, case
+id and content fingerprint, condition id, and the seed when the condition is random) and
+nothing else, so an interrupted or extended run resumes without repeating a call, and runs
+with overlapping grids share results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from derm_stress.models.base import Answer
+from derm_stress.perturb.base import Applied
+
+SCHEMA_VERSION = 1
+# statuses: ok / unparseable (the model answered) · error (the call failed; retried on
+# resume) · input_error (the case's input is unusable; retried only when the case changes)
+RETRIED_STATUSES = ("error",)
+
+
+def result_key(
+    model_hash: str,
+    prompt_version: str,
+    case_id: str,
+    case_fingerprint: str,
+    condition_id: str,
+    seed: int | None,
+) -> str:
+    """The store key of one result (``seed`` is ``None`` for conditions with no randomness)."""
+    text = json.dumps([model_hash, prompt_version, case_id, case_fingerprint, condition_id, seed])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Result:
+    """One stored row: who answered what for which case under which condition."""
+
+    key: str
+    model: str
+    case_id: str
+    condition: str
+    status: str
+    answer: Answer
+    applied: tuple[Applied, ...]
+
+    @property
+    def error(self) -> str | None:
+        return self.answer.error
+
+
+class Store:
+    """SQLite-backed result store. Writes are committed per batch (atomic)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS results (
+                key TEXT PRIMARY KEY,
+                model TEXT NOT NULL,
+                case_id TEXT NOT NULL,
+                condition TEXT NOT NULL,
+                status TEXT NOT NULL,
+                answer TEXT NOT NULL,
+                applied TEXT NOT NULL,
+                created REAL NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            """
+        )
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def completed(self, keys: Iterable[str]) -> set[str]:
+        """The subset of ``keys`` that is stored with a final status (not to be redone)."""
+        keys = list(keys)
+        done: set[str] = set()
+        placeholders = ",".join("?" * len(RETRIED_STATUSES))
+        for start in range(0, len(keys), 900):  # SQLite's variable limit
+            chunk = keys[start : start + 900]
+            rows = self._db.execute(
+                f"SELECT key FROM results WHERE key IN ({','.join('?' * len(chunk))}) "
+                f"AND status NOT IN ({placeholders})",
+                (*chunk, *RETRIED_STATUSES),
+            )
+            done.update(r[0] for r in rows)
+        return done
+
+    def put(self, rows: Sequence[tuple[str, str, str, str, Answer, Sequence[Applied]]]) -> None:
+        """Insert or replace (key, model, case_id, condition, answer, applied) rows atomically."""
+        now = time.time()
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        key,
+                        model,
+                        case_id,
+                        condition,
+                        _status(answer),
+                        json.dumps(answer.to_dict()),
+                        json.dumps([a.to_dict() for a in applied]),
+                        now,
+                    )
+                    for key, model, case_id, condition, answer, applied in rows
+                ],
+            )
+
+    def get(self, keys: Iterable[str]) -> Iterator[Result]:
+        """The stored results for ``keys`` (missing keys are skipped)."""
+        keys = list(keys)
+        for start in range(0, len(keys), 900):
+            chunk = keys[start : start + 900]
+            rows = self._db.execute(
+                "SELECT key, model, case_id, condition, status, answer, applied FROM results "
+                f"WHERE key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for key, model, case_id, condition, status, answer, applied in rows:
+                yield Result(
+                    key,
+                    model,
+                    case_id,
+                    condition,
+                    status,
+                    Answer.from_dict(json.loads(answer)),
+                    tuple(Applied.from_dict(a) for a in json.loads(applied)),
+                )
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+
+def _status(answer: Answer) -> str:
+    if answer.status == "error" and answer.extra.get("input_error"):
+        return "input_error"
+    return answer.status
