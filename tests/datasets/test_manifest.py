@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from derm_stress.datasets import load_manifest
+from derm_stress.errors import DatasetError
+from tests.conftest import ManifestFactory
+
+
+def test_manifest_with_every_note_column(make_manifest: ManifestFactory) -> None:
+    path = make_manifest(
+        [
+            {
+                "case_id": "c1",
+                "image": "@0",
+                "diagnosis": "Basal cell carcinoma",
+                "age": "64",
+                "sex": "F",
+                "fitzpatrick": "III",
+                "body_site": "nose",
+                "size_mm": "6x4",
+                "duration_days": "120",
+                "itch": "yes",
+                "pain": "no",
+                "bleeding": "1",
+                "growth": "0",
+                "change": "",
+                "elevation": "TRUE",
+                "skin_cancer_history": "false",
+                "family_history": "unk",
+                "other_history": "smoker",
+                "referral": "?BCC",
+                "free_text": "pearly papule",
+                "clinic": "north",
+            }
+        ]
+    )
+    dataset = load_manifest(path)
+    assert dataset.issues == []
+    (case,) = dataset.cases
+    note = case.note
+    assert case.diagnosis == "BCC" and note.sex == "female" and note.fitzpatrick == 3
+    assert note.size_mm == (6.0, 4.0) and note.duration_days == 120
+    assert (note.itch, note.pain, note.bleeding, note.growth, note.change, note.elevation) == (
+        True,
+        False,
+        True,
+        False,
+        None,
+        True,
+    )
+    assert note.family_history is None and note.referral == "?BCC"
+    assert case.meta["clinic"] == "north"
+
+
+def test_bad_rows_are_reported_and_good_rows_kept(make_manifest: ManifestFactory) -> None:
+    path = make_manifest(
+        [
+            {"case_id": "ok", "image": "@1", "diagnosis": "nevus", "age": "30"},
+            {"case_id": "label", "image": "@2", "diagnosis": "psoriasis", "age": ""},
+            {"case_id": "escape", "image": "../../etc/passwd", "diagnosis": "MEL", "age": ""},
+            {"case_id": "age", "image": "@3", "diagnosis": "MEL", "age": "old"},
+            {"case_id": "ok", "image": "@4", "diagnosis": "MEL", "age": ""},
+            {"case_id": "", "image": "@4", "diagnosis": "MEL", "age": ""},
+            {"case_id": "two", "image": "@5;@6", "diagnosis": "SEK", "age": ""},
+        ]
+    )
+    dataset = load_manifest(path)
+    assert [c.case_id for c in dataset.cases] == ["ok", "two"]
+    reasons = {i.source: i.reason for i in dataset.issues}
+    assert "unknown diagnosis label 'psoriasis'" in reasons["label"]
+    assert "outside the manifest's folder" in reasons["escape"]
+    assert "age: expected a number" in reasons["age"]
+    assert "duplicate case_id" in reasons["ok"]
+    assert "case_id is empty" in reasons["line 7"]
+
+
+def test_absolute_path_outside_is_rejected(make_manifest: ManifestFactory) -> None:
+    path = make_manifest([{"case_id": "a", "image": "/etc/hostname", "diagnosis": "MEL"}])
+    assert "outside the manifest's folder" in load_manifest(path).issues[0].reason
+
+
+def test_misspelt_note_column_is_an_error(make_manifest: ManifestFactory) -> None:
+    path = make_manifest(
+        [{"case_id": "a", "image": "@0", "diagnosis": "MEL", "durations_days": "3"}]
+    )
+    assert "did you mean 'duration_days'" in load_manifest(path).issues[0].reason
+
+
+def test_jsonl_manifest(tmp_path: Path, make_manifest: ManifestFactory) -> None:
+    make_manifest([{"case_id": "x", "image": "@0", "diagnosis": "MEL"}])  # copies the photo
+    image = next((tmp_path / "img").iterdir()).name
+    lines = [
+        json.dumps(
+            {
+                "case_id": "j1",
+                "image": [f"img/{image}"],
+                "diagnosis": "melanoma",
+                "itch": True,
+                "size_mm": [5, 3],
+            }
+        ),
+        "{broken",
+        "",
+    ]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(lines))
+    dataset = load_manifest(path)
+    assert [c.case_id for c in dataset.cases] == ["j1"]
+    assert dataset.cases[0].note.size_mm == (5.0, 3.0) and dataset.cases[0].note.itch is True
+    assert "invalid JSON" in dataset.issues[0].reason
+
+
+def test_missing_required_column_or_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("case_id,image\nc,x.jpg\n")
+    with pytest.raises(DatasetError, match="missing required columns diagnosis"):
+        load_manifest(path)
+    with pytest.raises(DatasetError, match="manifest not found"):
+        load_manifest(tmp_path / "none.csv")

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from derm_stress.report import write_report
+from derm_stress.run import load_config, run
+from tests.conftest import ManifestFactory
+
+
+def test_report_is_self_contained_and_shows_curves_context_and_errors(
+    tmp_path: Path, make_manifest: ManifestFactory
+) -> None:
+    manifest = make_manifest(
+        [
+            {"case_id": f"c{i}", "image": f"@{i}", "diagnosis": d, "age": "50", "itch": "yes"}
+            for i, d in enumerate(["MEL", "NEV", "BCC", "SEK", "ACK", "SCC"])
+        ]
+        + [
+            {"case_id": "<b>bad</b>", "image": "img/gone.jpg", "diagnosis": "MEL"},
+            {"case_id": "odd", "image": "@7", "diagnosis": "<script>x</script>"},
+        ]
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "image": [
+                    "none",
+                    {"op": "exposure", "severity": [1, 3, 5]},
+                    {"op": "motion_blur", "severity": [2, 4]},
+                    {"op": "rotation", "severity": [5]},
+                ],
+                "context": ["image_only", "full", {"op": "drop_fields", "fields": ["age", "itch"]}],
+                "dataset": {"manifest": manifest.name},
+            }
+        )
+    )
+    run(load_config(config), tmp_path / "run")
+    text = write_report(tmp_path / "run").read_text()
+    assert "<script" not in text.replace("&lt;script&gt;", "")
+    assert not re.search(r"(src|href)=[\"']?https?://", text)
+    assert text.count("<svg") == 3  # top-1 curves, top-k curves, context chart
+    for op in ("exposure", "motion_blur", "rotation"):
+        assert f">{op}<" in text  # panel titles in the SVG
+    assert "img=none|ctx=drop_fields[age,itch]" in text
+    assert "&lt;b&gt;bad&lt;/b&gt;" in text and "<b>bad</b>" not in text
+    assert "image file not found" in text
+    assert "Rows not loaded (1)" in text and "unknown diagnosis label" in text
+    assert "Provenance" in text and "seed" in text

@@ -1,0 +1,38 @@
+"""Python-callable models used by the harness tests (importable as config targets)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from derm_stress.perturb import Probe
+
+SEEN: dict[str, list[str]] = {}
+
+
+def probe_digest(probe: Probe) -> str:
+    digest = hashlib.sha256(probe.condition_id.encode())
+    for image in probe.images:
+        digest.update(image.tobytes())
+    digest.update((probe.note_text or "").encode())
+    return digest.hexdigest()
+
+
+def recorder_a(probe: Probe) -> str:
+    SEEN.setdefault("a", []).append(probe_digest(probe))
+    return "melanoma"
+
+
+def recorder_b(probe: Probe) -> str:
+    SEEN.setdefault("b", []).append(probe_digest(probe))
+    return "1. nevus\n2. melanoma"
+
+
+def flaky(probe: Probe) -> str:
+    """Fails for one case until ``FLAKY_FIXED`` is set."""
+    if probe.case_id == FLAKY_CASE[0] and not FLAKY_FIXED[0]:
+        raise ConnectionError("server went away")
+    return "seborrhoeic keratosis"
+
+
+FLAKY_CASE = [""]
+FLAKY_FIXED = [False]
