@@ -35,8 +35,9 @@ def perturb_only(config_path: Path, limit: int) -> float:
     return time.perf_counter() - start
 
 
-def end_to_end(config_path: Path, limit: int, models: list[dict[str, str]],
-               out: Path) -> tuple[float, float]:
+def end_to_end(
+    config_path: Path, limit: int, models: list[dict[str, str]], out: Path
+) -> tuple[float, float]:
     config = load_config(config_path)
     config.dataset = {"limit": limit}
     config.models = models
@@ -54,8 +55,12 @@ def main() -> None:
     path = preset_path("quickstart")
     n_conditions = len(load_config(path).conditions)
     probes = args.limit * n_conditions
-    rows: dict[str, list[float]] = {"perturbation only": [], "null model": [],
-                                    "reference model": [], "resume (reference, all stored)": []}
+    rows: dict[str, list[float]] = {
+        "perturbation only": [],
+        "null model": [],
+        "reference model": [],
+        "resume (reference, all stored)": [],
+    }
     null = [{"name": "null", "adapter": "callable", "target": "bench_harness:null_model"}]
     ref = [{"name": "reference", "adapter": "reference"}]
     for _ in range(args.repeats):
@@ -66,8 +71,10 @@ def main() -> None:
             rows["reference model"].append(seconds)
             rows["resume (reference, all stored)"].append(resume)
     base = statistics.median(rows["perturbation only"])
-    print(f"quickstart grid: {args.limit} cases x {n_conditions} conditions = {probes} probes; "
-          f"median of {args.repeats}")
+    print(
+        f"quickstart grid: {args.limit} cases x {n_conditions} conditions = {probes} probes; "
+        f"median of {args.repeats}"
+    )
     print(f"{'variant':<32} {'seconds':>8} {'probes/s':>9} {'x perturbation':>15}")
     for name, values in rows.items():
         median = statistics.median(values)
