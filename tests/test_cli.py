@@ -95,3 +95,84 @@ def test_every_command_has_help() -> None:
     for command in ("demo", "run", "report", "ops", "export", "grid", "train-reference"):
         result = cli(command, "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_perturb_one_and_several_images(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from derm_stress.cases import Case, Note
+    from derm_stress.images import load_image
+    from derm_stress.perturb import Condition, build_probe, make_operator
+
+    images = sorted((ROOT / "data" / "pad-ufes-20" / "images").glob("*.jpg"))[:3]
+    one = cli(
+        "perturb",
+        "--op",
+        "motion_blur",
+        "--severity",
+        "4",
+        "--seed",
+        "5",
+        str(images[0]),
+        "-o",
+        str(tmp_path / "one.png"),
+    )
+    assert one.returncode == 0, one.stderr
+    record = json.loads(one.stdout.splitlines()[0])
+    assert record["op"] == "motion_blur" and record["params"]["length"] >= 2
+    # byte for byte what a run with seed 5 sends for that case
+    case = Case(images[0].stem, (images[0],), Note(), "NEV")
+    expected = build_probe(case, Condition(image_ops=(make_operator("motion_blur", 4),)), 5)
+    assert (load_image(tmp_path / "one.png") == expected.images[0]).all()
+    many = cli(
+        "perturb",
+        "--op",
+        "exposure",
+        "--option",
+        "direction=darker",
+        "--severity",
+        "2",
+        *map(str, images),
+        "-o",
+        str(tmp_path / "many"),
+    )
+    assert many.returncode == 0, many.stderr
+    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == sorted(
+        f"{p.stem}.png" for p in images
+    )
+    assert (
+        Image.open(tmp_path / "many" / f"{images[1].stem}.png").size == Image.open(images[1]).size
+    )
+    bad = cli("perturb", "--op", "sex_flip", str(images[0]), "-o", str(tmp_path / "x.png"))
+    assert bad.returncode == 2 and "is a note operator" in bad.stderr
+
+
+def test_preview_writes_a_sheet_and_the_notes(tmp_path: Path) -> None:
+    from PIL import Image
+
+    result = cli(
+        "preview",
+        "--case",
+        "PAT_636_1204_521",
+        "--grid",
+        "perturbations/quickstart.yaml",
+        "--size",
+        "64",
+        "-o",
+        str(tmp_path / "s.png"),
+    )
+    assert result.returncode == 0, result.stderr
+    sheet = Image.open(tmp_path / "s.png")
+    assert sheet.size[1] > 5 * 64  # five operator rows
+    notes = (tmp_path / "s.txt").read_text()
+    assert "== ctx=misleading_referral@5 ==" in notes and "referral: None ->" in notes
+    missing = cli(
+        "preview",
+        "--case",
+        "PAT_636_1204_52",
+        "--grid",
+        "perturbations/quickstart.yaml",
+        "-o",
+        str(tmp_path / "t.png"),
+    )
+    assert missing.returncode == 2 and "did you mean 'PAT_636_1204_521'" in missing.stderr

@@ -85,7 +85,8 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _duration(days: float) -> str:
+def duration_text(days: float) -> str:
+    """A duration in days as a clinician would say it (``3 weeks``, ``4.5 months``)."""
     if days < 14:
         return f"{_number(days)} days"
     if days < 60:
@@ -106,39 +107,53 @@ _SYMPTOM_TEXT = {
 }
 
 
-def render_note(note: Note) -> str:
-    """Render a note to prompt text: one line per present field, nothing for missing ones.
-
-    Returns an empty string when every field is missing.
-    """
-    lines: list[str] = []
+def note_lines(note: Note) -> list[tuple[str, str]]:
+    """(field, prompt line) for every present field, in the canonical order."""
+    lines: list[tuple[str, str]] = []
     if note.age is not None:
-        lines.append(f"Age: {_number(note.age)} years")
+        lines.append(("age", f"Age: {_number(note.age)} years"))
     if note.sex is not None:
-        lines.append(f"Sex: {note.sex}")
+        lines.append(("sex", f"Sex: {note.sex}"))
     if note.fitzpatrick is not None:
-        lines.append(f"Fitzpatrick skin type: {_ROMAN[note.fitzpatrick - 1]}")
+        lines.append(("fitzpatrick", f"Fitzpatrick skin type: {_ROMAN[note.fitzpatrick - 1]}"))
     if note.body_site is not None:
-        lines.append(f"Body site: {note.body_site}")
+        lines.append(("body_site", f"Body site: {note.body_site}"))
     if note.size_mm is not None:
-        lines.append(f"Lesion size: {' x '.join(_number(v) for v in note.size_mm)} mm")
+        size = " x ".join(_number(v) for v in note.size_mm)
+        lines.append(("size_mm", f"Lesion size: {size} mm"))
     if note.duration_days is not None:
-        lines.append(f"Duration: {_duration(note.duration_days)}")
+        lines.append(("duration_days", f"Duration: {duration_text(note.duration_days)}"))
     for name, text in _SYMPTOM_TEXT.items():
         value = getattr(note, name)
         if value is not None:
-            lines.append(f"{text}: {_yes_no(value)}")
+            lines.append((name, f"{text}: {_yes_no(value)}"))
     if note.skin_cancer_history is not None:
-        lines.append(f"Personal history of skin cancer: {_yes_no(note.skin_cancer_history)}")
+        lines.append(
+            (
+                "skin_cancer_history",
+                f"Personal history of skin cancer: {_yes_no(note.skin_cancer_history)}",
+            )
+        )
     if note.family_history is not None:
-        lines.append(f"Family history of cancer: {_yes_no(note.family_history)}")
+        lines.append(
+            ("family_history", f"Family history of cancer: {_yes_no(note.family_history)}")
+        )
     if note.other_history is not None:
-        lines.append(f"Other history: {note.other_history}")
+        lines.append(("other_history", f"Other history: {note.other_history}"))
     if note.referral is not None:
-        lines.append(f"Referral: {note.referral}")
+        lines.append(("referral", f"Referral: {note.referral}"))
     if note.free_text is not None:
-        lines.append(f"Notes: {note.free_text}")
-    return "\n".join(lines)
+        lines.append(("free_text", f"Notes: {note.free_text}"))
+    return lines
+
+
+def render_note(note: Note) -> str:
+    """Render a note to prompt text: one line per present field, nothing for missing ones.
+
+    Returns an empty string when every field is missing. This is the only place a note
+    becomes text.
+    """
+    return "\n".join(line for _, line in note_lines(note))
 
 
 ImageSource = Path | np.ndarray

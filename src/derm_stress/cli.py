@@ -162,6 +162,130 @@ def export(run_dir: Path, fmt: str, out: Path | None) -> None:
     click.echo(f"wrote {path}")
 
 
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
+        parsed = yaml.safe_load(value) if value else None
+        options[key] = parsed.split(",") if isinstance(parsed, str) and "," in parsed else parsed
+    return options
+
+
+@cli.command()
+@click.option("--op", "op_name", required=True, help="Image operator name (see `ops`).")
+@click.option("--severity", type=click.IntRange(0, 5), default=3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Operator option, e.g. --option direction=darker (repeatable).",
+)
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output file for one input, folder for several (written as PNG).",
+)
+def perturb(
+    op_name: str,
+    severity: int,
+    seed: int,
+    options: tuple[str, ...],
+    images: tuple[Path, ...],
+    out: Path,
+) -> None:
+    """Apply one image operator to IMAGES, to look at the result.
+
+    Each file is treated as a case whose id is its file stem, so the output is byte for byte
+    what a run with the same seed sends a model for that case under img=OP@SEVERITY. The
+    applied records are printed as JSON lines.
+    """
+    from PIL import Image
+
+    from derm_stress.cases import Case, Note
+    from derm_stress.errors import InvalidArgument
+    from derm_stress.images import load_image
+    from derm_stress.perturb import Condition, build_probe, make_operator
+
+    op = make_operator(op_name, severity, **_parse_options(options))
+    if op.kind != "image":
+        raise InvalidArgument(f"{op_name!r} is a note operator; perturb takes image operators")
+    condition = Condition(image_ops=(op,))
+    if len(images) > 1:
+        out.mkdir(parents=True, exist_ok=True)
+    for path in images:
+        case = Case(path.stem, (path,), Note(), "NEV")  # the label is never read here
+        probe = build_probe(case, condition, seed, [load_image(path)])
+        target = out / f"{path.stem}.png" if len(images) > 1 else out
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(probe.images[0]).save(target)
+        for record in probe.applied:
+            click.echo(json.dumps({"file": str(path), "out": str(target), **record.to_dict()}))
+
+
+@cli.command()
+@click.option(
+    "--dataset",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Manifest file or PAD-UFES-20 folder [default: the bundled sample].",
+)
+@click.option("--case", "case_id", required=True, help="Case id to show.")
+@click.option(
+    "--grid",
+    "grid_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Grid or run config whose operators to show.",
+)
+@click.option("--seed", type=int, default=None, help="Seed [default: the grid's, else 0].")
+@click.option(
+    "--size",
+    type=click.IntRange(48, 512),
+    default=160,
+    show_default=True,
+    help="Cell size in pixels.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Sheet image (PNG); the notes go beside it as .txt.",
+)
+def preview(
+    dataset: Path | None, case_id: str, grid_file: Path, seed: int | None, size: int, out: Path
+) -> None:
+    """Write a contact sheet for one case: rows are the grid's image operators, columns
+    severities; the corrupted notes go to a text file beside it."""
+    from PIL import Image
+
+    from derm_stress.datasets import open_dataset
+    from derm_stress.errors import did_you_mean
+    from derm_stress.perturb.preview import contact_sheet
+    from derm_stress.run import load_config
+
+    config = load_config(grid_file)
+    data = open_dataset(dataset)
+    case = next((c for c in data if c.case_id == case_id), None)
+    if case is None:
+        raise did_you_mean(case_id, [c.case_id for c in data], "case")
+    sheet = contact_sheet(case, config.conditions, config.seed if seed is None else seed, size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(sheet.image).save(out)
+    notes = out.with_suffix(".txt")
+    notes.write_text(sheet.notes, encoding="utf-8")
+    click.echo(f"wrote {out} and {notes}")
+
+
 @cli.group()
 def grid() -> None:
     """Inspect grid files."""

@@ -3,6 +3,7 @@ clean image-only baseline with a seeded case-level bootstrap interval."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,11 +48,13 @@ def split_condition(condition_id: str) -> tuple[str, str]:
 
 
 def image_op_and_severity(image_label: str) -> tuple[str, int] | None:
-    """``motion_blur@3`` -> ("motion_blur", 3); ``none`` -> None; sequences -> None."""
-    if image_label == "none" or "+" in image_label or "@" not in image_label:
-        return None
-    name, _, severity = image_label.rpartition("@")
-    return name, int(severity)
+    """``motion_blur@3`` -> ("motion_blur", 3); ``exposure[direction=darker]@2`` keeps its
+    options in the name; ``none``, sequences and ``one_of`` choices -> None."""
+    match = _SINGLE_OP.fullmatch(image_label)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+_SINGLE_OP = re.compile(r"([a-z0-9_]+(?:\[[^\]]*\])?)@(\d+)")
 
 
 def paired_bootstrap_ci(

@@ -124,3 +124,85 @@ def test_multi_image_cases_get_independent_draws(photos: list[np.ndarray]) -> No
     probe = build_probe(case, condition, seed=1)
     assert len(probe.images) == 2 and [a.target for a in probe.applied] == ["image[0]", "image[1]"]
     assert probe.applied[0].params != probe.applied[1].params
+
+
+def test_one_of_picks_per_case_and_records_the_choice(pad: Dataset) -> None:
+    spec = {
+        "image": [
+            {
+                "one_of": [{"op": "motion_blur"}, {"op": "defocus"}, {"op": "rotation"}],
+                "severity": [2, 4],
+            }
+        ]
+    }
+    conditions = expand_grid(spec)
+    assert [c.id for c in conditions[1:]] == [
+        "img=one_of(motion_blur@2,defocus@2,rotation@2)|ctx=image_only",
+        "img=one_of(motion_blur@4,defocus@4,rotation@4)|ctx=image_only",
+    ]
+    chosen = [build_probe(c, conditions[2], 0).applied[0] for c in pad.cases[:30]]
+    assert {a.op for a in chosen} == {"motion_blur", "defocus", "rotation"}
+    assert all(a.severity == 4 for a in chosen)
+    # severities share the draw: a case gets the same operator at 2 and at 4
+    mild = [build_probe(c, conditions[1], 0).applied[0].op for c in pad.cases[:30]]
+    assert mild == [a.op for a in chosen]
+
+
+def test_one_of_rejects_mixed_kinds_and_single_choices() -> None:
+    with pytest.raises(InvalidArgument, match="at least two"):
+        expand_grid({"image": [{"one_of": [{"op": "defocus"}]}]})
+    with pytest.raises(InvalidArgument, match="is a note operator"):
+        expand_grid({"image": [{"one_of": [{"op": "defocus"}, {"op": "sex_flip"}]}]})
+
+
+def test_image_draws_do_not_depend_on_context_or_severity(pad: Dataset) -> None:
+    conditions = {
+        c.id: c
+        for c in expand_grid(
+            {
+                "image": [{"op": "rotation", "severity": [2, 5]}],
+                "context": [
+                    "image_only",
+                    "full",
+                    {"op": "misleading_referral", "severity": [1, 5]},
+                ],
+            }
+        )
+    }
+    case = pad.cases[4]
+    probes = {cid: build_probe(case, c, 3) for cid, c in conditions.items()}
+    a = probes["img=rotation@2|ctx=image_only"]
+    b = probes["img=rotation@2|ctx=misleading_referral@5"]
+    assert np.array_equal(a.images[0], b.images[0])
+    strong = probes["img=rotation@5|ctx=full"].applied[0].params["angle_deg"]
+    mild = a.applied[0].params["angle_deg"]
+    assert np.sign(strong) == np.sign(mild) and abs(strong) > abs(mild)
+    n1 = probes["img=rotation@2|ctx=misleading_referral@5"].note
+    n2 = probes["img=rotation@5|ctx=misleading_referral@5"].note
+    assert n1 == n2
+    r1 = probes["img=rotation@2|ctx=misleading_referral@1"].applied[-1].params["diagnosis"]
+    assert r1 == probes["img=rotation@2|ctx=misleading_referral@5"].applied[-1].params["diagnosis"]
+
+
+@pytest.mark.parametrize("preset", ["quickstart", "capture", "context", "paper"])
+def test_presets_expand(preset: str) -> None:
+    conditions = load_config(preset_path(preset)).conditions
+    assert conditions[0].is_baseline and len({c.id for c in conditions}) == len(conditions)
+
+
+def test_capture_preset_covers_every_image_operator_at_every_severity() -> None:
+    from derm_stress.perturb import registry
+
+    ids = {c.id for c in load_config(preset_path("capture")).conditions}
+    for name, cls in registry().items():
+        if cls.kind == "image":
+            assert all(f"img={name}@{s}|ctx=image_only" in ids for s in range(1, 6)), name
+
+
+def test_context_preset_covers_every_note_operator() -> None:
+    from derm_stress.perturb import registry
+
+    labels = " ".join(c.context_label for c in load_config(preset_path("context")).conditions)
+    for name, cls in registry().items():
+        if cls.kind == "note":
+            assert name in labels, name

@@ -28,10 +28,37 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "perspective": {},
     "jpeg_compression": {},
     "gaussian_noise": {},
+    "brightness": {},
+    "contrast": {},
+    "gamma": {},
+    "uneven_illumination": {},
+    "shadow": {},
+    "specular_glare": {},
+    "vignetting": {},
+    "low_light": {},
+    "distance": {},
+    "off_center": {},
+    "low_resolution": {},
+    "messaging_app": {},
+    "hair": {},
+    "ink_marking": {},
+    "ruler": {},
+    "dermoscope_corners": {},
     "drop_fields": {"fields": ["age", "itch", "duration_days"]},
     "drop_random_fields": {},
     "drop_block": {"blocks": ["history", "symptoms"]},
     "misleading_referral": {},
+    "truncate_free_text": {},
+    "age_shift": {},
+    "sex_flip": {},
+    "body_site_swap": {},
+    "duration_scale": {},
+    "symptom_flip": {},
+    "history_flip": {},
+    "contradiction": {},
+    "shorthand": {},
+    "field_shuffle": {},
+    "typos": {},
 }
 IMAGE_OPS = sorted(n for n, c in registry().items() if c.kind == "image")
 NOTE_OPS = sorted(n for n, c in registry().items() if c.kind == "note")
@@ -95,7 +122,8 @@ def test_image_operator_seed_changes_random_params(
 ) -> None:
     case = _case(pad)
     records = {str(_apply(name, 3, photos[0], case, seed)[1].params) for seed in range(6)}
-    deterministic = {"jpeg_compression", "defocus", "gaussian_blur"}  # no random parameter
+    # operators with no random parameter
+    deterministic = {"jpeg_compression", "defocus", "gaussian_blur", "low_resolution"}
     assert (len(records) == 1) == (name in deterministic)
 
 
@@ -177,3 +205,63 @@ def test_image_operators_handle_tiny_and_thin_images(
     img = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
     out, _ = _apply(name, 5, img, _case(pad))
     assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_operator_count_and_families() -> None:
+    families = {c.family for c in registry().values()}
+    assert {"lighting", "angle", "focus", "capture", "artifact"} <= families
+    assert {"incomplete", "erroneous", "misleading", "messy"} <= families
+    assert len(IMAGE_OPS) == 25 and len(NOTE_OPS) == 15
+
+
+def test_note_operators_leave_missing_fields_alone(pad: Dataset) -> None:
+    empty = Note()
+    for name in NOTE_OPS:
+        if name in ("history_flip", "misleading_referral"):  # these add to an empty note
+            continue
+        out, record = _apply(name, 5, empty, _case(pad, empty))
+        assert out == empty and record.changes == (), name
+
+
+def test_typos_touch_only_words_and_keep_the_rest(pad: Dataset) -> None:
+    note = Note(free_text="Lesion on the back, itchy; present 3 months (growing).")
+    out, _record = _apply("typos", 5, note, _case(pad, note))
+    assert out.free_text != note.free_text
+    strip = lambda t: "".join(ch for ch in t if not ch.isalpha())  # noqa: E731
+    assert strip(out.free_text or "") == strip(note.free_text or "")
+
+
+def test_shorthand_and_shuffle_move_fields_into_the_text(pad: Dataset) -> None:
+    out, _ = _apply("shorthand", 5, FULL_NOTE, _case(pad))
+    assert out.present() == ("free_text",)
+    assert "61yo, M, FST II" in (out.free_text or "") and "4/12" in (out.free_text or "")
+    shuffled, _ = _apply("field_shuffle", 1, FULL_NOTE, _case(pad))
+    assert shuffled.present() == ("free_text",) and "Age: 61 years" in (shuffled.free_text or "")
+
+
+def test_contradictions_oppose_the_recorded_fields(pad: Dataset) -> None:
+    note = Note(itch=True, bleeding=False)
+    out, record = _apply("contradiction", 5, note, _case(pad, note))
+    assert "Denies any itch." in (out.free_text or "") and "Bleeds easily." in (out.free_text or "")
+    assert sorted(record.params["contradicts"]) == ["bleeding", "itch"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((4, 4), np.uint8),
+        np.zeros((4, 4, 4), np.uint8),
+        np.zeros((4, 4, 3), np.uint16),
+        np.zeros((0, 4, 3), np.uint8),
+    ],
+)
+def test_image_operators_reject_unconverted_arrays(bad: np.ndarray, pad: Dataset) -> None:
+    with pytest.raises(InvalidArgument, match="convert grayscale, RGBA or 16-bit images"):
+        _apply("defocus", 2, bad, _case(pad))
+
+
+def test_large_photo_is_handled(pad: Dataset) -> None:
+    big = np.random.default_rng(1).integers(0, 256, size=(3000, 4000, 3), dtype=np.uint8)
+    for name in ("motion_blur", "defocus", "perspective", "hair", "messaging_app"):
+        out, _ = _apply(name, 5, big, _case(pad))
+        assert out.shape == big.shape

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -81,6 +82,7 @@ class Condition:
 
 
 BASELINE = Condition()
+_SEVERITY_TAG = re.compile(r"@\d+")
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,26 +109,35 @@ def build_probe(
 ) -> Probe:
     """Perturb one case under one condition.
 
-    The RNG of each operator application is derived from (seed, case id, condition id,
-    operator position and target), so the result does not depend on what else runs.
+    The RNG of each operator application is derived from (seed, case id, condition,
+    operator position and target), so the result does not depend on what else runs. The
+    condition part is the image label alone for image operators (``img=...``) and the
+    context label alone for note operators (``ctx=...``), both without severities:
+
+    - a case's photo under ``img=motion_blur@3`` is the same whatever the context, and its
+      note under ``ctx=misleading_referral@5`` the same whatever the photo, so each effect is
+      measured on identical inputs;
+    - severities of one operator share their random draws (direction, angle, position) and
+      differ only in strength, so a severity curve is not blurred by re-drawing them.
     ``images`` may pass already-loaded originals (they are not modified).
     """
     originals = tuple(images) if images is not None else tuple(load_image(i) for i in case.images)
     applied: list[Applied] = []
     out_images = []
+    image_key = "img=" + _SEVERITY_TAG.sub("", condition.image_label)
     for index, image in enumerate(originals):
         where = f"image[{index}]"
         for position, op in enumerate(condition.image_ops):
-            rng = derive_rng(seed, case.case_id, condition.id, f"{position}:{where}")
+            rng = derive_rng(seed, case.case_id, image_key, f"{position}:{where}")
             image, record = op(image, rng, case, where)
             applied.append(record)
         out_images.append(image)
     note: Note | None = None
     if condition.context == "full":
         note = case.note
-        offset = len(condition.image_ops)
-        for position, note_op in enumerate(condition.note_ops, start=offset):
-            rng = derive_rng(seed, case.case_id, condition.id, f"{position}:note")
+        note_key = "ctx=" + _SEVERITY_TAG.sub("", condition.context_label)
+        for position, note_op in enumerate(condition.note_ops):
+            rng = derive_rng(seed, case.case_id, note_key, f"{position}:note")
             note, record = note_op(note, rng, case, "note")
             applied.append(record)
     return Probe(case.case_id, condition.id, tuple(out_images), note, tuple(applied))

@@ -107,3 +107,214 @@ def gaussian_noise(img: np.ndarray, sigma: float, noise_seed: int) -> np.ndarray
     rng = np.random.Generator(np.random.PCG64(noise_seed))
     noise = rng.standard_normal(img.shape, dtype=np.float32) * np.float32(sigma)
     return _to_uint8(img.astype(np.float32) + noise)
+
+
+def add_brightness(img: np.ndarray, offset: float) -> np.ndarray:
+    """Add ``offset`` (0-255 units) to every channel."""
+    return cv2.LUT(img, _lut(np.arange(256, dtype=np.float64) + offset))
+
+
+def contrast(img: np.ndarray, factor: float) -> np.ndarray:
+    """Scale deviations from the image's mean grey level by ``factor``."""
+    mean = float(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).mean())
+    return cv2.LUT(img, _lut((np.arange(256, dtype=np.float64) - mean) * factor + mean))
+
+
+def gamma(img: np.ndarray, value: float) -> np.ndarray:
+    """Tone curve ``out = in ** value`` on [0, 1]."""
+    x = np.arange(256, dtype=np.float64) / 255.0
+    return cv2.LUT(img, _lut(255.0 * x**value))
+
+
+def multiply(img: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Multiply by a per-pixel gain map (``H x W``, float32), as light falling unevenly."""
+    out = img.astype(np.float32) * gain[..., None]
+    return _to_uint8(out)
+
+
+def linear_gradient(shape: tuple[int, ...], angle_deg: float, low: float) -> np.ndarray:
+    """A gain map falling linearly from 1 to ``low`` across the image along ``angle_deg``."""
+    h, w = shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rad = np.deg2rad(angle_deg)
+    t = (xx - (w - 1) / 2) * np.cos(rad) + (yy - (h - 1) / 2) * np.sin(rad)
+    span = max(float(t.max() - t.min()), 1e-6)
+    t = (t - t.min()) / span
+    return np.asarray(1.0 - (1.0 - low) * t, dtype=np.float32)
+
+
+def shadow_mask(
+    shape: tuple[int, ...], angle_deg: float, offset: float, softness: float, depth: float
+) -> np.ndarray:
+    """Gain map of a cast shadow: a half-plane darkened to ``1 - depth`` with a soft edge.
+
+    The edge is a line at ``angle_deg`` through the point ``offset`` (fraction of the
+    half-diagonal) from the centre; ``softness`` is the edge width as a fraction of the
+    shorter side.
+    """
+    h, w = shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rad = np.deg2rad(angle_deg)
+    half_diag = 0.5 * float(np.hypot(h, w))
+    d = (xx - (w - 1) / 2) * np.cos(rad) + (yy - (h - 1) / 2) * np.sin(rad) - offset * half_diag
+    width = max(softness * min(h, w), 1.0)
+    inside = 1.0 / (1.0 + np.exp(-d / (width / 4.0)))
+    return np.asarray(1.0 - depth * inside, dtype=np.float32)
+
+
+def vignette_mask(shape: tuple[int, ...], strength: float) -> np.ndarray:
+    """Gain map of lens vignetting: 1 at the centre, ``1 - strength`` at the corners."""
+    h, w = shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.hypot((xx - (w - 1) / 2) / max(w / 2, 1), (yy - (h - 1) / 2) / max(h / 2, 1))
+    r = r / np.sqrt(2.0)
+    return np.asarray(1.0 - strength * r**2, dtype=np.float32)
+
+
+def glare(img: np.ndarray, spots: list[list[float]]) -> np.ndarray:
+    """Blend towards white inside soft elliptical spots (flash reflections on moist skin).
+
+    Each spot is ``[cx, cy, rx, ry, intensity]``, centre and radii as fractions of width and
+    height.
+    """
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    alpha = np.zeros((h, w), dtype=np.float32)
+    for cx, cy, rx, ry, intensity in spots:
+        d2 = ((xx - cx * w) / max(rx * w, 0.5)) ** 2 + ((yy - cy * h) / max(ry * h, 0.5)) ** 2
+        alpha = np.maximum(alpha, intensity * np.exp(-2.0 * d2))
+    out = img.astype(np.float32) * (1 - alpha[..., None]) + 255.0 * alpha[..., None]
+    return _to_uint8(out)
+
+
+def low_light(img: np.ndarray, stops: float, noise: float, noise_seed: int) -> np.ndarray:
+    """Under-expose by ``stops`` then add signal-dependent (shot) and read noise, as a phone
+    camera in a dim room."""
+    dark = exposure(img, -stops).astype(np.float32)
+    rng = np.random.Generator(np.random.PCG64(noise_seed))
+    shot = rng.standard_normal(img.shape, dtype=np.float32) * np.sqrt(dark + 1.0)
+    read = rng.standard_normal(img.shape[:2], dtype=np.float32)[..., None]
+    return _to_uint8(dark + noise * shot + 0.5 * noise * read)
+
+
+def zoom_out(img: np.ndarray, factor: float, shift: tuple[float, float]) -> np.ndarray:
+    """Shrink the content by ``factor`` (camera farther away).
+
+    The new margin is filled with the image's edge pixels extended outwards and blurred:
+    plain skin, never a mirrored copy of the lesion. ``shift`` moves the shrunk content by
+    fractions of the free margin.
+    """
+    h, w = img.shape[:2]
+    tx = (1 - factor) * w / 2 * (1 + shift[0])
+    ty = (1 - factor) * h / 2 * (1 + shift[1])
+    matrix = np.array([[factor, 0, tx], [0, factor, ty]], dtype=np.float32)
+    sharp = cv2.warpAffine(
+        img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    inside = cv2.warpAffine(
+        np.ones((h, w), np.float32),
+        matrix,
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    # a wide blur (sigma 12% of the shorter side), done at 1/8 resolution for speed
+    small = cv2.resize(sharp, (max(1, w // 8), max(1, h // 8)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(
+        small, (0, 0), sigmaX=max(0.5, 0.015 * min(h, w)), borderType=cv2.BORDER_REPLICATE
+    )
+    fill = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    feather = max(0.5, 0.01 * min(h, w))
+    alpha = cv2.GaussianBlur(inside, (0, 0), sigmaX=feather, sigmaY=feather)[..., None]
+    alpha = np.minimum(alpha, inside[..., None])
+    return _to_uint8(sharp.astype(np.float32) * alpha + fill.astype(np.float32) * (1 - alpha))
+
+
+def crop_resize(img: np.ndarray, keep: float, cx: float, cy: float) -> np.ndarray:
+    """Crop a window of ``keep`` of each side centred at (cx, cy) (fractions), resize back."""
+    h, w = img.shape[:2]
+    ch, cw = max(1, round(h * keep)), max(1, round(w * keep))
+    top = int(np.clip(round(cy * h - ch / 2), 0, h - ch))
+    left = int(np.clip(round(cx * w - cw / 2), 0, w - cw))
+    crop = img[top : top + ch, left : left + cw]
+    return cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def resample(img: np.ndarray, scale: float) -> np.ndarray:
+    """Down-sample by ``scale`` (area) and back up (linear): a low-resolution camera."""
+    h, w = img.shape[:2]
+    small = cv2.resize(
+        img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def recompress(img: np.ndarray, passes: list[list[float]]) -> np.ndarray:
+    """Messaging-app forwarding: for each ``[scale, quality]`` pass, resize then JPEG;
+    finally back to the original size."""
+    h, w = img.shape[:2]
+    out = img
+    for scale, quality in passes:
+        oh, ow = out.shape[:2]
+        size = (max(1, round(ow * scale)), max(1, round(oh * scale)))
+        out = jpeg(cv2.resize(out, size, interpolation=cv2.INTER_AREA), int(quality))
+    return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def draw_polylines(
+    img: np.ndarray,
+    lines: list[list[list[float]]],
+    color: list[float],
+    thickness: float,
+    opacity: float,
+) -> np.ndarray:
+    """Draw anti-aliased polylines (points as fractions of width/height) and blend them in."""
+    h, w = img.shape[:2]
+    scale = 16  # sub-pixel precision for cv2's fixed-point coordinates
+    layer = np.zeros((h, w), dtype=np.uint8)
+    for line in lines:
+        pts = np.array([[x * w * scale, y * h * scale] for x, y in line], dtype=np.int32)
+        cv2.polylines(
+            layer,
+            [pts],
+            isClosed=False,
+            color=255,
+            thickness=max(1, round(thickness)),
+            lineType=cv2.LINE_AA,
+            shift=4,
+        )
+    alpha = layer.astype(np.float32)[..., None] / 255.0 * opacity
+    colour = np.array(color, dtype=np.float32)
+    return _to_uint8(img.astype(np.float32) * (1 - alpha) + colour * alpha)
+
+
+def ruler(img: np.ndarray, side: int, width: float, inset: float, tick: float) -> np.ndarray:
+    """Overlay a pale ruler strip with dark tick marks along one side (0 top, 1 right,
+    2 bottom, 3 left); ``width`` and ``inset`` are fractions of the shorter side, ``tick`` the
+    tick spacing in pixels."""
+    rotated = np.rot90(img, k=side).copy()  # draw along the top edge, then rotate back
+    h, w = rotated.shape[:2]
+    short = min(h, w)
+    top = round(inset * short)
+    band = max(2, round(width * short))
+    bottom = min(h, top + band)
+    strip = rotated[top:bottom].astype(np.float32)
+    strip = strip * 0.25 + np.array([235.0, 232.0, 215.0], dtype=np.float32) * 0.75
+    step = max(2.0, tick)
+    for i, x in enumerate(np.arange(step / 2, w, step)):
+        length = band * (0.6 if i % 10 == 0 else 0.4 if i % 5 == 0 else 0.25)
+        x0 = round(x)
+        strip[: max(1, round(length)), x0 : x0 + 1] = (40.0, 40.0, 40.0)
+    rotated[top:bottom] = _to_uint8(strip)
+    return np.ascontiguousarray(np.rot90(rotated, k=-side))
+
+
+def circular_mask(img: np.ndarray, radius: float, softness: float) -> np.ndarray:
+    """Black out everything outside a centred circle of ``radius`` (fraction of the
+    half-diagonal), as the field of view of a dermoscope; ``softness`` in the same unit."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2) / max(0.5 * float(np.hypot(h, w)), 1e-6)
+    gain = np.clip((radius - r) / max(softness, 1e-6) + 0.5, 0.0, 1.0).astype(np.float32)
+    return multiply(img, gain)

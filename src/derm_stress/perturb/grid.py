@@ -1,7 +1,9 @@
 """Grids: YAML axes that expand to conditions.
 
-An image axis entry is ``none``, ``{op: NAME, severity: S or [S, ...], **options}`` or
-``{seq: [entry, ...]}`` (operators applied in order; lists of severities multiply out).
+An image axis entry is ``none``, ``{op: NAME, severity: S or [S, ...], **options}``,
+``{seq: [entry, ...]}`` (operators applied in order; lists of severities multiply out) or
+``{one_of: [entry, ...], severity: S or [S, ...]}`` (one operator per case, chosen by the
+seeded RNG; the severity applies to every choice that names none).
 A context axis entry is ``image_only``, ``full``, or the same operator forms over note
 operators (applied to the full note). The grid is the product of the two axes; the
 baseline (clean image, image only) is always included, first.
@@ -18,6 +20,7 @@ import yaml
 
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb.base import Operator, get_operator, make_operator
+from derm_stress.perturb.compose import OneOf
 from derm_stress.perturb.condition import BASELINE, Condition, ContextMode
 
 GRID_KEYS = ("image", "context")
@@ -33,8 +36,34 @@ def _severities(entry: Mapping[str, Any], where: str) -> list[int | None]:
     return list(values)
 
 
+def _one_of_variants(
+    entry: Mapping[str, Any], kind: str, where: str
+) -> list[tuple[Operator[Any], ...]]:
+    choices = entry["one_of"]
+    if not isinstance(choices, list) or len(choices) < 2:
+        raise InvalidArgument(
+            f"{where}: 'one_of' must list at least two operators, got {choices!r}"
+        )
+    out: list[tuple[Operator[Any], ...]] = []
+    for severity in _severities(entry, where):
+        picked = []
+        for i, choice in enumerate(choices):
+            if severity is not None and isinstance(choice, Mapping) and "severity" not in choice:
+                choice = {**choice, "severity": severity}
+            variants = _op_variants(choice, kind, f"{where}.one_of[{i}]")
+            if len(variants) != 1 or len(variants[0]) != 1:
+                raise InvalidArgument(
+                    f"{where}.one_of[{i}]: each choice must be one operator at one severity"
+                )
+            picked.append(variants[0][0])
+        out.append((OneOf(picked),))
+    return out
+
+
 def _op_variants(entry: Any, kind: str, where: str) -> list[tuple[Operator[Any], ...]]:
     """All operator sequences one axis entry stands for."""
+    if isinstance(entry, Mapping) and "one_of" in entry:
+        return _one_of_variants(entry, kind, where)
     if isinstance(entry, Mapping) and "seq" in entry:
         steps = entry["seq"]
         if not isinstance(steps, list) or not steps:

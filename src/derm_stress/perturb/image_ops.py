@@ -14,13 +14,36 @@ import numpy as np
 from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb import functional as F
-from derm_stress.perturb.base import Operator, register
+from derm_stress.perturb.base import Applied, Operator, register
 
 
 class ImageOperator(Operator[np.ndarray]):
-    """Base of image operators: target is an ``H x W x 3`` ``uint8`` array."""
+    """Base of image operators: target is an ``H x W x 3`` ``uint8`` array.
+
+    Other arrays are rejected with a message saying how to convert them; parameters drawn
+    before anything size-dependent, so at one seed a higher severity is a stronger version
+    of the same degradation.
+    """
 
     kind = "image"
+
+    def __call__(
+        self, target: np.ndarray, rng: np.random.Generator, case: Case, where: str
+    ) -> tuple[np.ndarray, Applied]:
+        check_image(target, self.name)
+        return super().__call__(target, rng, case, where)
+
+
+def check_image(img: object, op: str) -> None:
+    """Raise ``InvalidArgument`` unless ``img`` is an ``H x W x 3`` ``uint8`` array."""
+    if not isinstance(img, np.ndarray):
+        raise InvalidArgument(f"{op}: expected an image array, got {type(img).__name__}")
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3 or 0 in img.shape:
+        raise InvalidArgument(
+            f"{op}: image operators take H x W x 3 uint8 RGB arrays, got shape {img.shape} "
+            f"dtype {img.dtype}; convert grayscale, RGBA or 16-bit images with "
+            "derm_stress.images.as_rgb_array (or load files with load_image)"
+        )
 
 
 def _side(img: np.ndarray) -> int:
@@ -257,3 +280,450 @@ def _check_choice(op: Operator[Any], option: str, allowed: tuple[str, ...]) -> N
         raise InvalidArgument(
             f"{op.name}: option {option!r} must be one of {', '.join(allowed)}, got {value!r}"
         )
+
+
+@register
+class Brightness(ImageOperator):
+    """Brightness offset: every channel shifted up or down (auto-exposure gone wrong)."""
+
+    name = "brightness"
+    family = "lighting"
+    severities = {
+        1: {"offset": 12},
+        2: {"offset": 25},
+        3: {"offset": 40},
+        4: {"offset": 58},
+        5: {"offset": 80},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {"offset": round(_sign(rng) * self.level["offset"] * rng.uniform(0.85, 1.0), 4)}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.add_brightness(target, params["offset"])
+
+
+@register
+class Contrast(ImageOperator):
+    """Contrast change around the mean grey level: flat (hazy) or harsh, direction random.
+
+    ``log_factor`` is the natural log of the contrast factor's magnitude.
+    """
+
+    name = "contrast"
+    family = "lighting"
+    severities = {
+        1: {"log_factor": 0.2},
+        2: {"log_factor": 0.4},
+        3: {"log_factor": 0.65},
+        4: {"log_factor": 0.9},
+        5: {"log_factor": 1.2},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        log = _sign(rng) * self.level["log_factor"] * rng.uniform(0.85, 1.0)
+        return {"factor": round(float(np.exp(log)), 6)}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.contrast(target, params["factor"])
+
+
+@register
+class Gamma(ImageOperator):
+    """Tone-curve error: gamma above 1 darkens mid-tones, below 1 washes them out."""
+
+    name = "gamma"
+    family = "lighting"
+    severities = {
+        1: {"log2_gamma": 0.3},
+        2: {"log2_gamma": 0.6},
+        3: {"log2_gamma": 0.9},
+        4: {"log2_gamma": 1.25},
+        5: {"log2_gamma": 1.6},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        log2 = _sign(rng) * self.level["log2_gamma"] * rng.uniform(0.85, 1.0)
+        return {"gamma": round(float(2.0**log2), 6)}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.gamma(target, params["gamma"])
+
+
+@register
+class UnevenIllumination(ImageOperator):
+    """Uneven light: brightness falls off linearly across the frame (window light, a lamp
+    to one side)."""
+
+    name = "uneven_illumination"
+    family = "lighting"
+    severities = {
+        1: {"falloff": 0.15},
+        2: {"falloff": 0.3},
+        3: {"falloff": 0.45},
+        4: {"falloff": 0.6},
+        5: {"falloff": 0.75},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {
+            "angle_deg": round(float(rng.uniform(0, 360)), 4),
+            "low": round(1 - self.level["falloff"] * rng.uniform(0.85, 1.0), 6),
+        }
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        gain = F.linear_gradient(target.shape, params["angle_deg"], params["low"])
+        return F.multiply(target, gain)
+
+
+@register
+class Shadow(ImageOperator):
+    """Cast shadow: a soft-edged half-plane darkened, as by the phone or a hand."""
+
+    name = "shadow"
+    family = "lighting"
+    severities = {
+        1: {"depth": 0.2, "cover": 0.25},
+        2: {"depth": 0.35, "cover": 0.35},
+        3: {"depth": 0.5, "cover": 0.45},
+        4: {"depth": 0.62, "cover": 0.55},
+        5: {"depth": 0.75, "cover": 0.65},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        # the shadowed side covers about ``cover`` of the frame: the edge sits that far in
+        return {
+            "angle_deg": round(float(rng.uniform(0, 360)), 4),
+            "offset": round(1.0 - 2.0 * self.level["cover"], 6),
+            "softness": round(float(rng.uniform(0.03, 0.12)), 6),
+            "depth": round(self.level["depth"] * rng.uniform(0.9, 1.0), 6),
+        }
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        gain = F.shadow_mask(
+            target.shape, params["angle_deg"], params["offset"], params["softness"], params["depth"]
+        )
+        return F.multiply(target, gain)
+
+
+@register
+class SpecularGlare(ImageOperator):
+    """Specular glare: bright soft spots from the flash reflecting on shiny skin."""
+
+    name = "specular_glare"
+    family = "lighting"
+    severities = {
+        1: {"spots": 1, "radius": 0.04, "intensity": 0.5},
+        2: {"spots": 1, "radius": 0.07, "intensity": 0.7},
+        3: {"spots": 2, "radius": 0.09, "intensity": 0.8},
+        4: {"spots": 3, "radius": 0.11, "intensity": 0.9},
+        5: {"spots": 4, "radius": 0.14, "intensity": 0.95},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        level = self.level
+        spots = []
+        for _ in range(int(level["spots"])):
+            r = level["radius"] * rng.uniform(0.7, 1.3)
+            spots.append(
+                [
+                    round(float(rng.uniform(0.25, 0.75)), 5),  # near the lesion, usually centred
+                    round(float(rng.uniform(0.25, 0.75)), 5),
+                    round(r * rng.uniform(0.7, 1.4), 5),
+                    round(r * rng.uniform(0.7, 1.4), 5),
+                    round(level["intensity"] * rng.uniform(0.9, 1.0), 5),
+                ]
+            )
+        return {"spots": spots}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.glare(target, params["spots"])
+
+
+@register
+class Vignetting(ImageOperator):
+    """Lens vignetting: corners darker than the centre."""
+
+    name = "vignetting"
+    family = "lighting"
+    severities = {
+        1: {"strength": 0.15},
+        2: {"strength": 0.3},
+        3: {"strength": 0.45},
+        4: {"strength": 0.6},
+        5: {"strength": 0.75},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {"strength": round(self.level["strength"] * rng.uniform(0.9, 1.0), 6)}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.multiply(target, F.vignette_mask(target.shape, params["strength"]))
+
+
+@register
+class LowLight(ImageOperator):
+    """Low light: under-exposed and noisy, as a phone camera in a dim room."""
+
+    name = "low_light"
+    family = "lighting"
+    severities = {
+        1: {"stops": 0.5, "noise": 0.8},
+        2: {"stops": 1.0, "noise": 1.2},
+        3: {"stops": 1.5, "noise": 1.6},
+        4: {"stops": 2.0, "noise": 2.0},
+        5: {"stops": 2.5, "noise": 2.5},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {
+            "stops": float(self.level["stops"]),
+            "noise": float(self.level["noise"]),
+            "noise_seed": int(rng.integers(0, 2**63)),
+        }
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.low_light(target, params["stops"], params["noise"], params["noise_seed"])
+
+
+@register
+class Distance(ImageOperator):
+    """Camera too far away: the lesion shrinks in the frame; the margin is filled with the
+    photo's edge extended and blurred (plain skin, never a copy of the lesion)."""
+
+    name = "distance"
+    family = "angle"
+    severities = {
+        1: {"scale": 0.92},
+        2: {"scale": 0.8},
+        3: {"scale": 0.66},
+        4: {"scale": 0.52},
+        5: {"scale": 0.36},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {
+            "scale": float(self.level["scale"]),
+            "shift": [round(float(v), 5) for v in rng.uniform(-0.5, 0.5, size=2)],
+        }
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.zoom_out(target, params["scale"], (params["shift"][0], params["shift"][1]))
+
+
+@register
+class OffCenter(ImageOperator):
+    """Off-centre framing: the photo is cropped towards a random direction, so the lesion
+    sits near an edge (and is partly cut off at high severity)."""
+
+    name = "off_center"
+    family = "angle"
+    severities = {
+        1: {"shift": 0.08},
+        2: {"shift": 0.15},
+        3: {"shift": 0.23},
+        4: {"shift": 0.31},
+        5: {"shift": 0.4},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        angle = rng.uniform(0, 2 * np.pi)
+        shift = self.level["shift"]
+        return {
+            "keep": round(1.0 - shift, 6),
+            "cx": round(0.5 + shift * float(np.cos(angle)), 6),
+            "cy": round(0.5 + shift * float(np.sin(angle)), 6),
+        }
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.crop_resize(target, params["keep"], params["cx"], params["cy"])
+
+
+@register
+class LowResolution(ImageOperator):
+    """Low resolution: down-sampled by ``scale`` and shown at the original size."""
+
+    name = "low_resolution"
+    family = "capture"
+    severities = {
+        1: {"scale": 0.6},
+        2: {"scale": 0.4},
+        3: {"scale": 0.28},
+        4: {"scale": 0.18},
+        5: {"scale": 0.12},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {"scale": float(self.level["scale"])}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.resample(target, params["scale"])
+
+
+@register
+class MessagingApp(ImageOperator):
+    """Messaging-app forwarding: resized then JPEG-compressed, twice (sent, then forwarded)."""
+
+    name = "messaging_app"
+    family = "capture"
+    severities = {
+        1: {"scale": 0.85, "quality": 75},
+        2: {"scale": 0.75, "quality": 62},
+        3: {"scale": 0.65, "quality": 50},
+        4: {"scale": 0.55, "quality": 38},
+        5: {"scale": 0.45, "quality": 28},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        scale, quality = self.level["scale"], self.level["quality"]
+        second = int(np.clip(round(quality * rng.uniform(0.85, 1.05)), 5, 95))
+        return {"passes": [[scale, quality], [round(float(rng.uniform(0.85, 1.0)), 4), second]]}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.recompress(target, params["passes"])
+
+
+def _random_walk(
+    rng: np.random.Generator, start: np.ndarray, length: float, steps: int, curl: float
+) -> list[list[float]]:
+    angle = rng.uniform(0, 2 * np.pi)
+    point = start.astype(float)
+    points = [point.tolist()]
+    for _ in range(steps):
+        angle += rng.normal(0, curl)
+        point = point + length / steps * np.array([np.cos(angle), np.sin(angle)])
+        points.append([round(float(point[0]), 5), round(float(point[1]), 5)])
+    return points
+
+
+@register
+class Hair(ImageOperator):
+    """Hair over the lesion: dark, thin, gently curving strands."""
+
+    name = "hair"
+    family = "artifact"
+    severities = {
+        1: {"strands": 4},
+        2: {"strands": 10},
+        3: {"strands": 20},
+        4: {"strands": 35},
+        5: {"strands": 55},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        side = _side(target)
+        shade = float(rng.uniform(15, 60))
+        style = {
+            "color": [round(shade * 1.1, 2), round(shade * 0.9, 2), round(shade * 0.8, 2)],
+            "thickness": round(max(1.0, side / 220 * rng.uniform(0.8, 1.4)), 3),
+            "opacity": round(float(rng.uniform(0.75, 0.95)), 4),
+        }
+        lines = [
+            _random_walk(rng, rng.uniform(0.0, 1.0, size=2), float(rng.uniform(0.2, 0.6)), 12, 0.12)
+            for _ in range(int(self.level["strands"]))
+        ]
+        return {"lines": lines, **style}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.draw_polylines(
+            target, params["lines"], params["color"], params["thickness"], params["opacity"]
+        )
+
+
+@register
+class InkMarking(ImageOperator):
+    """Surgical-pen ink circling the lesion (purple or blue), more strokes and darker with
+    severity."""
+
+    name = "ink_marking"
+    family = "artifact"
+    severities = {
+        1: {"strokes": 1, "opacity": 0.5},
+        2: {"strokes": 1, "opacity": 0.7},
+        3: {"strokes": 2, "opacity": 0.8},
+        4: {"strokes": 2, "opacity": 0.9},
+        5: {"strokes": 3, "opacity": 0.95},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        purple = rng.random() < 0.7
+        thickness = round(max(1.0, _side(target) / 90 * rng.uniform(0.8, 1.3)), 3)
+        lines = []
+        for _ in range(int(self.level["strokes"])):
+            cx, cy = rng.uniform(0.45, 0.55, size=2)
+            rx, ry = rng.uniform(0.22, 0.38, size=2)
+            start = rng.uniform(0, 2 * np.pi)
+            sweep = rng.uniform(1.7, 2.1) * np.pi  # an ellipse drawn by hand rarely closes
+            t = start + np.linspace(0, sweep, 48)
+            wobble = 1 + rng.normal(0, 0.02, size=t.size)
+            lines.append(
+                [
+                    [
+                        round(float(cx + rx * w * np.cos(a)), 5),
+                        round(float(cy + ry * w * np.sin(a)), 5),
+                    ]
+                    for a, w in zip(t, wobble, strict=True)
+                ]
+            )
+        return {
+            "lines": lines,
+            "color": [110.0, 40.0, 150.0] if purple else [35.0, 55.0, 160.0],
+            "thickness": thickness,
+            "opacity": float(self.level["opacity"]),
+        }
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.draw_polylines(
+            target, params["lines"], params["color"], params["thickness"], params["opacity"]
+        )
+
+
+@register
+class Ruler(ImageOperator):
+    """A measuring ruler laid along one edge, wider and closer to the lesion with severity."""
+
+    name = "ruler"
+    family = "artifact"
+    severities = {
+        1: {"width": 0.06, "inset": 0.0},
+        2: {"width": 0.09, "inset": 0.04},
+        3: {"width": 0.12, "inset": 0.09},
+        4: {"width": 0.15, "inset": 0.15},
+        5: {"width": 0.18, "inset": 0.22},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {
+            "side": int(rng.integers(0, 4)),
+            "width": float(self.level["width"]),
+            "inset": float(self.level["inset"]),
+            "tick": round(_side(target) / float(rng.uniform(45, 70)), 4),
+        }
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.ruler(target, params["side"], params["width"], params["inset"], params["tick"])
+
+
+@register
+class DermoscopeCorners(ImageOperator):
+    """Dermoscope field of view: black corners outside a centred circle (radius as a
+    fraction of the half-diagonal)."""
+
+    name = "dermoscope_corners"
+    family = "artifact"
+    severities = {
+        1: {"radius": 0.95},
+        2: {"radius": 0.88},
+        3: {"radius": 0.8},
+        4: {"radius": 0.72},
+        5: {"radius": 0.64},
+    }
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {
+            "radius": round(self.level["radius"] * rng.uniform(0.97, 1.03), 5),
+            "softness": round(float(rng.uniform(0.01, 0.04)), 5),
+        }
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return F.circular_mask(target, params["radius"], params["softness"])
