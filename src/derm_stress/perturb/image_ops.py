@@ -583,17 +583,18 @@ class MessagingApp(ImageOperator):
         return F.recompress(target, params["passes"])
 
 
-def _random_walk(
-    rng: np.random.Generator, start: np.ndarray, length: float, steps: int, curl: float
-) -> list[list[float]]:
-    angle = rng.uniform(0, 2 * np.pi)
-    point = start.astype(float)
-    points = [point.tolist()]
-    for _ in range(steps):
-        angle += rng.normal(0, curl)
-        point = point + length / steps * np.array([np.cos(angle), np.sin(angle)])
-        points.append([round(float(point[0]), 5), round(float(point[1]), 5)])
-    return points
+def _random_walks(
+    rng: np.random.Generator, count: int, steps: int, curl: float
+) -> list[list[list[float]]]:
+    """``count`` gently curving polylines of ``steps`` segments (points as fractions)."""
+    starts = rng.uniform(0.0, 1.0, size=(count, 1, 2))
+    lengths = rng.uniform(0.2, 0.6, size=(count, 1, 1))
+    angles = rng.uniform(0, 2 * np.pi, size=(count, 1)) + np.cumsum(
+        rng.normal(0, curl, size=(count, steps)), axis=1
+    )
+    moves = np.stack([np.cos(angles), np.sin(angles)], axis=2) * (lengths / steps)
+    points = np.concatenate([starts, starts + np.cumsum(moves, axis=1)], axis=1)
+    return np.round(points, 5).tolist()  # type: ignore[no-any-return]
 
 
 @register
@@ -618,10 +619,7 @@ class Hair(ImageOperator):
             "thickness": round(max(1.0, side / 220 * rng.uniform(0.8, 1.4)), 3),
             "opacity": round(float(rng.uniform(0.75, 0.95)), 4),
         }
-        lines = [
-            _random_walk(rng, rng.uniform(0.0, 1.0, size=2), float(rng.uniform(0.2, 0.6)), 12, 0.12)
-            for _ in range(int(self.level["strands"]))
-        ]
+        lines = _random_walks(rng, int(self.level["strands"]), 12, 0.12)
         return {"lines": lines, **style}
 
     def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
