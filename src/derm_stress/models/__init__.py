@@ -8,11 +8,15 @@ from typing import Any
 from derm_stress.errors import InvalidArgument, did_you_mean
 from derm_stress.models.base import Answer, Model
 from derm_stress.models.callable import CallableModel
+from derm_stress.models.hf import HFModel
+from derm_stress.models.openai_chat import OpenAIChatModel
 from derm_stress.models.reference.model import ReferenceModel
 
 ADAPTERS: dict[str, Callable[..., Model]] = {
     "reference": ReferenceModel,
     "callable": lambda name, target, **kw: CallableModel(name, target, **kw),
+    "openai": OpenAIChatModel,
+    "hf": HFModel,
 }
 
 
@@ -31,4 +35,13 @@ def make_model(spec: Mapping[str, Any]) -> Model:
         raise InvalidArgument(f"model {name!r} ({adapter}): {exc}") from None
 
 
-__all__ = ["ADAPTERS", "Answer", "CallableModel", "Model", "ReferenceModel", "make_model"]
+__all__ = [
+    "ADAPTERS",
+    "Answer",
+    "CallableModel",
+    "HFModel",
+    "Model",
+    "OpenAIChatModel",
+    "ReferenceModel",
+    "make_model",
+]
