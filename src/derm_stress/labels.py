@@ -72,7 +72,16 @@ LABELS: tuple[Label, ...] = (
         "MEL",
         "Melanoma",
         "malignant",
-        ("melanoma", "mel", "malignant melanoma", "mm", "melanoma in situ"),
+        (
+            "melanoma",
+            "mel",
+            "malignant melanoma",
+            "mm",
+            "melanoma in situ",
+            "lentigo maligna",
+            "lentigo maligna melanoma",
+            "acral lentiginous melanoma",
+        ),
     ),
     Label(
         "NEV",

@@ -9,24 +9,30 @@ Triage is only what the answer states; metrics fall back to the triage of the to
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
 
-from derm_stress.labels import LABELS, OTHER, TRIAGE_LEVELS, _key
+from derm_stress.labels import LABELS, OTHER, TRIAGE_LEVELS, _key, synonym_table
 
 _NEGATION_BEFORE = re.compile(
-    r"\b(not|no|without|unlikely|excluded?|rather than|rules? out|ruled out)\b[^.;\n]{0,25}$",
+    r"\b(not|no|without|unlikely|excluded?|rather than|rules? out|ruled out)\b[^.;,\n]{0,25}$",
     re.IGNORECASE,
 )
 _NEGATION_AFTER = re.compile(
-    r"^[^.;\n]{0,12}\b(unlikely|excluded|ruled out|is not)\b", re.IGNORECASE
+    r"^[^.;,\n]{0,12}\b(unlikely|excluded|ruled out|is not)\b", re.IGNORECASE
+)
+# "cannot be excluded" keeps a diagnosis in the differential
+_NOT_NEGATED_AFTER = re.compile(
+    r"^[^.;,\n]{0,12}\b(cannot|can't|can not|could not|not) be (excluded|ruled out)",
+    re.IGNORECASE,
 )
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
 _PROBABILITY = re.compile(
     r"(?:confidence|probability|p)\s*[:=]?\s*(0?\.\d+|1\.0+|0|1)\b", re.IGNORECASE
 )
-_TRIAGE = re.compile(r"\b(urgent|soon|routine)\b", re.IGNORECASE)
+_TRIAGE = re.compile(r"\b(urgent|soon|routine)(?:ly)?\b", re.IGNORECASE)
 _REFUSAL = re.compile(
     r"\b(cannot|can't|unable to|not able to|won't)\b.{0,40}"
     r"\b(diagnos|provide|determine|assess)",
@@ -76,22 +82,123 @@ def _confidence(segment: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def _negated(text: str, start: int, end: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    after = text[end : end + 40]
+    if _NOT_NEGATED_AFTER.search(after):
+        return False
+    return bool(_NEGATION_BEFORE.search(text[line_start:start]) or _NEGATION_AFTER.search(after))
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+# vocabulary terms long enough to be matched when misspelt: (text, word count, code)
+_FUZZY_TERMS = [(k, k.count(" ") + 1, c) for k, c in sorted(synonym_table().items()) if len(k) >= 6]
+FUZZY_CUTOFF = 0.85
+
+
+def _fuzzy(candidate: str, words: int) -> str | None:
+    """The code of the vocabulary term ``candidate`` most likely misspells, if close."""
+    best, best_code = FUZZY_CUTOFF, None
+    for key, count, code in _FUZZY_TERMS:
+        if count != words or key[0] != candidate[0] or abs(len(key) - len(candidate)) > 2:
+            continue
+        ratio = difflib.SequenceMatcher(None, candidate, key).ratio()
+        if ratio >= best:
+            best, best_code = ratio, code
+    return best_code
+
+
 def _mentions(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, code) of every non-negated, non-overlapping vocabulary mention."""
+    """(start, end, code) of every non-negated, non-overlapping vocabulary mention.
+
+    Exact synonyms first (longest first, so they win overlaps); then misspellings: runs of
+    one to four words not already matched, of at least 7 letters, within 2 letters of a
+    vocabulary term's length and starting with its letter, similar at 0.85 or more.
+    """
     taken: list[tuple[int, int]] = []
     found: list[tuple[int, int, str]] = []
-    for pattern, code in _PATTERNS:  # longest terms first, so they win overlaps
+
+    def free(start: int, end: int) -> bool:
+        return not any(start < e and s < end for s, e in taken)
+
+    for pattern, code in _PATTERNS:
         for m in pattern.finditer(text):
-            if any(m.start() < e and s < m.end() for s, e in taken):
+            if free(m.start(), m.end()):
+                taken.append((m.start(), m.end()))
+                if not _negated(text, m.start(), m.end()):
+                    found.append((m.start(), m.end(), code))
+    words = list(_WORD.finditer(text))
+    for n in (4, 3, 2, 1):
+        for i in range(len(words) - n + 1):
+            start, end = words[i].start(), words[i + n - 1].end()
+            if not free(start, end) or "\n" in text[start:end]:
                 continue
-            taken.append((m.start(), m.end()))
-            line_start = text.rfind("\n", 0, m.start()) + 1
-            before = text[line_start : m.start()]
-            after = text[m.end() : m.end() + 40]
-            if _NEGATION_BEFORE.search(before) or _NEGATION_AFTER.search(after):
+            candidate = _key(text[start:end])
+            if len(candidate.replace(" ", "")) < 7:
                 continue
-            found.append((m.start(), m.end(), code))
+            guess = _fuzzy(candidate, n)
+            if guess is not None:
+                taken.append((start, end))
+                if not _negated(text, start, end):
+                    found.append((start, end, guess))
     return sorted(found)
+
+
+_ITEM = re.compile(r"^\s*(?:\d{1,2}\s*[.)]|[-*\u2022+]|\|)\s*(.*)$")
+_HEADER_WORDS = r"(?:rank|diagnosis|diagnoses|differential|confidence|probability|likelihood|#)"
+_NOT_AN_ITEM = re.compile(rf"^[\s|*#:\-]*(?:{_HEADER_WORDS}[\s|*#:\-]*)*$", re.IGNORECASE)
+
+
+def _list_blocks(text: str) -> list[tuple[list[str], bool]]:
+    """Consecutive runs of list items (numbered, bulleted or table rows), and whether the
+    run is numbered."""
+    blocks: list[tuple[list[str], bool]] = []
+    current: list[str] = []
+    numbered = False
+    for line in text.split("\n"):
+        match = _ITEM.match(line)
+        if match:
+            item = match.group(1)
+            # table headers, separators and triage lines stay out but keep the block open
+            if not _NOT_AN_ITEM.match(item) and not re.match(r"\W*triage", item, re.I):
+                current.append(item)
+                numbered = numbered or bool(re.match(r"\s*(\d|\|\s*\d)", line))
+        elif current:
+            blocks.append((current, numbered))
+            current, numbered = [], False
+    if current:
+        blocks.append((current, numbered))
+    return blocks
+
+
+def _from_list(text: str) -> tuple[list[str], list[float | None], list[str]] | None:
+    """The differential from the first list in which most items name a diagnosis; an item
+    naming none keeps its rank as ``OTHER`` (dropping it would promote the items below)."""
+    for block, numbered in _list_blocks(text):
+        items = [(item, _mentions(item)) for item in block]
+        named = sum(bool(m) for _, m in items)
+        # a numbered list naming any diagnosis is the ranking; a bulleted one must name
+        # diagnoses in at least half its items (bullets are often findings)
+        if named == 0 or (not numbered and named * 2 < len(items)):
+            continue
+        codes: list[str] = []
+        confidences: list[float | None] = []
+        others: list[str] = []
+        for item, mentions in items:
+            if mentions:
+                code, end = mentions[0][2], mentions[0][1]
+                if code in codes:
+                    continue
+            elif re.match(r"\W*(no|not|without)\b", item, re.IGNORECASE):
+                continue  # "No features of melanoma" is not a diagnosis
+            else:
+                code, end = OTHER, 0
+                name = re.split(r"\s[-\u2014:(]|:|\(", re.sub(r"[*_`|]", "", item))[0]
+                others.append(name.strip())
+            codes.append(code)
+            confidences.append(_confidence(item[end:]))
+        return codes, confidences, others
+    return None
 
 
 def _parse_json(text: str) -> Parsed | None:
@@ -104,9 +211,15 @@ def _parse_json(text: str) -> Parsed | None:
         return None
     if not isinstance(data, dict):
         return None
-    items = next(
-        (data[k] for k in ("differential", "diagnoses", "diagnosis", "ranking") if k in data), None
+    # "differential", "diagnoses", "top_diagnoses", "differential_diagnosis", ...
+    key = next(
+        (k for k in ("differential", "diagnoses", "diagnosis", "ranking") if k in data),
+        next(
+            (k for k in data if re.search(r"diagnos|differential|ranking", str(k), re.IGNORECASE)),
+            None,
+        ),
     )
+    items = data[key] if key is not None else None
     if isinstance(items, (str, dict)):
         items = [items]
     if not isinstance(items, list):
@@ -148,19 +261,23 @@ def parse_answer(text: str) -> Parsed:
     from_json = _parse_json(text)
     if from_json is not None:
         return from_json
-    codes: list[str] = []
-    confidences: list[float | None] = []
-    for _start, end, code in _mentions(text):
-        if code in codes:
-            continue
-        line_end = text.find("\n", end)
-        codes.append(code)
-        confidences.append(_confidence(text[end : line_end if line_end >= 0 else len(text)]))
+    listed = _from_list(text)
+    others: list[str] = []
+    if listed is not None:
+        codes, confidences, others = listed
+    else:
+        codes, confidences = [], []
+        for _start, end, code in _mentions(text):
+            if code in codes:
+                continue
+            line_end = text.find("\n", end)
+            codes.append(code)
+            confidences.append(_confidence(text[end : line_end if line_end >= 0 else len(text)]))
     triage_match = re.search(
-        r"triage[^a-z\n]{0,5}[a-z ]{0,15}?\b(urgent|soon|routine)\b", text, re.IGNORECASE
+        r"triage[^a-z\n]{0,5}[a-z ]{0,15}?\b(urgent|soon|routine)(?:ly)?\b", text, re.IGNORECASE
     ) or _TRIAGE.search(text)
     triage = triage_match.group(1).lower() if triage_match else None
     if not codes:
         reason = "refusal" if _REFUSAL.search(text) else "no diagnosis found"
         return Parsed((), (), triage, "unparseable", reason)
-    return Parsed(tuple(codes), tuple(confidences), triage, "ok")
+    return Parsed(tuple(codes), tuple(confidences), triage, "ok", other_terms=tuple(others))
