@@ -178,6 +178,9 @@ class Case:
     def triage(self) -> Triage:
         return label(self.diagnosis).triage
 
+    def __repr__(self) -> str:  # short: Hypothesis prints it in every failing example
+        return f"Case({self.case_id!r}, diagnosis={self.diagnosis!r}, images={len(self.images)})"
+
     def fingerprint(self) -> str:
         """Hash of everything a model can see: image bytes and note.
 
