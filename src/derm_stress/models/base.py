@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
+from derm_stress.parsing import parse_answer
 from derm_stress.perturb.condition import Probe
 
 AnswerStatus = Literal["ok", "unparseable", "error"]
@@ -35,6 +36,22 @@ class Answer:
     latency_s: float | None = None
     cost_usd: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_text(cls, text: str, **fields: Any) -> Answer:
+        """Parse a model's text answer (``derm_stress.parsing``) into an ``Answer``;
+        ``fields`` add the call's details (prompt, tokens, latency...)."""
+        parsed = parse_answer(text)
+        return cls(
+            raw=text,
+            differential=parsed.differential,
+            confidences=parsed.confidences,
+            triage=parsed.triage,
+            status="ok" if parsed.status == "ok" else "unparseable",
+            error=parsed.reason,
+            other_terms=parsed.other_terms,
+            **fields,
+        )
 
     @classmethod
     def failed(cls, error: str, raw: str = "", latency_s: float | None = None) -> Answer:

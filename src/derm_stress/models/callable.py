@@ -10,7 +10,6 @@ from typing import Any
 from derm_stress.errors import InvalidArgument
 from derm_stress.labels import OTHER, label
 from derm_stress.models.base import Answer, Model
-from derm_stress.parsing import parse_answer
 from derm_stress.perturb.condition import Probe
 
 ProbeFn = Callable[[Probe], Any]
@@ -42,15 +41,8 @@ def to_answer(output: Any, latency_s: float | None = None) -> Answer:
     if isinstance(output, Answer):
         return output
     if isinstance(output, str):
-        parsed = parse_answer(output)
-        return Answer(
-            raw=output,
-            differential=parsed.differential,
-            confidences=parsed.confidences,
-            triage=parsed.triage,
-            status="ok" if parsed.status == "ok" else "unparseable",
-            error=parsed.reason,
-            other_terms=parsed.other_terms,
+        return Answer.from_text(
+            output,
             latency_s=latency_s,
         )
     if isinstance(output, (list, tuple)) and all(isinstance(c, str) for c in output):

@@ -16,7 +16,6 @@ from typing import Any
 
 from derm_stress.errors import InvalidArgument
 from derm_stress.models.base import Answer, Model
-from derm_stress.parsing import parse_answer
 from derm_stress.perturb.condition import Probe
 from derm_stress.prompts import PROMPT_VERSION, Style, build_prompt
 
@@ -194,16 +193,9 @@ class HFModel(Model):
         pad = getattr(getattr(processor, "tokenizer", None), "pad_token_id", None)
         answers = []
         for text, prompt, row, ids in zip(decoded, prompts, new, inputs["input_ids"], strict=True):
-            parsed = parse_answer(text)
             answers.append(
-                Answer(
-                    raw=text,
-                    differential=parsed.differential,
-                    confidences=parsed.confidences,
-                    triage=parsed.triage,
-                    status="ok" if parsed.status == "ok" else "unparseable",
-                    error=parsed.reason,
-                    other_terms=parsed.other_terms,
+                Answer.from_text(
+                    text,
                     prompt=prompt,
                     prompt_tokens=int((ids != pad).sum()) if pad is not None else int(ids.numel()),
                     completion_tokens=int((row != pad).sum())

@@ -28,7 +28,6 @@ import numpy as np
 
 from derm_stress.errors import InvalidArgument
 from derm_stress.models.base import Answer, Model
-from derm_stress.parsing import parse_answer
 from derm_stress.perturb.condition import Probe
 from derm_stress.prompts import PROMPT_VERSION, Format, Style, build_prompt
 
@@ -332,15 +331,8 @@ class OpenAIChatModel(Model):
                 prompt_tokens * self.price.get("input_per_million", 0.0)
                 + completion_tokens * self.price.get("output_per_million", 0.0)
             ) / 1e6
-        parsed = parse_answer(text)
-        return Answer(
-            raw=text,
-            differential=parsed.differential,
-            confidences=parsed.confidences,
-            triage=parsed.triage,
-            status="ok" if parsed.status == "ok" else "unparseable",
-            error=parsed.reason,
-            other_terms=parsed.other_terms,
+        return Answer.from_text(
+            text,
             prompt=prompt,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
