@@ -56,3 +56,14 @@ def test_unparseable_answers_say_why(text: str, reason: str) -> None:
     parsed = parse_answer(text)
     assert parsed.status == "unparseable" and parsed.reason == reason
     assert parsed.differential == ()
+
+
+def test_verbal_likelihoods_become_confidences_when_no_number_is_given() -> None:
+    parsed = parse_answer(
+        "This is most likely a seborrheic keratosis. A melanoma is possible. "
+        "Basal cell carcinoma cannot be excluded."
+    )
+    assert parsed.differential == ("SEK", "MEL", "BCC")
+    assert parsed.confidences == (0.8, 0.3, 0.15)
+    listed = parse_answer("1. Nevus - likely\n2. Melanoma (20%)\n3. Dermatofibroma")
+    assert listed.confidences == (0.6, 0.2, None)

@@ -73,6 +73,33 @@ class Parsed:
     other_terms: tuple[str, ...] = ()
 
 
+# Verbal likelihoods, used only when no number is given (longest phrase wins)
+_WORDS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
+    (re.compile(rf"\b{phrase}\b", re.IGNORECASE), value)
+    for phrase, value in (
+        (r"almost certain(?:ly)?|definite(?:ly)?", 0.9),
+        (r"highly likely|very likely|most likely|most probable", 0.8),
+        (r"less likely|cannot be excluded|can't be excluded|cannot rule out", 0.15),
+        (r"likely|probable|probably", 0.6),
+        (r"possible|possibly|may be|could be|might be|perhaps", 0.3),
+    )
+)
+
+
+def _word_confidence(window: str) -> float | None:
+    for pattern, value in _WORDS:
+        if pattern.search(window):
+            return value
+    return None
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The clause holding a mention: from the last . ; or newline before it to the next."""
+    left = max(text.rfind(c, 0, start) for c in ".;\n") + 1
+    rights = [i for i in (text.find(c, end) for c in ".;\n") if i >= 0]
+    return text[left : min(rights) if rights else len(text)]
+
+
 def _confidence(segment: str) -> float | None:
     match = _PERCENT.search(segment)
     if match:
@@ -196,7 +223,8 @@ def _from_list(text: str) -> tuple[list[str], list[float | None], list[str]] | N
                 name = re.split(r"\s[-\u2014:(]|:|\(", re.sub(r"[*_`|]", "", item))[0]
                 others.append(name.strip())
             codes.append(code)
-            confidences.append(_confidence(item[end:]))
+            conf = _confidence(item[end:])
+            confidences.append(conf if conf is not None else _word_confidence(item))
         return codes, confidences, others
     return None
 
@@ -267,12 +295,15 @@ def parse_answer(text: str) -> Parsed:
         codes, confidences, others = listed
     else:
         codes, confidences = [], []
-        for _start, end, code in _mentions(text):
+        for start, end, code in _mentions(text):
             if code in codes:
                 continue
             line_end = text.find("\n", end)
+            conf = _confidence(text[end : line_end if line_end >= 0 else len(text)])
+            if conf is None:
+                conf = _word_confidence(_sentence_around(text, start, end))
             codes.append(code)
-            confidences.append(_confidence(text[end : line_end if line_end >= 0 else len(text)]))
+            confidences.append(conf)
     triage_match = re.search(
         r"triage[^a-z\n]{0,5}[a-z ]{0,15}?\b(urgent|soon|routine)(?:ly)?\b", text, re.IGNORECASE
     ) or _TRIAGE.search(text)
