@@ -15,10 +15,10 @@ from derm_stress.errors import InvalidArgument
 from derm_stress.models import HFModel, make_model
 from derm_stress.perturb import BASELINE, build_probe, expand_grid
 from derm_stress.run import load_config, load_run, run
-from derm_stress.testing.tiny_models import build_tiny_vlm
+from derm_stress.testing.tiny_models import ARCHITECTURES, build_tiny_vlm
 
 
-@pytest.fixture(scope="module", params=["llava", "gemma3"])
+@pytest.fixture(scope="module", params=list(ARCHITECTURES))
 def tiny(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_vlm(request.param, tmp_path_factory.mktemp(request.param))
 
@@ -36,7 +36,8 @@ def test_loads_through_the_auto_classes_and_answers(tiny: Path, sample: Dataset)
         assert answer.prompt and "most likely diagnoses" in answer.prompt
     _, loaded, device = model.load()
     assert (
-        type(loaded).__name__ in ("LlavaForConditionalGeneration", "Gemma3ForConditionalGeneration")
+        type(loaded).__name__.removesuffix("ForConditionalGeneration")
+        in ("Llava", "Gemma3", "Idefics3")
         and device == "cpu"
     )
 

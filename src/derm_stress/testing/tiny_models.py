@@ -5,7 +5,7 @@ They load through the same code path as real checkpoints (``AutoProcessor`` and
 with no download: a character-level tokenizer, a 32 px image processor, one-layer towers.
 Their answers are noise; they exist to exercise the plumbing. Needs torch and transformers.
 
-    build_tiny_vlm("llava", "/tmp/tiny-llava")   # or "gemma3" (MedGemma's architecture)
+    build_tiny_vlm("llava", "/tmp/tiny-llava")   # or "gemma3" (MedGemma's), "idefics3"
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-ARCHITECTURES = ("llava", "gemma3")
+# InternVL is missing: its transformers processor requires a video processor, which needs
+# torchvision (no CPU build of torchvision is available where this project is built)
+ARCHITECTURES = ("llava", "gemma3", "idefics3")
 _CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
 
 
@@ -172,11 +174,74 @@ def _gemma3(folder: Path) -> None:
     processor.save_pretrained(folder)
 
 
+def _idefics3(folder: Path) -> None:
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3Processor,
+        Idefics3VisionConfig,
+        LlamaConfig,
+    )
+
+    tok = _tokenizer(
+        ["<fake_token_around_image>", "<image>", "<global-img>", "<end_of_utterance>"],
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+        image_token="<image>",
+        fake_image_token="<fake_token_around_image>",
+        global_image_token="<global-img>",
+        end_of_utterance_token="<end_of_utterance>",
+    )
+    template = (
+        "<|begin_of_text|>{% for m in messages %}{{ m['role'] | capitalize }}:"
+        "{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
+        "{% else %} {{ c['text'] }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+        "{% if add_generation_prompt %}Assistant:{% endif %}"
+    )
+    processor = Idefics3Processor(
+        image_processor=_image_processor(
+            "Idefics3ImageProcessor",
+            do_image_splitting=False,
+            size={"longest_edge": 32},
+            max_image_size={"longest_edge": 32},
+        ),
+        tokenizer=tok,
+        image_seq_len=4,
+        chat_template=template,
+    )
+    config = Idefics3Config(
+        vision_config=Idefics3VisionConfig(
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=8192,
+            pad_token_id=0,
+            bos_token_id=2,
+            eos_token_id=3,
+        ),
+        image_token_id=tok.convert_tokens_to_ids("<image>"),
+        scale_factor=2,
+    )
+    Idefics3ForConditionalGeneration(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+
+
 def build_tiny_vlm(architecture: str, folder: str | Path, seed: int = 0) -> Path:
-    """Write a tiny random model of ``architecture`` (``llava`` or ``gemma3``) to ``folder``."""
+    """Write a tiny random model of ``architecture`` (see ``ARCHITECTURES``) to ``folder``."""
     import torch
 
-    builders = {"llava": _llava, "gemma3": _gemma3}
+    builders = {"llava": _llava, "gemma3": _gemma3, "idefics3": _idefics3}
     if architecture not in builders:
         raise ValueError(f"architecture must be one of {', '.join(builders)}, got {architecture!r}")
     path = Path(folder)
