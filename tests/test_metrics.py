@@ -26,14 +26,37 @@ BLUR = "img=motion_blur@3|ctx=image_only"
 MISLED = "img=none|ctx=misleading_referral@5"
 
 
-def _row(case: str, condition: str, diagnosis: str, answer: tuple[str, ...],
-         confidence: float | None = None, triage: str | None = None,
-         applied: tuple[Applied, ...] = (), status: str = "ok") -> Row:
-    result = Result("k", "m", case, condition, status,
-                    Answer(raw="", differential=answer, latency_s=0.5, prompt_tokens=10,
-                           completion_tokens=5), applied)
-    return Row("m", case, condition, diagnosis, status, answer,
-               (confidence,) if confidence is not None else (), triage, None, result)
+def _row(
+    case: str,
+    condition: str,
+    diagnosis: str,
+    answer: tuple[str, ...],
+    confidence: float | None = None,
+    triage: str | None = None,
+    applied: tuple[Applied, ...] = (),
+    status: str = "ok",
+) -> Row:
+    result = Result(
+        "k",
+        "m",
+        case,
+        condition,
+        status,
+        Answer(raw="", differential=answer, latency_s=0.5, prompt_tokens=10, completion_tokens=5),
+        applied,
+    )
+    return Row(
+        "m",
+        case,
+        condition,
+        diagnosis,
+        status,
+        answer,
+        (confidence,) if confidence is not None else (),
+        triage,
+        None,
+        result,
+    )
 
 
 def _referral(wrong: str) -> tuple[Applied, ...]:
@@ -46,12 +69,30 @@ def run() -> RunData:
     Blur: c1, c2 right; c3, c4 now wrong; c6 now right.
     Misled: the referral's wrong diagnosis becomes top-1 for c1 and c2."""
     truth = {"c1": "MEL", "c2": "BCC", "c3": "NEV", "c4": "SEK", "c5": "SCC", "c6": "ACK"}
-    base = {"c1": ("MEL", "NEV"), "c2": ("BCC", "SCC"), "c3": ("NEV", "MEL"),
-            "c4": ("SEK", "NEV"), "c5": ("ACK", "SCC"), "c6": ("SEK", "NEV")}
-    blur = {"c1": ("MEL", "NEV"), "c2": ("BCC", "SCC"), "c3": ("MEL", "NEV"),
-            "c4": ("NEV", "SEK"), "c5": ("ACK", "SCC"), "c6": ("ACK", "SEK")}
-    misled = {"c1": ("NEV", "MEL"), "c2": ("SCC", "BCC"), "c3": ("NEV", "MEL"),
-              "c4": ("SEK", "NEV"), "c5": ("ACK", "SCC"), "c6": ("SEK", "NEV")}
+    base = {
+        "c1": ("MEL", "NEV"),
+        "c2": ("BCC", "SCC"),
+        "c3": ("NEV", "MEL"),
+        "c4": ("SEK", "NEV"),
+        "c5": ("ACK", "SCC"),
+        "c6": ("SEK", "NEV"),
+    }
+    blur = {
+        "c1": ("MEL", "NEV"),
+        "c2": ("BCC", "SCC"),
+        "c3": ("MEL", "NEV"),
+        "c4": ("NEV", "SEK"),
+        "c5": ("ACK", "SCC"),
+        "c6": ("ACK", "SEK"),
+    }
+    misled = {
+        "c1": ("NEV", "MEL"),
+        "c2": ("SCC", "BCC"),
+        "c3": ("NEV", "MEL"),
+        "c4": ("SEK", "NEV"),
+        "c5": ("ACK", "SCC"),
+        "c6": ("SEK", "NEV"),
+    }
     wrong = {"c1": "NEV", "c2": "SCC", "c3": "MEL", "c4": "MEL", "c5": "BCC", "c6": "BCC"}
     conf = {"c1": 0.9, "c2": 0.8, "c3": 0.7, "c4": 0.6, "c5": 0.5, "c6": 0.4}
     rows = []
@@ -60,11 +101,20 @@ def run() -> RunData:
         rows.append(_row(case, BLUR, dx, blur[case]))
         rows.append(_row(case, MISLED, dx, misled[case], applied=_referral(wrong[case])))
     manifest = {
-        "seed": 0, "top_k": 2, "models": [{"name": "m"}],
+        "seed": 0,
+        "top_k": 2,
+        "models": [{"name": "m"}],
         "conditions": [{"id": BASELINE_ID}, {"id": BLUR}, {"id": MISLED}],
-        "cases": [{"id": c, "diagnosis": d, "triage": {"MEL": "urgent", "BCC": "urgent",
-                                                         "SCC": "urgent", "ACK": "soon"}
-                   .get(d, "routine")} for c, d in truth.items()],
+        "cases": [
+            {
+                "id": c,
+                "diagnosis": d,
+                "triage": {"MEL": "urgent", "BCC": "urgent", "SCC": "urgent", "ACK": "soon"}.get(
+                    d, "routine"
+                ),
+            }
+            for c, d in truth.items()
+        ],
     }
     return RunData(Path("."), manifest, rows)
 
@@ -116,7 +166,8 @@ def test_mcnemar_exact_matches_the_binomial() -> None:
     assert mcnemar_exact(1, 9) == pytest.approx(2 * (1 + 10) / 1024)
     assert mcnemar_exact(9, 1) == mcnemar_exact(1, 9)
     assert mcnemar_exact(12, 3) == pytest.approx(
-        2 * sum(math.comb(15, i) for i in range(4)) / 2**15)
+        2 * sum(math.comb(15, i) for i in range(4)) / 2**15
+    )
 
 
 def test_bootstrap_is_seeded_and_sensible() -> None:

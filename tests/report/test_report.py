@@ -42,7 +42,7 @@ def test_report_is_self_contained_and_shows_curves_context_and_errors(
     text = write_report(tmp_path / "run").read_text()
     assert "<script" not in text.replace("&lt;script&gt;", "")
     assert not re.search(r"(src|href)=[\"']?https?://", text)
-    assert text.count("<svg") == 3  # top-1 curves, top-k curves, context chart
+    assert text.count("<svg") == 4  # top-1 and top-k curves, severity heatmap, context chart
     for op in ("exposure", "motion_blur", "rotation"):
         assert f">{op}<" in text  # panel titles in the SVG
     assert "img=none|ctx=drop_fields[age,itch]" in text
@@ -50,3 +50,39 @@ def test_report_is_self_contained_and_shows_curves_context_and_errors(
     assert "image file not found" in text
     assert "Rows not loaded (1)" in text and "unknown diagnosis label" in text
     assert "Provenance" in text and "seed" in text
+    for section in (
+        "Corruption error per operator family",
+        "Context: help and harm",
+        "Triage, calibration and cost",
+        "Worst flips",
+        "By diagnosis",
+    ):
+        assert section in text
+    run_dir = tmp_path / "run"
+    summary = (run_dir / "report.md").read_text()
+    assert "| reference | `img=none|ctx=image_only` |" in summary
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"model", "condition", "top1", "top1_ci_low", "mcnemar_p", "ece"} <= set(header)
+    assert "attribute,group" in (run_dir / "subgroups.csv").read_text().splitlines()[0]
+
+
+def test_notes_are_escaped_and_can_be_redacted() -> None:
+    from derm_stress.report.gallery import Flip
+    from derm_stress.report.html import _gallery
+
+    evil = "<img src=x onerror=alert(1)>"
+    flip = Flip(
+        "m",
+        "c<1>",
+        "MEL",
+        "img=none|ctx=drop_block[history]",
+        ("MEL",),
+        ("NEV",),
+        (("other_history", evil, None),),
+        None,
+    )
+    shown = _gallery([flip], redact_notes=False)
+    assert evil not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown
+    assert "c&lt;1&gt;" in shown
+    hidden = _gallery([flip], redact_notes=True)
+    assert "onerror" not in hidden and "note changes redacted" in hidden

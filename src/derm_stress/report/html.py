@@ -1,7 +1,9 @@
-"""The self-contained HTML report: inline CSS and SVG, no scripts, no network."""
+"""The self-contained report: one HTML file (inline CSS, SVG and PNG; no scripts, no
+network), a Markdown summary and CSV tables, written beside each other in the run folder."""
 
 from __future__ import annotations
 
+import csv
 import html
 import json
 from collections import Counter, defaultdict
@@ -10,24 +12,37 @@ from pathlib import Path
 
 import yaml
 
-from derm_stress.metrics import BASELINE_ID, ConditionMetrics, compute_metrics
-from derm_stress.report.plots import context_chart, severity_curves
+from derm_stress.metrics import (
+    BASELINE_ID,
+    FULL_ID,
+    ConditionMetrics,
+    compute_metrics,
+    corruption_errors,
+    split_condition,
+    subgroup_metrics,
+)
+from derm_stress.perturb.base import registry
+from derm_stress.report.gallery import Flip, worst_flips
+from derm_stress.report.plots import context_chart, severity_curves, severity_heatmap
 from derm_stress.run.results import RunData, load_run
 
 REPORT_NAME = "report.html"
+SUMMARY_NAME = "report.md"
+METRICS_CSV = "metrics.csv"
+SUBGROUPS_CSV = "subgroups.csv"
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2327;
 background:#f6f7f9}
 main{max-width:1180px;margin:0 auto;padding:24px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px;border-bottom:1px solid #dde;
-padding-bottom:4px}
+padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
 .sub{color:#5a6570;margin:0 0 16px}
 .cards{display:flex;flex-wrap:wrap;gap:12px}
 .card{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:10px 14px;min-width:130px}
 .card b{display:block;font-size:20px}
 table{border-collapse:collapse;background:#fff;font-size:12.5px;width:100%}
-th,td{border:1px solid #e1e4e8;padding:4px 8px;text-align:right}
+th,td{border:1px solid #e1e4e8;padding:4px 8px;text-align:right;vertical-align:top}
 th{background:#eef1f4;position:sticky;top:0}
 td.l,th.l{text-align:left;font-family:ui-monospace,Menlo,monospace;font-size:12px}
 tr.base td{background:#fff8e1}
@@ -37,6 +52,10 @@ overflow-x:auto}
 figure svg{max-width:100%;height:auto}
 pre{background:#fff;border:1px solid #e1e4e8;padding:10px;overflow-x:auto;font-size:12px}
 .note{color:#5a6570;font-size:12.5px}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:12px}
+.flip{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:10px;font-size:12.5px}
+.flip img{width:144px;height:auto;float:left;margin:0 10px 6px 0;border-radius:4px}
+.flip code{font-size:11.5px;word-break:break-all}
 """
 
 
@@ -44,8 +63,13 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+def _pct(value: float | None, ci: tuple[float, float] | None = None) -> str:
+    if value is None:
+        return "–"
+    text = f"{100 * value:.1f}%"
+    if ci is not None:
+        text += f" <span class=note>[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]</span>"
+    return text
 
 
 def _delta(value: float | None, ci: tuple[float, float] | None) -> str:
@@ -58,53 +82,173 @@ def _delta(value: float | None, ci: tuple[float, float] | None) -> str:
     return f"<span class={cls}>{text}</span>" if cls else text
 
 
+def _p(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
 def _table(metrics: Sequence[ConditionMetrics], k: int) -> str:
     head = (
-        "<tr><th class=l>model</th><th class=l>condition</th><th>n</th><th>top-1</th>"
-        f"<th>Δ top-1 vs baseline (pp) [95% CI]</th><th>top-{k}</th>"
-        f"<th>Δ top-{k} (pp) [95% CI]</th><th>unparseable</th><th>errors</th></tr>"
+        "<tr><th class=l>model</th><th class=l>condition</th><th>n</th>"
+        "<th>top-1 [95% CI]</th><th>Δ top-1 (pp) [95% CI]</th>"
+        f"<th>top-{k} [95% CI]</th><th>Δ top-{k} (pp) [95% CI]</th><th>McNemar p</th>"
+        "<th>flip rate</th><th>unparseable</th><th>errors</th></tr>"
     )
     body = []
     for m in metrics:
-        cls = " class=base" if m.condition == BASELINE_ID else ""
+        base = m.condition == BASELINE_ID
         errors = m.errors + m.input_errors + m.missing
         body.append(
-            f"<tr{cls}><td class=l>{_e(m.model)}</td><td class=l>{_e(m.condition)}</td>"
-            f"<td>{m.n}</td><td>{_pct(m.top1)}</td>"
-            f"<td>{_delta(m.delta_top1, m.delta_top1_ci) if m.condition != BASELINE_ID else ''}"
-            f"</td><td>{_pct(m.topk)}</td>"
-            f"<td>{_delta(m.delta_topk, m.delta_topk_ci) if m.condition != BASELINE_ID else ''}"
-            f"</td><td>{m.unparseable}</td><td>{errors}</td></tr>"
+            f"<tr{' class=base' if base else ''}><td class=l>{_e(m.model)}</td>"
+            f"<td class=l>{_e(m.condition)}</td><td>{m.n}</td><td>{_pct(m.top1, m.top1_ci)}</td>"
+            f"<td>{'' if base else _delta(m.delta_top1, m.delta_top1_ci)}</td>"
+            f"<td>{_pct(m.topk, m.topk_ci)}</td>"
+            f"<td>{'' if base else _delta(m.delta_topk, m.delta_topk_ci)}</td>"
+            f"<td>{_p(m.mcnemar_p)}</td><td>{_pct(m.flip_rate)}</td>"
+            f"<td>{m.unparseable}</td><td>{errors}</td></tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _find(
+    metrics: Sequence[ConditionMetrics], model: str, condition: str
+) -> ConditionMetrics | None:
+    return next((m for m in metrics if m.model == model and m.condition == condition), None)
 
 
 def _headline(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
     k = run.top_k
     rows = []
     for model in run.models:
-        mine = [m for m in metrics if m.model == model]
-        base = next((m for m in mine if m.condition == BASELINE_ID), None)
-        full = next((m for m in mine if m.condition == "img=none|ctx=full"), None)
+        base, full = _find(metrics, model, BASELINE_ID), _find(metrics, model, FULL_ID)
+        mine = [m for m in metrics if m.model == model and m.condition != BASELINE_ID]
         worst = min(
-            (m for m in mine if m.delta_topk is not None and m.condition != BASELINE_ID),
-            key=lambda m: (m.delta_topk or 0.0, m.delta_top1 or 0.0),
+            (m for m in mine if m.delta_top1 is not None),
+            key=lambda m: (m.delta_top1 or 0.0, m.delta_topk or 0.0),
             default=None,
         )
+        adoption = max(
+            (m.referral_adoption for m in mine if m.referral_adoption is not None), default=None
+        )
         rows.append(
-            f"<tr><td class=l>{_e(model)}</td><td>{_pct(base.top1 if base else None)}</td>"
-            f"<td>{_pct(base.topk if base else None)}</td>"
-            f"<td>{_pct(full.top1 if full else None)}</td>"
-            f"<td>{_pct(full.topk if full else None)}</td>"
+            f"<tr><td class=l>{_e(model)}</td>"
+            f"<td>{_pct(base.top1 if base else None, base.top1_ci if base else None)}</td>"
+            f"<td>{_pct(base.topk if base else None, base.topk_ci if base else None)}</td>"
+            f"<td>{_delta(full.delta_top1, full.delta_top1_ci) if full else '–'}</td>"
             f"<td class=l>{_e(worst.condition) if worst else '–'}</td>"
-            f"<td>{_delta(worst.delta_topk, worst.delta_topk_ci) if worst else '–'}</td></tr>"
+            f"<td>{_delta(worst.delta_top1, worst.delta_top1_ci) if worst else '–'}</td>"
+            f"<td>{_pct(base.triage_sensitivity if base else None)}</td>"
+            f"<td>{_pct(adoption)}</td></tr>"
         )
     return (
         "<table><tr><th class=l>model</th><th>baseline top-1</th>"
-        f"<th>baseline top-{k}</th><th>full context top-1</th><th>full context top-{k}</th>"
-        f"<th class=l>worst condition (top-{k})</th><th>Δ top-{k} (pp) [95% CI]</th></tr>"
+        f"<th>baseline top-{k}</th><th>context benefit: Δ top-1 with the full note (pp)</th>"
+        "<th class=l>worst condition (top-1)</th><th>its Δ top-1 (pp)</th>"
+        "<th>baseline triage sensitivity</th><th>highest referral adoption</th></tr>"
         f"{''.join(rows)}</table>"
     )
+
+
+def _context_table(metrics: Sequence[ConditionMetrics]) -> str:
+    rows = [m for m in metrics if split_condition(m.condition)[0] == "none"]
+    body = "".join(
+        f"<tr{' class=base' if m.condition == BASELINE_ID else ''}><td class=l>{_e(m.model)}"
+        f"</td><td class=l>{_e(split_condition(m.condition)[1])}</td>"
+        f"<td>{_pct(m.top1, m.top1_ci)}</td>"
+        f"<td>{'' if m.condition == BASELINE_ID else _delta(m.delta_top1, m.delta_top1_ci)}</td>"
+        f"<td>{_pct(m.context_harm)}</td><td>{_pct(m.referral_adoption)}</td>"
+        f"<td>{_pct(m.flip_rate)}</td><td>{_p(m.mcnemar_p)}</td></tr>"
+        for m in rows
+    )
+    return (
+        "<table><tr><th class=l>model</th><th class=l>context (clean photo)</th>"
+        "<th>top-1 [95% CI]</th><th>Δ top-1 vs image only (pp)</th>"
+        "<th>harm: right with image only, wrong here</th><th>adopted the wrong referral</th>"
+        f"<th>flip rate</th><th>McNemar p</th></tr>{body}</table>"
+        "<p class=note>Harm is reported for corrupted notes only; adoption counts answers "
+        "whose top-1 is the misleading referral's diagnosis.</p>"
+    )
+
+
+def _triage_table(metrics: Sequence[ConditionMetrics]) -> str:
+    body = "".join(
+        f"<tr><td class=l>{_e(m.model)}</td><td class=l>{_e(m.condition)}</td>"
+        f"<td>{_pct(m.triage_sensitivity)}</td><td>{_pct(m.triage_specificity)}</td>"
+        f"<td>{_pct(m.under_triage)}</td><td>{_pct(m.mean_confidence)}</td>"
+        f"<td>{_pct(m.top1)}</td><td>{'–' if m.ece is None else f'{m.ece:.3f}'}</td>"
+        f"<td>{'–' if m.mean_latency_s is None else f'{m.mean_latency_s:.3f}'}</td>"
+        f"<td>{'–' if m.tokens is None else m.tokens}</td>"
+        f"<td>{'–' if m.cost_usd is None else f'{m.cost_usd:.4f}'}</td></tr>"
+        for m in metrics
+    )
+    return (
+        "<table><tr><th class=l>model</th><th class=l>condition</th>"
+        "<th>urgent sensitivity</th><th>urgent specificity</th><th>under-triage</th>"
+        "<th>mean stated confidence</th><th>top-1 accuracy</th><th>ECE</th>"
+        f"<th>mean latency (s)</th><th>tokens</th><th>cost (USD)</th></tr>{body}</table>"
+    )
+
+
+def _family_table(metrics: Sequence[ConditionMetrics]) -> str:
+    families = {name: cls.family for name, cls in registry().items()}
+    ce = corruption_errors(metrics, families.get)
+    if not ce:
+        return "<p>No single-operator image conditions in this grid.</p>"
+    body = "".join(
+        f"<tr><td class=l>{_e(model)}</td><td class=l>{_e(family)}</td>"
+        f"<td>{_pct(v['ce'])}</td><td>{_delta(v['relative_ce'], None)}</td>"
+        f"<td>{int(v['conditions'])}</td></tr>"
+        for (model, family), v in sorted(ce.items())
+    )
+    return (
+        "<table><tr><th class=l>model</th><th class=l>family</th>"
+        "<th>corruption error (mean top-1 error)</th><th>relative to baseline error (pp)</th>"
+        f"<th>conditions</th></tr>{body}</table>"
+    )
+
+
+def _subgroups(run: RunData) -> str:
+    parts = []
+    for attribute in ("diagnosis", "fitzpatrick", "body_site"):
+        groups = subgroup_metrics(run, attribute)
+        rows = []
+        for group, metrics in groups.items():
+            for m in metrics:
+                if m.condition in (BASELINE_ID, FULL_ID):
+                    rows.append(
+                        f"<tr><td class=l>{_e(group)}</td><td class=l>{_e(m.model)}</td>"
+                        f"<td class=l>{_e(m.condition)}</td><td>{m.n}</td>"
+                        f"<td>{_pct(m.top1, m.top1_ci)}</td></tr>"
+                    )
+        if rows:
+            parts.append(
+                f"<h3>By {attribute.replace('_', ' ')}</h3><table><tr>"
+                f"<th class=l>{attribute}</th><th class=l>model</th>"
+                "<th class=l>condition</th><th>n</th><th>top-1 [95% CI]</th></tr>"
+                f"{''.join(rows)}</table>"
+            )
+    return "".join(parts) or "<p>No subgroup attributes recorded.</p>"
+
+
+def _gallery(flips: Sequence[Flip], redact_notes: bool) -> str:
+    if not flips:
+        return "<p>No case went from right (baseline) to wrong under any condition.</p>"
+    cards = []
+    for f in flips:
+        image = f'<img alt="photo as sent" src="{f.thumbnail}">' if f.thumbnail else ""
+        if redact_notes and f.note_changes:
+            changes = "<p class=note>note changes redacted</p>"
+        else:
+            changes = "".join(
+                f"<div><code>{_e(field)}: {_e(old)} → {_e(new)}</code></div>"
+                for field, old, new in f.note_changes
+            )
+        cards.append(
+            f"<div class=flip>{image}<b>{_e(f.case_id)}</b> ({_e(f.diagnosis)})<br>"
+            f"<span class=note>{_e(f.model)}</span><br><code>{_e(f.condition)}</code><br>"
+            f"before: {_e(', '.join(f.before))}<br>after: <b>{_e(', '.join(f.after))}</b>"
+            f"<div style='clear:both'>{changes}</div></div>"
+        )
+    return f"<div class=gallery>{''.join(cards)}</div>"
 
 
 def _problems(run: RunData) -> str:
@@ -144,9 +288,11 @@ def _problems(run: RunData) -> str:
     return "".join(parts)
 
 
-def render_report(run: RunData) -> str:
+def render_report(
+    run: RunData, redact_notes: bool = False, metrics: Sequence[ConditionMetrics] | None = None
+) -> str:
     """The report of a loaded run as one HTML string."""
-    metrics = compute_metrics(run)
+    metrics = list(metrics) if metrics is not None else compute_metrics(run)
     manifest = run.manifest
     k = run.top_k
     summary = manifest.get("summary", {})
@@ -164,12 +310,18 @@ def render_report(run: RunData) -> str:
         if svg:
             figures.append(
                 f"<figure><figcaption><b>{title} accuracy against severity, per image "
-                f"operator</b></figcaption>{svg}</figure>"
+                "operator</b> (band: 95% CI, image only)</figcaption>"
+                f"{svg}</figure>"
             )
+    heatmaps = "".join(
+        f"<figure>{svg}</figure>"
+        for model in run.models
+        if (svg := severity_heatmap(metrics, model))
+    )
     context_svg = context_chart(metrics, k)
     config_text = yaml.safe_dump(manifest.get("config", {}), sort_keys=False)
     provenance = {
-        "dataset": {k2: v for k2, v in manifest["dataset"].items() if k2 != "issues"},
+        "dataset": {key: v for key, v in manifest["dataset"].items() if key != "issues"},
         "models": manifest["models"],
         "versions": manifest.get("versions"),
         "git_revision": manifest.get("git_revision"),
@@ -186,13 +338,23 @@ def render_report(run: RunData) -> str:
 <h1>derm-stress robustness report</h1>
 <p class=sub>run <b>{_e(manifest["name"])}</b> · dataset {_e(manifest["dataset"]["name"])}
 · every difference is paired per case against the clean image-only baseline
-(<code>{BASELINE_ID}</code>) of the same model; 95% intervals from a seeded case bootstrap.</p>
+(<code>{BASELINE_ID}</code>) of the same model; 95% intervals from a seeded case bootstrap;
+McNemar p-values are exact.</p>
 <div class=cards>{"".join(f"<div class=card><b>{_e(v)}</b>{_e(n)}</div>" for n, v in cards)}</div>
 <h2>Headline</h2>{_headline(run, metrics)}
 <h2>Accuracy decay under image perturbations</h2>
 {"".join(figures) or "<p>No single-operator image conditions in this grid.</p>"}
+{heatmaps}
+<h3>Corruption error per operator family</h3>{_family_table(metrics)}
 <h2>Context: help and harm</h2>
-{f"<figure>{context_svg}</figure>" if context_svg else "<p>Only one context condition.</p>"}
+{f"<figure>{context_svg}</figure>" if context_svg else ""}
+{_context_table(metrics)}
+<h2>Triage, calibration and cost</h2>{_triage_table(metrics)}
+<h2>Worst flips</h2>
+<p class=note>Right at the baseline, wrong under the condition that hurts most: the photo as
+the model saw it, what changed in the note, and the answers before and after.</p>
+{_gallery(worst_flips(run, list(metrics)), redact_notes)}
+<h2>Subgroups</h2>{_subgroups(run)}
 <h2>All conditions</h2>{_table(metrics, k)}
 <h2>Skipped cases and errors</h2>{_problems(run)}
 <h2>Provenance</h2>
@@ -202,9 +364,75 @@ def render_report(run: RunData) -> str:
 """
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Render the report of a run directory to ``out`` (default ``RUN_DIR/report.html``)."""
+def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{100 * v:.1f}%"
+
+    def pp(v: float | None, ci: tuple[float, float] | None) -> str:
+        if v is None:
+            return "–"
+        return f"{100 * v:+.1f}" + (f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "")
+
+    lines = [
+        f"# derm-stress report: {run.manifest['name']}",
+        "",
+        f"Dataset {run.manifest['dataset']['name']} ({run.manifest['dataset']['cases']} "
+        f"cases), seed {run.manifest['seed']}. Differences are paired against "
+        f"`{BASELINE_ID}`, in percentage points with 95% bootstrap intervals.",
+        "",
+        f"| model | condition | n | top-1 | Δ top-1 | top-{run.top_k} | "
+        f"Δ top-{run.top_k} | McNemar p |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for m in metrics:
+        lines.append(
+            f"| {m.model} | `{m.condition}` | {m.n} | {pct(m.top1)} | "
+            f"{pp(m.delta_top1, m.delta_top1_ci)} | {pct(m.topk)} | "
+            f"{pp(m.delta_topk, m.delta_topk_ci)} | {_p(m.mcnemar_p)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        if not rows:
+            return
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _flat(m: ConditionMetrics, **extra: object) -> dict[str, object]:
+    out: dict[str, object] = dict(extra)
+    for key, value in m.as_dict().items():
+        if isinstance(value, tuple):
+            out[f"{key}_low"], out[f"{key}_high"] = value
+        elif key.endswith("_ci"):
+            out[f"{key}_low"] = out[f"{key}_high"] = None
+        else:
+            out[key] = value
+    return out
+
+
+def write_report(
+    run_dir: str | Path, out: str | Path | None = None, redact_notes: bool = False
+) -> Path:
+    """Write ``report.html`` (or ``out``), ``report.md``, ``metrics.csv`` and
+    ``subgroups.csv`` for a run directory; returns the HTML path."""
     run = load_run(run_dir)
+    metrics = compute_metrics(run)
     path = Path(out) if out else Path(run_dir) / REPORT_NAME
-    path.write_text(render_report(run), encoding="utf-8")
+    path.write_text(render_report(run, redact_notes, metrics), encoding="utf-8")
+    folder = path.parent
+    (folder / SUMMARY_NAME).write_text(_markdown(run, metrics), encoding="utf-8")
+    _write_csv(folder / METRICS_CSV, [_flat(m) for m in metrics])
+    _write_csv(
+        folder / SUBGROUPS_CSV,
+        [
+            _flat(m, attribute=attribute, group=group)
+            for attribute in ("diagnosis", "fitzpatrick", "body_site")
+            for group, ms in subgroup_metrics(run, attribute).items()
+            for m in ms
+        ],
+    )
     return path

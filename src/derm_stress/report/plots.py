@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -43,6 +44,12 @@ def _value(m: ConditionMetrics, metric: str) -> float | None:
     return m.top1 if metric == "top1" else m.topk
 
 
+def _ci(m: ConditionMetrics | None, metric: str) -> tuple[float, float] | None:
+    if m is None:
+        return None
+    return m.top1_ci if metric == "top1" else m.topk_ci
+
+
 def severity_curves(metrics: Sequence[ConditionMetrics], metric: str, k: int) -> str | None:
     """Accuracy against severity, one panel per image operator, one line per model and
     context (colour: context, marker: model); each model's clean image-only baseline dashed."""
@@ -76,6 +83,20 @@ def severity_curves(metrics: Sequence[ConditionMetrics], metric: str, k: int) ->
             clean = index.get((model, f"img=none|ctx={context}"))
             clean_value = _value(clean, metric) if clean else None
             pts = sorted(points) if clean_value is None else [(0, clean_value), *sorted(points)]
+            if context == "image_only":  # 95% bootstrap band on the baseline's mode
+                band = [
+                    _ci(index.get((model, f"img={op}@{x}|ctx={context}")) if x else clean, metric)
+                    for x, _ in pts
+                ]
+                if all(b is not None for b in band):
+                    ax.fill_between(
+                        [p[0] for p in pts],
+                        [b[0] for b in band if b],
+                        [b[1] for b in band if b],
+                        alpha=0.15,
+                        color=COLORS[contexts.index(context) % len(COLORS)],
+                        linewidth=0,
+                    )
             ax.plot(
                 [p[0] for p in pts],
                 [p[1] for p in pts],
@@ -155,5 +176,38 @@ def context_chart(metrics: Sequence[ConditionMetrics], k: int) -> str | None:
         ax.set_ylim(0, 1.02)
         ax.grid(axis="y", alpha=0.25)
     axes[0].legend(frameon=False)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def severity_heatmap(metrics: Sequence[ConditionMetrics], model: str) -> str | None:
+    """Change in top-1 accuracy from the baseline (percentage points), image-only
+    conditions: one row per image operator, one column per severity."""
+    cells: dict[str, dict[int, float]] = defaultdict(dict)
+    for m in metrics:
+        image, context = split_condition(m.condition)
+        parsed = image_op_and_severity(image)
+        if m.model == model and context == "image_only" and parsed and m.delta_top1 is not None:
+            cells[parsed[0]][parsed[1]] = 100 * m.delta_top1
+    if not cells:
+        return None
+    ops = sorted(cells)
+    severities = sorted({s for row in cells.values() for s in row})
+    grid = np.full((len(ops), len(severities)), np.nan)
+    for i, op in enumerate(ops):
+        for j, sev in enumerate(severities):
+            grid[i, j] = cells[op].get(sev, np.nan)
+    limit = max(5.0, float(np.nanmax(np.abs(grid))))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(severities), 0.8 + 0.32 * len(ops)))
+    mappable = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(severities)), [str(s) for s in severities])
+    ax.set_yticks(range(len(ops)), ops)
+    ax.set_xlabel("severity")
+    for i in range(len(ops)):
+        for j in range(len(severities)):
+            if not np.isnan(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:+.0f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(mappable, ax=ax, label="change in top-1 accuracy (pp)")
+    ax.set_title(f"{model}: top-1 change from the clean image-only baseline")
     fig.tight_layout()
     return _svg(fig)

@@ -218,6 +218,8 @@ def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
         "fingerprint": fingerprint,
         "fitzpatrick": case.note.fitzpatrick,
         "body_site": case.note.body_site,
+        "images": [str(i) for i in case.images if not isinstance(i, np.ndarray)],
+        "note": case.note.to_dict(),
     }
 
 

@@ -1,0 +1,109 @@
+"""The worst flips: cases right at the baseline and wrong under a condition, with the photo
+the model saw (rebuilt from the stored records), the note change and both answers."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from derm_stress.errors import CaseInputError
+from derm_stress.images import encode_png, load_image
+from derm_stress.metrics import BASELINE_ID, ConditionMetrics
+from derm_stress.perturb.base import replay
+from derm_stress.run.results import Row, RunData
+
+THUMB = 144
+
+
+@dataclass(frozen=True)
+class Flip:
+    model: str
+    case_id: str
+    diagnosis: str
+    condition: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    note_changes: tuple[tuple[str, Any, Any], ...]
+    thumbnail: str | None  # data URL, or None when the photo cannot be read
+
+
+def _thumbnail(paths: list[str], row: Row) -> str | None:
+    if not paths or row.result is None:
+        return None
+    try:
+        img = load_image(Path(paths[0]))
+    except CaseInputError:
+        return None
+    for record in row.result.applied:
+        if record.target == "image[0]":
+            img = replay(record, img)
+    scale = THUMB / max(img.shape[:2])
+    small = cv2.resize(
+        img,
+        (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale))),
+        interpolation=cv2.INTER_AREA,
+    )
+    return (
+        "data:image/png;base64,"
+        + base64.b64encode(encode_png(np.ascontiguousarray(small))).decode()
+    )
+
+
+def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 8) -> list[Flip]:
+    """Per model, up to ``per_model`` flips from the conditions that hurt top-1 most."""
+    cases = {c["id"]: c for c in run.manifest.get("cases", [])}
+    rows = {(r.model, r.condition, r.case_id): r for r in run.rows}
+    out: list[Flip] = []
+    for model in run.models:
+        harmful = sorted(
+            (
+                m
+                for m in metrics
+                if m.model == model and m.delta_top1 is not None and m.condition != BASELINE_ID
+            ),
+            key=lambda m: m.delta_top1 or 0.0,
+        )
+        chosen: list[Flip] = []
+        seen_cases: set[str] = set()
+        for m in harmful:
+            for case_id in sorted(cases):
+                base = rows.get((model, BASELINE_ID, case_id))
+                row = rows.get((model, m.condition, case_id))
+                if (
+                    base is None
+                    or row is None
+                    or not (base.scored and row.scored)
+                    or not base.correct_at(1)
+                    or row.correct_at(1)
+                    or case_id in seen_cases
+                ):
+                    continue
+                seen_cases.add(case_id)
+                changes = tuple(
+                    c
+                    for a in (row.result.applied if row.result else ())
+                    if a.target == "note"
+                    for c in a.changes
+                )
+                chosen.append(
+                    Flip(
+                        model,
+                        case_id,
+                        row.diagnosis,
+                        m.condition,
+                        base.differential[:3],
+                        row.differential[:3],
+                        changes,
+                        _thumbnail(cases[case_id].get("images", []), row),
+                    )
+                )
+                break
+            if len(chosen) >= per_model:
+                break
+        out += chosen
+    return out
