@@ -28,8 +28,8 @@ test: $(VENV)/.installed-dev
 	$(MAKE) --no-print-directory lint typecheck
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests tools bench
-	$(BIN)/ruff format --check src tests tools bench
+	$(BIN)/ruff check src tests tools bench examples
+	$(BIN)/ruff format --check src tests tools bench examples
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src
