@@ -7,7 +7,6 @@ them deterministically (``apply``). What was applied is an ``Applied`` record: p
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -244,6 +243,3 @@ def describe(cls: type[Operator[Any]]) -> dict[str, Any]:
         "severities": {str(s): dict(p) for s, p in sorted(cls.severities.items())},
     }
 
-
-def replace_note(note: Note, **changes: Any) -> Note:
-    return dataclasses.replace(note, **changes)
