@@ -23,7 +23,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import certifi
 import numpy as np
 
 from derm_stress.errors import InvalidArgument
@@ -219,6 +218,8 @@ class OpenAIChatModel(Model):
         workers = min(self.max_concurrency, len(probes))
         n_clients = -(-workers // CONNECTIONS_PER_CLIENT)
         if self._ssl is None:  # loading the CA store costs ~25 ms: once per model, not client
+            import certifi  # installed with httpx
+
             self._ssl = ssl.create_default_context(cafile=certifi.where())
         clients = [
             httpx.AsyncClient(

@@ -242,4 +242,3 @@ def describe(cls: type[Operator[Any]]) -> dict[str, Any]:
         "options": dict(cls.options),
         "severities": {str(s): dict(p) for s, p in sorted(cls.severities.items())},
     }
-
