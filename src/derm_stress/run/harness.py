@@ -64,7 +64,8 @@ def _key_for(model: Model, case: Case, fingerprint: str, condition: Condition, s
         case.case_id,
         fingerprint,
         condition.id,
-        None if condition.is_deterministic else seed,
+        seed,
+        condition.is_deterministic,
     )
 
 

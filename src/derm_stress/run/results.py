@@ -84,7 +84,8 @@ def _expected(manifest: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, An
                     case["id"],
                     case["fingerprint"],
                     condition["id"],
-                    None if condition["deterministic"] else seed,
+                    seed,
+                    condition["deterministic"],
                 )
                 yield model["name"], condition["id"], case, key
 

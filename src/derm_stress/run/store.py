@@ -31,10 +31,21 @@ def result_key(
     case_id: str,
     case_fingerprint: str,
     condition_id: str,
-    seed: int | None,
+    seed: int,
+    deterministic: bool,
 ) -> str:
-    """The store key of one result (``seed`` is ``None`` for conditions with no randomness)."""
-    text = json.dumps([model_hash, prompt_version, case_id, case_fingerprint, condition_id, seed])
+    """The store key of one result. The seed counts only for conditions with randomness
+    (``deterministic`` False): a clean condition's results serve every seed."""
+    text = json.dumps(
+        [
+            model_hash,
+            prompt_version,
+            case_id,
+            case_fingerprint,
+            condition_id,
+            None if deterministic else seed,
+        ]
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
