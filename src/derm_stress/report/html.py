@@ -206,10 +206,18 @@ def _family_table(metrics: Sequence[ConditionMetrics]) -> str:
     )
 
 
-def _subgroups(run: RunData) -> str:
+SUBGROUP_ATTRIBUTES = ("diagnosis", "fitzpatrick", "body_site")
+Subgroups = dict[str, dict[str, list[ConditionMetrics]]]
+
+
+def all_subgroups(run: RunData) -> Subgroups:
+    """Subgroup metrics for every attribute: attribute -> group -> metrics."""
+    return {attribute: subgroup_metrics(run, attribute) for attribute in SUBGROUP_ATTRIBUTES}
+
+
+def _subgroups(subgroups: Subgroups) -> str:
     parts = []
-    for attribute in ("diagnosis", "fitzpatrick", "body_site"):
-        groups = subgroup_metrics(run, attribute)
+    for attribute, groups in subgroups.items():
         rows = []
         for group, metrics in groups.items():
             for m in metrics:
@@ -289,10 +297,15 @@ def _problems(run: RunData) -> str:
 
 
 def render_report(
-    run: RunData, redact_notes: bool = False, metrics: Sequence[ConditionMetrics] | None = None
+    run: RunData,
+    redact_notes: bool = False,
+    metrics: Sequence[ConditionMetrics] | None = None,
+    subgroups: Subgroups | None = None,
 ) -> str:
-    """The report of a loaded run as one HTML string."""
+    """The report of a loaded run as one HTML string (``metrics`` and ``subgroups`` may
+    pass values already computed)."""
     metrics = list(metrics) if metrics is not None else compute_metrics(run)
+    subgroups = subgroups if subgroups is not None else all_subgroups(run)
     manifest = run.manifest
     k = run.top_k
     summary = manifest.get("summary", {})
@@ -354,7 +367,7 @@ McNemar p-values are exact.</p>
 <p class=note>Right at the baseline, wrong under the condition that hurts most: the photo as
 the model saw it, what changed in the note, and the answers before and after.</p>
 {_gallery(worst_flips(run, list(metrics)), redact_notes)}
-<h2>Subgroups</h2>{_subgroups(run)}
+<h2>Subgroups</h2>{_subgroups(subgroups)}
 <h2>All conditions</h2>{_table(metrics, k)}
 <h2>Skipped cases and errors</h2>{_problems(run)}
 <h2>Provenance</h2>
@@ -421,8 +434,9 @@ def write_report(
     ``subgroups.csv`` for a run directory; returns the HTML path."""
     run = load_run(run_dir)
     metrics = compute_metrics(run)
+    subgroups = all_subgroups(run)  # bootstraps per group: computed once for HTML and CSV
     path = Path(out) if out else Path(run_dir) / REPORT_NAME
-    path.write_text(render_report(run, redact_notes, metrics), encoding="utf-8")
+    path.write_text(render_report(run, redact_notes, metrics, subgroups), encoding="utf-8")
     folder = path.parent
     (folder / SUMMARY_NAME).write_text(_markdown(run, metrics), encoding="utf-8")
     _write_csv(folder / METRICS_CSV, [_flat(m) for m in metrics])
@@ -430,8 +444,8 @@ def write_report(
         folder / SUBGROUPS_CSV,
         [
             _flat(m, attribute=attribute, group=group)
-            for attribute in ("diagnosis", "fitzpatrick", "body_site")
-            for group, ms in subgroup_metrics(run, attribute).items()
+            for attribute, groups in subgroups.items()
+            for group, ms in groups.items()
             for m in ms
         ],
     )
