@@ -8,7 +8,6 @@ run always gives the same numbers.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -18,6 +17,7 @@ import numpy as np
 from derm_stress.labels import TRIAGE_LEVELS
 from derm_stress.metrics.stats import bootstrap_ci, expected_calibration_error, mcnemar_exact
 from derm_stress.perturb.base import derive_seed
+from derm_stress.perturb.condition import image_op_and_severity as image_op_and_severity
 from derm_stress.run.results import Row, RunData
 
 BASELINE_ID = "img=none|ctx=image_only"
@@ -67,16 +67,6 @@ def split_condition(condition_id: str) -> tuple[str, str]:
     """``img=...|ctx=...`` -> (image label, context label)."""
     image, _, context = condition_id.partition("|")
     return image.removeprefix("img="), context.removeprefix("ctx=")
-
-
-_SINGLE_OP = re.compile(r"([a-z0-9_]+(?:\[[^\]]*\])?)@(\d+)")
-
-
-def image_op_and_severity(image_label: str) -> tuple[str, int] | None:
-    """``motion_blur@3`` -> ("motion_blur", 3); ``exposure[direction=darker]@2`` keeps its
-    options in the name; ``none``, sequences and ``one_of`` choices -> None."""
-    match = _SINGLE_OP.fullmatch(image_label)
-    return (match.group(1), int(match.group(2))) if match else None
 
 
 def _share(values: Sequence[bool]) -> float | None:

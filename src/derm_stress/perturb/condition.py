@@ -83,6 +83,14 @@ class Condition:
 
 BASELINE = Condition()
 _SEVERITY_TAG = re.compile(r"@\d+")
+_SINGLE_OP = re.compile(r"([a-z0-9_]+(?:\[[^\]]*\])?)@(\d+)")
+
+
+def image_op_and_severity(image_label: str) -> tuple[str, int] | None:
+    """``motion_blur@3`` -> ("motion_blur", 3); ``exposure[direction=darker]@2`` keeps its
+    options in the name; ``none``, sequences and ``one_of`` choices -> None."""
+    match = _SINGLE_OP.fullmatch(image_label)
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,9 +11,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from derm_stress.cases import Case, render_note
 from derm_stress.images import load_image
-from derm_stress.perturb.condition import Condition, build_probe
+from derm_stress.perturb.condition import Condition, build_probe, image_op_and_severity
 
-_SEVERITY = re.compile(r"(.+)@(\d+)")
 LABEL_WIDTH = 190
 HEADER = 22
 
@@ -60,12 +58,8 @@ def contact_sheet(case: Case, conditions: Sequence[Condition], seed: int, size: 
         if label == "none" or label in seen:
             continue
         seen.add(label)
-        match = _SEVERITY.fullmatch(label)
-        name, severity = (
-            (match.group(1), int(match.group(2)))
-            if match and "+" not in label and "(" not in label
-            else (label, 1)
-        )
+        # a sequence or one_of has no single severity: it gets a row of its own
+        name, severity = image_op_and_severity(label) or (label, 1)
         probe = build_probe(case, Condition(image_ops=condition.image_ops), seed, original)
         rows.setdefault(name, {})[severity] = probe.images[0]
     severities = sorted({0, *(s for cells in rows.values() for s in cells)})
