@@ -17,6 +17,22 @@ from typing import Any
 # torchvision (no CPU build of torchvision is available where this project is built)
 ARCHITECTURES = ("llava", "gemma3", "idefics3")
 _CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
+# one-layer towers of width 32 on 32 px images: shared by every architecture below
+LAYER: dict[str, Any] = {
+    "hidden_size": 32,
+    "intermediate_size": 37,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+}
+VISION: dict[str, Any] = {**LAYER, "image_size": 32, "patch_size": 8}
+TEXT: dict[str, Any] = {
+    **LAYER,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 8192,
+    "pad_token_id": 0,
+    "bos_token_id": 2,
+    "eos_token_id": 3,
+}
 
 
 def _tokenizer(specials: list[str], bos: str, eos: str, **named: str) -> Any:
@@ -77,26 +93,10 @@ def _llava(folder: Path) -> None:
     )
     config = LlavaConfig(
         vision_config=CLIPVisionConfig(
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            image_size=32,
-            patch_size=8,
+            **VISION,
             projection_dim=32,
         ),
-        text_config=LlamaConfig(
-            vocab_size=len(tok),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=2,
-            max_position_embeddings=8192,
-            pad_token_id=0,
-            bos_token_id=2,
-            eos_token_id=3,
-        ),
+        text_config=LlamaConfig(vocab_size=len(tok), **TEXT),
         image_token_index=tok.convert_tokens_to_ids("<image>"),
         vision_feature_layer=-1,
         vision_feature_select_strategy="default",
@@ -145,25 +145,12 @@ def _gemma3(folder: Path) -> None:
     config = Gemma3Config(
         text_config=Gemma3TextConfig(
             vocab_size=len(tok),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=1,
+            **{**TEXT, "num_key_value_heads": 1},
             head_dim=16,
-            max_position_embeddings=8192,
             sliding_window=64,
-            pad_token_id=0,
-            bos_token_id=2,
-            eos_token_id=3,
         ),
         vision_config=SiglipVisionConfig(
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            image_size=32,
-            patch_size=8,
+            **VISION,
         ),
         mm_tokens_per_image=4,
         image_token_index=tok.convert_tokens_to_ids("<image_soft_token>"),
@@ -211,25 +198,9 @@ def _idefics3(folder: Path) -> None:
     )
     config = Idefics3Config(
         vision_config=Idefics3VisionConfig(
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            image_size=32,
-            patch_size=8,
+            **VISION,
         ),
-        text_config=LlamaConfig(
-            vocab_size=len(tok),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=2,
-            max_position_embeddings=8192,
-            pad_token_id=0,
-            bos_token_id=2,
-            eos_token_id=3,
-        ),
+        text_config=LlamaConfig(vocab_size=len(tok), **TEXT),
         image_token_id=tok.convert_tokens_to_ids("<image>"),
         scale_factor=2,
     )
