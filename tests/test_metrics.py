@@ -116,7 +116,7 @@ def run() -> RunData:
             for c, d in truth.items()
         ],
     }
-    return RunData(Path("."), manifest, rows)
+    return RunData.from_rows(Path("."), manifest, rows)
 
 
 def test_accuracy_deltas_flips_and_mcnemar_by_hand(run: RunData) -> None:
@@ -151,8 +151,8 @@ def test_triage_calibration_and_costs_by_hand(run: RunData) -> None:
 
 
 def test_selective_accuracy_and_corruption_error(run: RunData) -> None:
-    base_rows = [r for r in run.rows if r.condition == BASELINE_ID]
-    curve = dict((t, (cov, acc)) for t, cov, acc in selective_accuracy(base_rows, [0.0, 0.65]))
+    points = selective_accuracy(run, "m", [BASELINE_ID], [0.0, 0.65])
+    curve = {t: (cov, acc) for t, cov, acc in points}
     assert curve[0.0] == (1.0, pytest.approx(4 / 6))
     assert curve[0.65] == (pytest.approx(3 / 6), 1.0)
     ce = corruption_errors(compute_metrics(run), lambda op: "focus")
@@ -170,12 +170,34 @@ def test_mcnemar_exact_matches_the_binomial() -> None:
     )
 
 
+def test_mcnemar_for_large_samples_matches_exact_integers() -> None:
+    for b, c in ((180, 240), (300, 500), (10, 700), (1000, 1100)):
+        n, k = b + c, min(b, c)
+        exact = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
+        assert mcnemar_exact(b, c) == pytest.approx(exact, rel=1e-9)
+
+
 def test_bootstrap_is_seeded_and_sensible() -> None:
     values = np.array([1.0] * 30 + [0.0] * 70)
     a, b = bootstrap_ci(values, seed=3), bootstrap_ci(values, seed=3)
     assert a == b and a[0] < 0.3 < a[1] and a[0] > 0.18 and a[1] < 0.42
-    assert bootstrap_ci(values, seed=4) != a
+    # the seed drives the draws (intervals of 100 0/1 values move in steps of 0.01)
+    assert len({bootstrap_ci(values, seed=s) for s in range(10)}) > 1
     assert bootstrap_ci(np.ones(10), seed=1) == (1.0, 1.0)
+
+
+def test_bootstrap_draws_match_resampling_indices() -> None:
+    """The multinomial shortcut has the distribution of resampling case indices: both
+    intervals of a 0/1 and a -1/0/1 sample agree to within Monte Carlo error."""
+    rng = np.random.default_rng(0)
+    for values in (
+        rng.integers(0, 2, 400).astype(float),
+        rng.choice([-1.0, 0.0, 1.0], 300, p=[0.2, 0.6, 0.2]),
+    ):
+        idx = rng.integers(0, values.size, size=(20_000, values.size))
+        lo, hi = np.quantile(values[idx].mean(axis=1), [0.025, 0.975])
+        a, b = bootstrap_ci(values, seed=1, resamples=20_000)
+        assert abs(a - lo) < 0.006 and abs(b - hi) < 0.006
 
 
 def test_ece_of_a_perfectly_calibrated_set_is_zero() -> None:

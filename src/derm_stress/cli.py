@@ -114,11 +114,24 @@ def run_cmd(config: Path, out: Path | None, quiet: bool) -> None:
     default=None,
     help="Output file [default: RUN_DIR/report.html].",
 )
-def report(run_dir: Path, out: Path | None) -> None:
-    """(Re)write the self-contained HTML report of RUN_DIR."""
-    from derm_stress.report import write_report
+@click.option(
+    "--redact-notes", is_flag=True, help="Leave note contents out of the report (gallery)."
+)
+@click.option(
+    "--compare",
+    "other",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also compare with another run (B) side by side: RUN_DIR/comparison.html.",
+)
+def report(run_dir: Path, out: Path | None, redact_notes: bool, other: Path | None) -> None:
+    """(Re)write the self-contained HTML report of RUN_DIR; with --compare, also the
+    side-by-side comparison of RUN_DIR (A) and OTHER (B), paired per case."""
+    from derm_stress.report import write_comparison, write_report
 
-    click.echo(f"report: {write_report(run_dir, out).resolve()}")
+    click.echo(f"report: {write_report(run_dir, out, redact_notes).resolve()}")
+    if other is not None:
+        click.echo(f"comparison: {write_comparison(run_dir, other).resolve()}")
 
 
 @cli.command()

@@ -18,7 +18,15 @@ from derm_stress.labels import TRIAGE_LEVELS
 from derm_stress.metrics.stats import bootstrap_ci, expected_calibration_error, mcnemar_exact
 from derm_stress.perturb.base import derive_seed
 from derm_stress.perturb.condition import image_op_and_severity as image_op_and_severity
-from derm_stress.run.results import Row, RunData
+from derm_stress.run.results import (
+    ERROR,
+    INPUT_ERROR,
+    MISSING,
+    OK,
+    UNPARSEABLE,
+    ResultTable,
+    RunData,
+)
 
 BASELINE_ID = "img=none|ctx=image_only"
 FULL_ID = "img=none|ctx=full"
@@ -69,196 +77,167 @@ def split_condition(condition_id: str) -> tuple[str, str]:
     return image.removeprefix("img="), context.removeprefix("ctx=")
 
 
-def _share(values: Sequence[bool]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _share(mask: np.ndarray) -> float | None:
+    """Mean of a boolean array (None when it is empty)."""
+    return float(mask.mean()) if mask.size else None
 
 
-def _triage_level(row: Row) -> int:
-    return TRIAGE_LEVELS.index(row.triage) if row.triage in TRIAGE_LEVELS else -1
-
-
-def _mean_ci(values: list[float], seed: int) -> tuple[float | None, CI | None]:
-    if not values:
+def _mean_ci(values: np.ndarray, seed: int) -> tuple[float | None, CI | None]:
+    if not values.size:
         return None, None
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), bootstrap_ci(arr, seed)
+    return float(values.mean()), bootstrap_ci(values, seed)
 
 
 def _condition_metrics(
-    model: str,
-    condition: str,
-    rows: dict[str, Row],
-    base: dict[str, Row],
+    t: ResultTable,
+    mi: int,
+    ci: int,
+    bi: int | None,
+    keep: np.ndarray,
     k: int,
-    diagnoses: dict[str, str],
-    triage_of: dict[str, str],
+    reference_triage: np.ndarray,
     run_seed: int,
 ) -> ConditionMetrics:
+    model, condition = t.models[mi], t.conditions[ci]
     seed = derive_seed("metrics", run_seed, model, condition)
-    values = list(rows.values())
-    scored = [r for r in values if r.scored]
-    top1, top1_ci = _mean_ci([float(r.correct_at(1)) for r in scored], seed)
-    topk, topk_ci = _mean_ci([float(r.correct_at(k)) for r in scored], seed + 1)
-    paired = sorted(c for c in rows if c in base and rows[c].scored and base[c].scored)
-    d1 = [float(rows[c].correct_at(1)) - float(base[c].correct_at(1)) for c in paired]
-    dk = [float(rows[c].correct_at(k)) - float(base[c].correct_at(k)) for c in paired]
+    status = t.status[mi, ci]
+    scored = keep & ((status == OK) | (status == UNPARSEABLE))
+    hit1 = (t.rank[mi, ci] == 1) & scored
+    hitk = (t.rank[mi, ci] >= 1) & (t.rank[mi, ci] <= k) & scored
+    top1, top1_ci = _mean_ci(hit1[scored], seed)
+    topk, topk_ci = _mean_ci(hitk[scored], seed + 1)
+    if bi is not None:
+        base_status = t.status[mi, bi]
+        paired = scored & keep & ((base_status == OK) | (base_status == UNPARSEABLE))
+        base1, base_rank = t.rank[mi, bi] == 1, t.rank[mi, bi]
+        basek = (base_rank >= 1) & (base_rank <= k)
+    else:
+        paired = np.zeros_like(scored)
+        base1 = basek = paired
+    d1 = hit1[paired].astype(np.int8) - base1[paired].astype(np.int8)
+    dk = hitk[paired].astype(np.int8) - basek[paired].astype(np.int8)
     delta_top1, delta_top1_ci = _mean_ci(d1, seed + 2)
     delta_topk, delta_topk_ci = _mean_ci(dk, seed + 3)
     is_baseline = condition == BASELINE_ID
     mcnemar = None
-    if paired and not is_baseline:
-        b = sum(base[c].correct_at(1) and not rows[c].correct_at(1) for c in paired)
-        c_ = sum(rows[c].correct_at(1) and not base[c].correct_at(1) for c in paired)
-        mcnemar = mcnemar_exact(b, c_)
-    top = {c: (rows[c].differential[:1] or ("",))[0] for c in paired}
-    flip = _share([top[c] != (base[c].differential[:1] or ("",))[0] for c in paired])
-    base_top1 = _share([base[c].correct_at(1) for c in paired])
-    this_top1 = _share([rows[c].correct_at(1) for c in paired])
+    if paired.any() and not is_baseline:
+        mcnemar = mcnemar_exact(int((d1 == -1).sum()), int((d1 == 1).sum()))
+    flip = None
+    if bi is not None and not is_baseline:
+        flip = _share(t.top1[mi, ci][paired] != t.top1[mi, bi][paired])
+    base_top1 = _share(base1[paired])
+    this_top1 = _share(hit1[paired])
     relative = this_top1 / base_top1 if base_top1 and this_top1 is not None else None
     _, context = split_condition(condition)
     harm = None
     if context not in ("image_only", "full"):
-        right_at_base = [c for c in paired if base[c].correct_at(1)]
-        harm = _share([not rows[c].correct_at(1) for c in right_at_base])
+        harm = _share(~hit1[paired & base1])
     adoption = None
     if "misleading_referral" in context:
-        adopted = []
-        for r in scored:
-            wrong = next(
-                (
-                    a.params.get("diagnosis")
-                    for a in (r.result.applied if r.result else ())
-                    if a.op == "misleading_referral"
-                ),
-                None,
-            )
-            if wrong is not None:
-                adopted.append(bool(r.differential) and r.differential[0] == wrong)
-        adoption = _share(adopted)
-    urgent = [r for r in scored if triage_of.get(r.case_id) == "urgent"]
-    other = [r for r in scored if triage_of.get(r.case_id) != "urgent"]
-    sensitivity = _share([r.triage == "urgent" for r in urgent])
-    specificity = _share([r.triage != "urgent" for r in other])
-    under = _share(
-        [
-            _triage_level(r) < TRIAGE_LEVELS.index(triage_of[r.case_id])
-            for r in scored
-            if r.case_id in triage_of
-        ]
-    )
-    confident = [
-        (r.confidences[0], r.correct_at(1))
-        for r in scored
-        if r.confidences and r.confidences[0] is not None
-    ]
+        adopted = t.adopted[mi, ci][scored]
+        adoption = _share(adopted[adopted >= 0] == 1)
+    urgent_level = TRIAGE_LEVELS.index("urgent")
+    stated = t.triage[mi, ci]
+    urgent = scored & (reference_triage == urgent_level)
+    other = scored & (reference_triage != urgent_level)
+    known = scored & (reference_triage >= 0)
+    confidence = t.confidence[mi, ci]
+    confident = scored & ~np.isnan(confidence)
     mean_conf = ece = None
-    if confident:
-        conf = np.array([c for c, _ in confident], dtype=float)
-        hit = np.array([h for _, h in confident], dtype=float)
-        mean_conf, ece = float(conf.mean()), expected_calibration_error(conf, hit)
-    answers = [r.result.answer for r in values if r.result is not None]
-    latencies = [a.latency_s for a in answers if a.latency_s is not None]
-    token_counts = [
-        (a.prompt_tokens or 0) + (a.completion_tokens or 0)
-        for a in answers
-        if a.prompt_tokens is not None or a.completion_tokens is not None
-    ]
-    costs = [a.cost_usd for a in answers if a.cost_usd is not None]
+    if confident.any():
+        conf = confidence[confident].astype(float)
+        mean_conf = float(conf.mean())
+        ece = expected_calibration_error(conf, hit1[confident].astype(float))
+    answered = keep & (status != MISSING)
+    latency = t.latency[mi, ci][answered]
+    latency = latency[~np.isnan(latency)]
+    tokens = t.tokens[mi, ci][answered]
+    tokens = tokens[tokens >= 0]
+    cost = t.cost[mi, ci][answered]
+    cost = cost[~np.isnan(cost)]
     return ConditionMetrics(
         model=model,
         condition=condition,
-        n=len(scored),
+        n=int(scored.sum()),
         top1=top1,
         top1_ci=top1_ci,
         topk=topk,
         topk_ci=topk_ci,
-        unparseable=sum(r.status == "unparseable" for r in values),
-        errors=sum(r.status == "error" for r in values),
-        input_errors=sum(r.status == "input_error" for r in values),
-        missing=sum(r.status == "missing" for r in values),
-        paired_n=len(paired),
+        unparseable=int((keep & (status == UNPARSEABLE)).sum()),
+        errors=int((keep & (status == ERROR)).sum()),
+        input_errors=int((keep & (status == INPUT_ERROR)).sum()),
+        missing=int((keep & (status == MISSING)).sum()),
+        paired_n=int(paired.sum()),
         delta_top1=delta_top1,
         delta_top1_ci=delta_top1_ci,
         delta_topk=delta_topk,
         delta_topk_ci=delta_topk_ci,
         mcnemar_p=mcnemar,
-        flip_rate=None if is_baseline else flip,
+        flip_rate=flip,
         relative_top1=relative,
         context_harm=harm,
         referral_adoption=adoption,
-        triage_sensitivity=sensitivity,
-        triage_specificity=specificity,
-        under_triage=under,
+        triage_sensitivity=_share(stated[urgent] == urgent_level),
+        triage_specificity=_share(stated[other] != urgent_level),
+        under_triage=_share(stated[known] < reference_triage[known]),
         mean_confidence=mean_conf,
         ece=ece,
-        mean_latency_s=float(np.mean(latencies)) if latencies else None,
-        tokens=sum(token_counts) if token_counts else None,
-        cost_usd=float(sum(costs)) if costs else None,
+        mean_latency_s=float(latency.mean()) if latency.size else None,
+        tokens=int(tokens.sum()) if tokens.size else None,
+        cost_usd=float(cost.sum()) if cost.size else None,
     )
 
 
-def compute_metrics(
-    run: RunData, where: Callable[[Row], bool] | None = None
-) -> list[ConditionMetrics]:
-    """Metrics for every (model, condition) of a run, in manifest order; ``where`` keeps a
-    subset of cases (a subgroup)."""
-    by: dict[tuple[str, str], dict[str, Row]] = defaultdict(dict)
-    for row in run.rows:
-        if where is None or where(row):
-            by[(row.model, row.condition)][row.case_id] = row
-    cases = run.manifest.get("cases", [])
-    diagnoses = {c["id"]: c["diagnosis"] for c in cases}
-    triage_of = {c["id"]: c["triage"] for c in cases}
-    out = []
-    for model in run.models:
-        base = by.get((model, BASELINE_ID), {})
-        for condition in (c["id"] for c in run.conditions):
-            out.append(
-                _condition_metrics(
-                    model,
-                    condition,
-                    by.get((model, condition), {}),
-                    base,
-                    run.top_k,
-                    diagnoses,
-                    triage_of,
-                    int(run.manifest["seed"]),
-                )
-            )
-    return out
+def reference_triage(run: RunData) -> np.ndarray:
+    """Each case's reference triage as an index into ``TRIAGE_LEVELS`` (-1: unknown)."""
+    levels: dict[str | None, int] = {level: i for i, level in enumerate(TRIAGE_LEVELS)}
+    return np.array([levels.get(c.get("triage"), -1) for c in run.cases], dtype=np.int8)
+
+
+def compute_metrics(run: RunData, keep: np.ndarray | None = None) -> list[ConditionMetrics]:
+    """Metrics for every (model, condition) of a run, in manifest order; ``keep`` (a
+    boolean array over the run's cases) restricts them to a subgroup."""
+    t = run.table
+    keep = np.ones(len(t.cases), bool) if keep is None else keep
+    triage = reference_triage(run)
+    base = t.conditions.index(BASELINE_ID) if BASELINE_ID in t.conditions else None
+    seed = int(run.manifest["seed"])
+    return [
+        _condition_metrics(t, mi, ci, base, keep, run.top_k, triage, seed)
+        for mi in range(len(t.models))
+        for ci in range(len(t.conditions))
+    ]
 
 
 def subgroup_metrics(run: RunData, by: str) -> dict[str, list[ConditionMetrics]]:
     """Metrics per value of a case attribute (``diagnosis``, ``fitzpatrick``,
     ``body_site``) for the cases where it is known."""
-    cases = {c["id"]: c for c in run.manifest.get("cases", [])}
-    groups = sorted({str(c.get(by)) for c in cases.values() if c.get(by) is not None})
-
-    def member(group: str) -> Callable[[Row], bool]:
-        return lambda row: str(cases.get(row.case_id, {}).get(by)) == group
-
-    return {g: compute_metrics(run, where=member(g)) for g in groups}
+    values = [None if c.get(by) is None else str(c.get(by)) for c in run.cases]
+    groups = sorted({v for v in values if v is not None})
+    column = np.array(values, dtype=object)
+    return {g: compute_metrics(run, keep=column == g) for g in groups}
 
 
 THRESHOLDS = tuple(i / 10 for i in range(10))
 
 
 def selective_accuracy(
-    rows: Sequence[Row], thresholds: Sequence[float] = THRESHOLDS
+    run: RunData, model: str, conditions: Sequence[str], thresholds: Sequence[float] = THRESHOLDS
 ) -> list[tuple[float, float, float | None]]:
-    """(threshold, coverage, top-1 accuracy among covered) keeping only answers whose
-    stated top-1 confidence is at least the threshold (answers without one count as 0)."""
-    scored = [r for r in rows if r.scored]
+    """(threshold, coverage, top-1 accuracy among covered) over a model's answers under
+    ``conditions``, keeping only answers whose stated top-1 confidence is at least the
+    threshold (answers without one count as 0)."""
+    t = run.table
+    mi = t.models.index(model)
+    cis = [t.conditions.index(c) for c in conditions]
+    scored = t.scored[mi, cis]
+    confidence = np.nan_to_num(t.confidence[mi, cis][scored], nan=0.0)
+    hit = (t.rank[mi, cis] == 1)[scored]
     out = []
-    for t in thresholds:
-        kept = [
-            r
-            for r in scored
-            if (r.confidences[0] if r.confidences and r.confidences[0] is not None else 0.0) >= t
-        ]
-        out.append(
-            (t, len(kept) / len(scored) if scored else 0.0, _share([r.correct_at(1) for r in kept]))
-        )
+    for threshold in thresholds:
+        kept = confidence >= threshold
+        coverage = float(kept.mean()) if kept.size else 0.0
+        out.append((threshold, coverage, _share(hit[kept])))
     return out
 
 

@@ -55,11 +55,17 @@ def _thumbnail(paths: list[str], row: Row) -> str | None:
 
 
 def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 8) -> list[Flip]:
-    """Per model, up to ``per_model`` flips from the conditions that hurt top-1 most."""
-    cases = {c["id"]: c for c in run.manifest.get("cases", [])}
-    rows = {(r.model, r.condition, r.case_id): r for r in run.rows}
+    """Per model, up to ``per_model`` flips from the conditions that hurt top-1 most (one
+    per case, the first case in id order for each condition)."""
+    t = run.table
+    if BASELINE_ID not in t.conditions:
+        return []
+    bi = t.conditions.index(BASELINE_ID)
+    images = {c["id"]: c.get("images", []) for c in run.cases}
+    order = np.argsort(np.array(t.cases, dtype=object), kind="stable")
+    right_at_base = t.scored[:, bi] & (t.rank[:, bi] == 1)
     out: list[Flip] = []
-    for model in run.models:
+    for mi, model in enumerate(t.models):
         harmful = sorted(
             (
                 m
@@ -68,42 +74,34 @@ def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 
             ),
             key=lambda m: m.delta_top1 or 0.0,
         )
-        chosen: list[Flip] = []
-        seen_cases: set[str] = set()
+        seen: set[int] = set()
         for m in harmful:
-            for case_id in sorted(cases):
-                base = rows.get((model, BASELINE_ID, case_id))
-                row = rows.get((model, m.condition, case_id))
-                if (
-                    base is None
-                    or row is None
-                    or not (base.scored and row.scored)
-                    or not base.correct_at(1)
-                    or row.correct_at(1)
-                    or case_id in seen_cases
-                ):
-                    continue
-                seen_cases.add(case_id)
-                changes = tuple(
-                    c
-                    for a in (row.result.applied if row.result else ())
-                    if a.target == "note"
-                    for c in a.changes
+            ci = t.conditions.index(m.condition)
+            flipped = right_at_base[mi] & t.scored[mi, ci] & (t.rank[mi, ci] != 1)
+            n = next((int(n) for n in order if flipped[n] and int(n) not in seen), None)
+            if n is None:
+                continue
+            seen.add(n)
+            case_id = t.cases[n]
+            base, row = run.row(model, BASELINE_ID, case_id), run.row(model, m.condition, case_id)
+            changes = tuple(
+                c
+                for a in (row.result.applied if row.result else ())
+                if a.target == "note"
+                for c in a.changes
+            )
+            out.append(
+                Flip(
+                    model,
+                    case_id,
+                    row.diagnosis,
+                    m.condition,
+                    base.differential[:3],
+                    row.differential[:3],
+                    changes,
+                    _thumbnail(images.get(case_id, []), row),
                 )
-                chosen.append(
-                    Flip(
-                        model,
-                        case_id,
-                        row.diagnosis,
-                        m.condition,
-                        base.differential[:3],
-                        row.differential[:3],
-                        changes,
-                        _thumbnail(cases[case_id].get("images", []), row),
-                    )
-                )
+            )
+            if len(seen) >= per_model:
                 break
-            if len(chosen) >= per_model:
-                break
-        out += chosen
     return out

@@ -3,8 +3,6 @@ network), a Markdown summary and CSV tables, written beside each other in the ru
 
 from __future__ import annotations
 
-import csv
-import html
 import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -18,72 +16,20 @@ from derm_stress.metrics import (
     ConditionMetrics,
     compute_metrics,
     corruption_errors,
+    selective_accuracy,
     split_condition,
     subgroup_metrics,
 )
 from derm_stress.perturb.base import registry
+from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.gallery import Flip, worst_flips
 from derm_stress.report.plots import context_chart, severity_curves, severity_heatmap
-from derm_stress.run.results import RunData, load_run
+from derm_stress.run.results import OK, RunData, load_run
 
 REPORT_NAME = "report.html"
 SUMMARY_NAME = "report.md"
 METRICS_CSV = "metrics.csv"
 SUBGROUPS_CSV = "subgroups.csv"
-
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2327;
-background:#f6f7f9}
-main{max-width:1180px;margin:0 auto;padding:24px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px;border-bottom:1px solid #dde;
-padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
-.sub{color:#5a6570;margin:0 0 16px}
-.cards{display:flex;flex-wrap:wrap;gap:12px}
-.card{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:10px 14px;min-width:130px}
-.card b{display:block;font-size:20px}
-table{border-collapse:collapse;background:#fff;font-size:12.5px;width:100%}
-th,td{border:1px solid #e1e4e8;padding:4px 8px;text-align:right;vertical-align:top}
-th{background:#eef1f4;position:sticky;top:0}
-td.l,th.l{text-align:left;font-family:ui-monospace,Menlo,monospace;font-size:12px}
-tr.base td{background:#fff8e1}
-.neg{color:#b3261e}.pos{color:#1b7f3b}
-figure{background:#fff;border:1px solid #e1e4e8;border-radius:8px;margin:12px 0;padding:12px;
-overflow-x:auto}
-figure svg{max-width:100%;height:auto}
-pre{background:#fff;border:1px solid #e1e4e8;padding:10px;overflow-x:auto;font-size:12px}
-.note{color:#5a6570;font-size:12.5px}
-.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:12px}
-.flip{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:10px;font-size:12.5px}
-.flip img{width:144px;height:auto;float:left;margin:0 10px 6px 0;border-radius:4px}
-.flip code{font-size:11.5px;word-break:break-all}
-"""
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _pct(value: float | None, ci: tuple[float, float] | None = None) -> str:
-    if value is None:
-        return "–"
-    text = f"{100 * value:.1f}%"
-    if ci is not None:
-        text += f" <span class=note>[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]</span>"
-    return text
-
-
-def _delta(value: float | None, ci: tuple[float, float] | None) -> str:
-    if value is None:
-        return "–"
-    cls = "neg" if value < 0 else "pos" if value > 0 else ""
-    text = f"{100 * value:+.1f}"
-    if ci is not None:
-        text += f" <span class=note>[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]</span>"
-    return f"<span class={cls}>{text}</span>" if cls else text
-
-
-def _p(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3g}"
 
 
 def _table(metrics: Sequence[ConditionMetrics], k: int) -> str:
@@ -98,12 +44,12 @@ def _table(metrics: Sequence[ConditionMetrics], k: int) -> str:
         base = m.condition == BASELINE_ID
         errors = m.errors + m.input_errors + m.missing
         body.append(
-            f"<tr{' class=base' if base else ''}><td class=l>{_e(m.model)}</td>"
-            f"<td class=l>{_e(m.condition)}</td><td>{m.n}</td><td>{_pct(m.top1, m.top1_ci)}</td>"
-            f"<td>{'' if base else _delta(m.delta_top1, m.delta_top1_ci)}</td>"
-            f"<td>{_pct(m.topk, m.topk_ci)}</td>"
-            f"<td>{'' if base else _delta(m.delta_topk, m.delta_topk_ci)}</td>"
-            f"<td>{_p(m.mcnemar_p)}</td><td>{_pct(m.flip_rate)}</td>"
+            f"<tr{' class=base' if base else ''}><td class=l>{esc(m.model)}</td>"
+            f"<td class=l>{esc(m.condition)}</td><td>{m.n}</td><td>{pct(m.top1, m.top1_ci)}</td>"
+            f"<td>{'' if base else delta(m.delta_top1, m.delta_top1_ci)}</td>"
+            f"<td>{pct(m.topk, m.topk_ci)}</td>"
+            f"<td>{'' if base else delta(m.delta_topk, m.delta_topk_ci)}</td>"
+            f"<td>{pvalue(m.mcnemar_p)}</td><td>{pct(m.flip_rate)}</td>"
             f"<td>{m.unparseable}</td><td>{errors}</td></tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"
@@ -115,7 +61,7 @@ def _find(
     return next((m for m in metrics if m.model == model and m.condition == condition), None)
 
 
-def _headline(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
+def headline_table(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
     k = run.top_k
     rows = []
     for model in run.models:
@@ -130,14 +76,14 @@ def _headline(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
             (m.referral_adoption for m in mine if m.referral_adoption is not None), default=None
         )
         rows.append(
-            f"<tr><td class=l>{_e(model)}</td>"
-            f"<td>{_pct(base.top1 if base else None, base.top1_ci if base else None)}</td>"
-            f"<td>{_pct(base.topk if base else None, base.topk_ci if base else None)}</td>"
-            f"<td>{_delta(full.delta_top1, full.delta_top1_ci) if full else '–'}</td>"
-            f"<td class=l>{_e(worst.condition) if worst else '–'}</td>"
-            f"<td>{_delta(worst.delta_top1, worst.delta_top1_ci) if worst else '–'}</td>"
-            f"<td>{_pct(base.triage_sensitivity if base else None)}</td>"
-            f"<td>{_pct(adoption)}</td></tr>"
+            f"<tr><td class=l>{esc(model)}</td>"
+            f"<td>{pct(base.top1 if base else None, base.top1_ci if base else None)}</td>"
+            f"<td>{pct(base.topk if base else None, base.topk_ci if base else None)}</td>"
+            f"<td>{delta(full.delta_top1, full.delta_top1_ci) if full else '–'}</td>"
+            f"<td class=l>{esc(worst.condition) if worst else '–'}</td>"
+            f"<td>{delta(worst.delta_top1, worst.delta_top1_ci) if worst else '–'}</td>"
+            f"<td>{pct(base.triage_sensitivity if base else None)}</td>"
+            f"<td>{pct(adoption)}</td></tr>"
         )
     return (
         "<table><tr><th class=l>model</th><th>baseline top-1</th>"
@@ -151,12 +97,12 @@ def _headline(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
 def _context_table(metrics: Sequence[ConditionMetrics]) -> str:
     rows = [m for m in metrics if split_condition(m.condition)[0] == "none"]
     body = "".join(
-        f"<tr{' class=base' if m.condition == BASELINE_ID else ''}><td class=l>{_e(m.model)}"
-        f"</td><td class=l>{_e(split_condition(m.condition)[1])}</td>"
-        f"<td>{_pct(m.top1, m.top1_ci)}</td>"
-        f"<td>{'' if m.condition == BASELINE_ID else _delta(m.delta_top1, m.delta_top1_ci)}</td>"
-        f"<td>{_pct(m.context_harm)}</td><td>{_pct(m.referral_adoption)}</td>"
-        f"<td>{_pct(m.flip_rate)}</td><td>{_p(m.mcnemar_p)}</td></tr>"
+        f"<tr{' class=base' if m.condition == BASELINE_ID else ''}><td class=l>{esc(m.model)}"
+        f"</td><td class=l>{esc(split_condition(m.condition)[1])}</td>"
+        f"<td>{pct(m.top1, m.top1_ci)}</td>"
+        f"<td>{'' if m.condition == BASELINE_ID else delta(m.delta_top1, m.delta_top1_ci)}</td>"
+        f"<td>{pct(m.context_harm)}</td><td>{pct(m.referral_adoption)}</td>"
+        f"<td>{pct(m.flip_rate)}</td><td>{pvalue(m.mcnemar_p)}</td></tr>"
         for m in rows
     )
     return (
@@ -171,10 +117,10 @@ def _context_table(metrics: Sequence[ConditionMetrics]) -> str:
 
 def _triage_table(metrics: Sequence[ConditionMetrics]) -> str:
     body = "".join(
-        f"<tr><td class=l>{_e(m.model)}</td><td class=l>{_e(m.condition)}</td>"
-        f"<td>{_pct(m.triage_sensitivity)}</td><td>{_pct(m.triage_specificity)}</td>"
-        f"<td>{_pct(m.under_triage)}</td><td>{_pct(m.mean_confidence)}</td>"
-        f"<td>{_pct(m.top1)}</td><td>{'–' if m.ece is None else f'{m.ece:.3f}'}</td>"
+        f"<tr><td class=l>{esc(m.model)}</td><td class=l>{esc(m.condition)}</td>"
+        f"<td>{pct(m.triage_sensitivity)}</td><td>{pct(m.triage_specificity)}</td>"
+        f"<td>{pct(m.under_triage)}</td><td>{pct(m.mean_confidence)}</td>"
+        f"<td>{pct(m.top1)}</td><td>{'–' if m.ece is None else f'{m.ece:.3f}'}</td>"
         f"<td>{'–' if m.mean_latency_s is None else f'{m.mean_latency_s:.3f}'}</td>"
         f"<td>{'–' if m.tokens is None else m.tokens}</td>"
         f"<td>{'–' if m.cost_usd is None else f'{m.cost_usd:.4f}'}</td></tr>"
@@ -188,14 +134,42 @@ def _triage_table(metrics: Sequence[ConditionMetrics]) -> str:
     )
 
 
+def _selective_table(run: RunData) -> str:
+    """Selective accuracy: top-1 among answers stated with at least a given confidence, on
+    clean photos without a note (baseline) and pooled over every other condition."""
+    thresholds = (0.0, 0.3, 0.5, 0.7, 0.9)
+    others = [c for c in run.table.conditions if c != BASELINE_ID]
+    rows = []
+    for model in run.models:
+        for label, conditions in (("baseline", [BASELINE_ID]), ("all perturbed", others)):
+            if not conditions or any(c not in run.table.conditions for c in conditions):
+                continue
+            points = selective_accuracy(run, model, conditions, thresholds)
+            cells = "".join(
+                f"<td>{pct(acc)} <span class=note>({100 * cov:.0f}% kept)</span></td>"
+                for _, cov, acc in points
+            )
+            rows.append(f"<tr><td class=l>{esc(model)}</td><td class=l>{label}</td>{cells}</tr>")
+    if not rows:
+        return ""
+    head = "".join(f"<th>confidence ≥ {t:.1f}</th>" for t in thresholds)
+    return (
+        "<h3>Selective accuracy</h3><p class=note>Top-1 accuracy among answers whose stated "
+        "top-1 confidence reaches the threshold, and the share of answers kept. A model that "
+        "knows when the photo or the note is bad keeps its accuracy as coverage falls.</p>"
+        f"<table><tr><th class=l>model</th><th class=l>conditions</th>{head}</tr>"
+        f"{''.join(rows)}</table>"
+    )
+
+
 def _family_table(metrics: Sequence[ConditionMetrics]) -> str:
     families = {name: cls.family for name, cls in registry().items()}
     ce = corruption_errors(metrics, families.get)
     if not ce:
         return "<p>No single-operator image conditions in this grid.</p>"
     body = "".join(
-        f"<tr><td class=l>{_e(model)}</td><td class=l>{_e(family)}</td>"
-        f"<td>{_pct(v['ce'])}</td><td>{_delta(v['relative_ce'], None)}</td>"
+        f"<tr><td class=l>{esc(model)}</td><td class=l>{esc(family)}</td>"
+        f"<td>{pct(v['ce'])}</td><td>{delta(v['relative_ce'], None)}</td>"
         f"<td>{int(v['conditions'])}</td></tr>"
         for (model, family), v in sorted(ce.items())
     )
@@ -223,9 +197,9 @@ def _subgroups(subgroups: Subgroups) -> str:
             for m in metrics:
                 if m.condition in (BASELINE_ID, FULL_ID):
                     rows.append(
-                        f"<tr><td class=l>{_e(group)}</td><td class=l>{_e(m.model)}</td>"
-                        f"<td class=l>{_e(m.condition)}</td><td>{m.n}</td>"
-                        f"<td>{_pct(m.top1, m.top1_ci)}</td></tr>"
+                        f"<tr><td class=l>{esc(group)}</td><td class=l>{esc(m.model)}</td>"
+                        f"<td class=l>{esc(m.condition)}</td><td>{m.n}</td>"
+                        f"<td>{pct(m.top1, m.top1_ci)}</td></tr>"
                     )
         if rows:
             parts.append(
@@ -247,13 +221,13 @@ def _gallery(flips: Sequence[Flip], redact_notes: bool) -> str:
             changes = "<p class=note>note changes redacted</p>"
         else:
             changes = "".join(
-                f"<div><code>{_e(field)}: {_e(old)} → {_e(new)}</code></div>"
+                f"<div><code>{esc(field)}: {esc(old)} → {esc(new)}</code></div>"
                 for field, old, new in f.note_changes
             )
         cards.append(
-            f"<div class=flip>{image}<b>{_e(f.case_id)}</b> ({_e(f.diagnosis)})<br>"
-            f"<span class=note>{_e(f.model)}</span><br><code>{_e(f.condition)}</code><br>"
-            f"before: {_e(', '.join(f.before))}<br>after: <b>{_e(', '.join(f.after))}</b>"
+            f"<div class=flip>{image}<b>{esc(f.case_id)}</b> ({esc(f.diagnosis)})<br>"
+            f"<span class=note>{esc(f.model)}</span><br><code>{esc(f.condition)}</code><br>"
+            f"before: {esc(', '.join(f.before))}<br>after: <b>{esc(', '.join(f.after))}</b>"
             f"<div style='clear:both'>{changes}</div></div>"
         )
     return f"<div class=gallery>{''.join(cards)}</div>"
@@ -264,7 +238,7 @@ def _problems(run: RunData) -> str:
     parts = []
     if issues:
         items = "".join(
-            f"<tr><td class=l>{_e(i['source'])}</td><td class=l>{_e(i['reason'])}</td></tr>"
+            f"<tr><td class=l>{esc(i['source'])}</td><td class=l>{esc(i['reason'])}</td></tr>"
             for i in issues
         )
         parts.append(
@@ -272,16 +246,13 @@ def _problems(run: RunData) -> str:
             f"</th><th class=l>reason</th></tr>{items}</table>"
         )
     grouped: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-    for row in run.rows:
-        if row.status in ("error", "input_error", "missing", "unparseable"):
-            grouped[(row.status, row.case_id, row.error or "")].append(
-                f"{row.model} · {row.condition}"
-            )
+    for row in run.iter_rows(run.table.status != OK):
+        grouped[(row.status, row.case_id, row.error or "")].append(f"{row.model} · {row.condition}")
     if grouped:
         counts = Counter(status for status, _, _ in grouped)
         items = "".join(
-            f"<tr><td class=l>{_e(status)}</td><td class=l>{_e(case)}</td>"
-            f"<td class=l>{_e(error)}</td><td>{len(where)}</td></tr>"
+            f"<tr><td class=l>{esc(status)}</td><td class=l>{esc(case)}</td>"
+            f"<td class=l>{esc(error)}</td><td>{len(where)}</td></tr>"
             for (status, case, error), where in sorted(grouped.items())[:500]
         )
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
@@ -313,7 +284,7 @@ def render_report(
         ("cases", manifest["dataset"]["cases"]),
         ("conditions", len(run.conditions)),
         ("models", len(run.models)),
-        ("results", len(run.rows)),
+        ("results", run.table.size),
         ("skipped rows", len(manifest["dataset"].get("issues", []))),
         ("seed", manifest["seed"]),
     ]
@@ -346,15 +317,15 @@ def render_report(
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8>
 <meta name=viewport content="width=device-width,initial-scale=1">
-<title>derm-stress report · {_e(manifest["name"])}</title><style>{CSS}</style></head>
+<title>derm-stress report · {esc(manifest["name"])}</title><style>{CSS}</style></head>
 <body><main>
 <h1>derm-stress robustness report</h1>
-<p class=sub>run <b>{_e(manifest["name"])}</b> · dataset {_e(manifest["dataset"]["name"])}
+<p class=sub>run <b>{esc(manifest["name"])}</b> · dataset {esc(manifest["dataset"]["name"])}
 · every difference is paired per case against the clean image-only baseline
 (<code>{BASELINE_ID}</code>) of the same model; 95% intervals from a seeded case bootstrap;
 McNemar p-values are exact.</p>
-<div class=cards>{"".join(f"<div class=card><b>{_e(v)}</b>{_e(n)}</div>" for n, v in cards)}</div>
-<h2>Headline</h2>{_headline(run, metrics)}
+<div class=cards>{"".join(f"<div class=card><b>{esc(v)}</b>{esc(n)}</div>" for n, v in cards)}</div>
+<h2>Headline</h2>{headline_table(run, metrics)}
 <h2>Accuracy decay under image perturbations</h2>
 {"".join(figures) or "<p>No single-operator image conditions in this grid.</p>"}
 {heatmaps}
@@ -363,6 +334,7 @@ McNemar p-values are exact.</p>
 {f"<figure>{context_svg}</figure>" if context_svg else ""}
 {_context_table(metrics)}
 <h2>Triage, calibration and cost</h2>{_triage_table(metrics)}
+{_selective_table(run)}
 <h2>Worst flips</h2>
 <p class=note>Right at the baseline, wrong under the condition that hurts most: the photo as
 the model saw it, what changed in the note, and the answers before and after.</p>
@@ -371,8 +343,8 @@ the model saw it, what changed in the note, and the answers before and after.</p
 <h2>All conditions</h2>{_table(metrics, k)}
 <h2>Skipped cases and errors</h2>{_problems(run)}
 <h2>Provenance</h2>
-<h3>Configuration</h3><pre>{_e(config_text)}</pre>
-<h3>Run</h3><pre>{_e(json.dumps(provenance, indent=1, default=str))}</pre>
+<h3>Configuration</h3><pre>{esc(config_text)}</pre>
+<h3>Run</h3><pre>{esc(json.dumps(provenance, indent=1, default=str))}</pre>
 </main></body></html>
 """
 
@@ -401,30 +373,9 @@ def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
         lines.append(
             f"| {m.model} | `{m.condition}` | {m.n} | {pct(m.top1)} | "
             f"{pp(m.delta_top1, m.delta_top1_ci)} | {pct(m.topk)} | "
-            f"{pp(m.delta_topk, m.delta_topk_ci)} | {_p(m.mcnemar_p)} |"
+            f"{pp(m.delta_topk, m.delta_topk_ci)} | {pvalue(m.mcnemar_p)} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        if not rows:
-            return
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _flat(m: ConditionMetrics, **extra: object) -> dict[str, object]:
-    out: dict[str, object] = dict(extra)
-    for key, value in m.as_dict().items():
-        if isinstance(value, tuple):
-            out[f"{key}_low"], out[f"{key}_high"] = value
-        elif key.endswith("_ci"):
-            out[f"{key}_low"] = out[f"{key}_high"] = None
-        else:
-            out[key] = value
-    return out
 
 
 def write_report(
@@ -439,11 +390,11 @@ def write_report(
     path.write_text(render_report(run, redact_notes, metrics, subgroups), encoding="utf-8")
     folder = path.parent
     (folder / SUMMARY_NAME).write_text(_markdown(run, metrics), encoding="utf-8")
-    _write_csv(folder / METRICS_CSV, [_flat(m) for m in metrics])
-    _write_csv(
+    write_csv(folder / METRICS_CSV, [flatten(m.as_dict()) for m in metrics])
+    write_csv(
         folder / SUBGROUPS_CSV,
         [
-            _flat(m, attribute=attribute, group=group)
+            flatten(m.as_dict(), attribute=attribute, group=group)
             for attribute, groups in subgroups.items()
             for group, ms in groups.items()
             for m in ms

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from derm_stress.errors import InvalidArgument
-from derm_stress.run.results import RunData
+from derm_stress.run.results import RunData, load_run
 
 COLUMNS = (
     "model",
@@ -31,14 +32,14 @@ COLUMNS = (
 )
 
 
-def export_rows(run: RunData) -> list[dict[str, Any]]:
-    """One dict per model x case x condition with the export columns."""
-    out = []
+def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
+    """One dict per model x case x condition with the export columns, streamed from the
+    store."""
     k = run.top_k
-    for row in run.rows:
+    for row in run.iter_rows():
         answer = row.result.answer if row.result else None
         applied = row.result.applied if row.result else ()
-        out.append(
+        yield (
             {
                 "model": row.model,
                 "case_id": row.case_id,
@@ -59,46 +60,66 @@ def export_rows(run: RunData) -> list[dict[str, Any]]:
                 "latency_s": answer.latency_s if answer else None,
             }
         )
-    return out
+
+
+def _arrow_schema() -> Any:
+    import pyarrow as pa
+
+    def kind(column: str) -> Any:
+        if column.endswith("_correct"):
+            return pa.bool_()
+        if column.endswith("_tokens"):
+            return pa.int64()
+        return pa.float64() if column == "latency_s" else pa.string()
+
+    return pa.schema([(c, kind(c)) for c in COLUMNS])
+
+
+def _batches(rows: Iterator[dict[str, Any]], size: int = 50_000) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def export_run(run: RunData, fmt: str, out: str | Path) -> Path:
-    """Write the run's rows to ``out`` as ``csv`` or ``parquet``."""
-    rows = export_rows(run)
+    """Write the run's rows to ``out`` as ``csv`` or ``parquet``, streaming (memory does
+    not grow with the run)."""
+    if fmt not in ("csv", "parquet"):
+        raise InvalidArgument(f"format must be csv or parquet, got {fmt!r}")
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
             writer.writeheader()
-            writer.writerows(rows)
-    elif fmt == "parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise InvalidArgument(
-                "Parquet export needs pyarrow: pip install 'derm-stress[parquet]'"
-            ) from None
-        table = pa.Table.from_pylist(
-            rows,
-            schema=pa.schema(
-                [
-                    (
-                        c,
-                        pa.bool_()
-                        if c.endswith("_correct")
-                        else pa.int64()
-                        if c.endswith("_tokens")
-                        else pa.float64()
-                        if c == "latency_s"
-                        else pa.string(),
-                    )
-                    for c in COLUMNS
-                ]
-            ),
-        )
-        pq.write_table(table, path)
-    else:
-        raise InvalidArgument(f"format must be csv or parquet, got {fmt!r}")
+            writer.writerows(export_rows(run))
+        return path
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InvalidArgument(
+            "Parquet export needs pyarrow: pip install 'derm-stress[parquet]'"
+        ) from None
+    schema = _arrow_schema()
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in _batches(export_rows(run)):
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
     return path
+
+
+def to_dataframe(run: RunData | str | Path) -> Any:
+    """The run's rows as a pandas DataFrame with the export columns (needs pandas)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise InvalidArgument(
+            "to_dataframe needs pandas: pip install 'derm-stress[pandas]'"
+        ) from None
+    data = run if isinstance(run, RunData) else load_run(run)
+    return pd.DataFrame.from_records(export_rows(data), columns=list(COLUMNS))

@@ -1,17 +1,29 @@
-"""Reading a finished (or interrupted) run back: its manifest joined with the store."""
+"""Reading a finished (or interrupted) run back: its manifest joined with the store.
+
+``load_run`` builds a dense, columnar ``ResultTable`` (models x conditions x cases numpy
+arrays of what the metrics need), reading the store in one scan with the answer fields
+extracted by SQLite; a million results fit in a few hundred MB. The full rows (raw
+answers, perturbation records) stay in the store and are read on demand, streaming.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from derm_stress.errors import InvalidArgument
-from derm_stress.labels import is_correct, triage_for
+from derm_stress.labels import TRIAGE_LEVELS, accepted_codes, triage_for
 from derm_stress.run.harness import MANIFEST_NAME, STORE_NAME
-from derm_stress.run.store import Result, Store, result_key
+from derm_stress.run.store import Result, Store, case_keys, result_key
+
+BASELINE_ID = "img=none|ctx=image_only"
+STATUSES = ("missing", "ok", "unparseable", "error", "input_error")
+MISSING, OK, UNPARSEABLE, ERROR, INPUT_ERROR = range(len(STATUSES))
 
 
 @dataclass(frozen=True)
@@ -40,21 +52,200 @@ class Row:
     @property
     def triage(self) -> str | None:
         """Stated triage, else the triage of the top diagnosis."""
-        if self.stated_triage:
-            return self.stated_triage
-        return triage_for(self.differential[0]) if self.differential else None
+        return _triage(self.stated_triage, self.differential)
 
     def correct_at(self, k: int) -> bool:
-        return any(is_correct(code, self.diagnosis) for code in self.differential[:k])
+        return any(code in accepted_codes(self.diagnosis) for code in self.differential[:k])
+
+
+def _triage(stated: str | None, differential: Sequence[str]) -> str | None:
+    if stated:
+        return stated
+    return triage_for(differential[0]) if differential else None
+
+
+@dataclass
+class ResultTable:
+    """What the metrics need of every result, as arrays indexed [model, condition, case].
+
+    ``rank``: 1-based position of the first correct code in the differential (0: none), so
+    top-k correctness is ``1 <= rank <= k``. ``top1``: index into ``answers`` (-1: none).
+    ``triage``: index into ``TRIAGE_LEVELS`` (stated, else implied by the top answer; -1
+    unknown). ``adopted``: whether the top answer is the misleading referral's diagnosis (-1
+    where no misleading referral was applied). Missing numbers are NaN (tokens: -1).
+    """
+
+    models: tuple[str, ...]
+    conditions: tuple[str, ...]
+    cases: tuple[str, ...]
+    status: np.ndarray
+    rank: np.ndarray
+    top1: np.ndarray
+    triage: np.ndarray
+    confidence: np.ndarray
+    adopted: np.ndarray
+    latency: np.ndarray
+    tokens: np.ndarray
+    cost: np.ndarray
+    answers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def empty(
+        cls, models: Sequence[str], conditions: Sequence[str], cases: Sequence[str]
+    ) -> ResultTable:
+        shape = (len(models), len(conditions), len(cases))
+        return cls(
+            tuple(models),
+            tuple(conditions),
+            tuple(cases),
+            status=np.zeros(shape, np.int8),
+            rank=np.zeros(shape, np.int16),
+            top1=np.full(shape, -1, np.int32),
+            triage=np.full(shape, -1, np.int8),
+            confidence=np.full(shape, np.nan, np.float32),
+            adopted=np.full(shape, -1, np.int8),
+            latency=np.full(shape, np.nan, np.float64),
+            tokens=np.full(shape, -1, np.int64),
+            cost=np.full(shape, np.nan, np.float64),
+        )
+
+    @property
+    def size(self) -> int:
+        return int(self.status.size)
+
+    @property
+    def scored(self) -> np.ndarray:
+        scored: np.ndarray = (self.status == OK) | (self.status == UNPARSEABLE)
+        return scored
+
+    def correct_at(self, k: int) -> np.ndarray:
+        return (self.rank >= 1) & (self.rank <= k)
+
+
+class _Filler:
+    """Collects results column by column and writes them into a ``ResultTable`` at once
+    (shared by the store loader and ``RunData.from_rows``, so both read answers alike)."""
+
+    def __init__(self, table: ResultTable, diagnoses: Sequence[str]) -> None:
+        self.table = table
+        self.diagnoses = diagnoses
+        self.answer_index: dict[str, int] = {}
+        self.accepted: dict[str, frozenset[str]] = {}
+        self.columns: dict[str, list[Any]] = {
+            name: [] for name in ("at", "status", "rank", "top1", "triage", "confidence",
+                                  "latency", "tokens", "cost")
+        }  # fmt: skip
+        self.adopted: tuple[list[int], list[int]] = ([], [])
+        self.triage_level: dict[str | None, int] = {t: i for i, t in enumerate(TRIAGE_LEVELS)}
+        self.status_code = {status: i for i, status in enumerate(STATUSES)}
+
+    def add(
+        self,
+        at: int,
+        status: str,
+        differential: Sequence[str],
+        confidences: Sequence[float | None],
+        stated_triage: str | None,
+        latency: float | None,
+        tokens: int | None,
+        cost: float | None,
+        referral: str | None,
+    ) -> None:
+        """One result for the table cell with flat index ``at``."""
+        col = self.columns
+        n_cases = len(self.table.cases)
+        diagnosis = self.diagnoses[at % n_cases]
+        accepted = self.accepted.get(diagnosis)
+        if accepted is None:
+            accepted = self.accepted[diagnosis] = accepted_codes(diagnosis)
+        top = -1
+        if differential:
+            top = self.answer_index.get(differential[0], -1)
+            if top < 0:
+                top = self.answer_index[differential[0]] = len(self.table.answers)
+                self.table.answers.append(differential[0])
+        col["at"].append(at)
+        col["status"].append(self.status_code[status])
+        col["rank"].append(next((i + 1 for i, c in enumerate(differential) if c in accepted), 0))
+        col["top1"].append(top)
+        level = _triage(stated_triage, differential)
+        col["triage"].append(self.triage_level.get(level, -1))
+        col["confidence"].append(
+            confidences[0] if confidences and confidences[0] is not None else np.nan
+        )
+        col["latency"].append(np.nan if latency is None else latency)
+        col["tokens"].append(-1 if tokens is None else tokens)
+        col["cost"].append(np.nan if cost is None else cost)
+        if referral is not None and status in ("ok", "unparseable"):
+            self.adopted[0].append(at)
+            self.adopted[1].append(int(bool(differential) and differential[0] == referral))
+
+    def finish(self) -> ResultTable:
+        t = self.table
+        at = np.asarray(self.columns.pop("at"), dtype=np.intp)
+        for name, values in self.columns.items():
+            target = getattr(t, name)
+            target.flat[at] = np.asarray(values, dtype=target.dtype)
+        t.adopted.flat[np.asarray(self.adopted[0], dtype=np.intp)] = self.adopted[1]
+        return t
+
+
+def _referral(applied: Sequence[dict[str, Any]]) -> str | None:
+    return next(
+        (
+            a.get("params", {}).get("diagnosis")
+            for a in applied
+            if a.get("op") == "misleading_referral"
+        ),
+        None,
+    )
+
+
+def _tokens(prompt: int | None, completion: int | None) -> int | None:
+    if prompt is None and completion is None:
+        return None
+    return (prompt or 0) + (completion or 0)
 
 
 @dataclass
 class RunData:
-    """A run directory, loaded: manifest and rows in (model, condition, case) order."""
+    """A run directory, loaded: its manifest and the result table. Full rows (``rows``,
+    ``iter_rows``, ``row``) are read from the store when asked for."""
 
     path: Path
     manifest: dict[str, Any]
-    rows: list[Row]
+    table: ResultTable
+    _rows: list[Row] | None = field(default=None, repr=False)
+    _index: tuple[dict[str, int], dict[str, int], dict[str, int]] | None = field(
+        default=None, repr=False
+    )
+
+    @classmethod
+    def from_rows(cls, path: Path, manifest: dict[str, Any], rows: Sequence[Row]) -> RunData:
+        """A ``RunData`` from rows held in memory (tests, other sources)."""
+        table = _empty_table(manifest)
+        filler = _Filler(table, _diagnoses(manifest))
+        models, conditions, cases = _indexes(table)
+        for r in rows:
+            answer = r.result.answer if r.result else None
+            applied = [a.to_dict() for a in r.result.applied] if r.result else []
+            filler.add(
+                int(
+                    np.ravel_multi_index(
+                        (models[r.model], conditions[r.condition], cases[r.case_id]),
+                        table.status.shape,
+                    )
+                ),
+                r.status,
+                r.differential,
+                r.confidences,
+                r.stated_triage,
+                answer.latency_s if answer else None,
+                _tokens(answer.prompt_tokens, answer.completion_tokens) if answer else None,
+                answer.cost_usd if answer else None,
+                _referral(applied),
+            )
+        return cls(path, manifest, filler.finish(), list(rows))
 
     @property
     def top_k(self) -> int:
@@ -69,25 +260,128 @@ class RunData:
         return list(self.manifest["conditions"])
 
     @property
+    def cases(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("cases", []))
+
+    @property
     def baseline_id(self) -> str:
-        return "img=none|ctx=image_only"
+        return BASELINE_ID
+
+    @property
+    def index(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """Model, condition and case id -> position in the table's axes."""
+        if self._index is None:
+            self._index = _indexes(self.table)
+        return self._index
+
+    def key(self, model: str, condition: str, case_id: str) -> str:
+        """The store key of one result of this run."""
+        models, conditions, cases = self.index
+        m = self.manifest["models"][models[model]]
+        c = self.manifest["conditions"][conditions[condition]]
+        fingerprint = self.manifest["cases"][cases[case_id]]["fingerprint"]
+        return result_key(
+            m["hash"],
+            m["prompt_version"],
+            case_id,
+            fingerprint,
+            condition,
+            int(self.manifest["seed"]),
+            bool(c["deterministic"]),
+        )
+
+    def iter_rows(self, where: np.ndarray | None = None) -> Iterator[Row]:
+        """Full rows in (model, condition, case) order, read from the store in chunks;
+        ``where`` (a boolean array shaped like the table) keeps a subset."""
+        if self._rows is not None:
+            models, conditions, cases = self.index
+            for r in self._rows:
+                if (
+                    where is None
+                    or where[models[r.model], conditions[r.condition], cases[r.case_id]]
+                ):
+                    yield r
+            return
+        cells = (
+            zip(*np.nonzero(where), strict=True)
+            if where is not None
+            else np.ndindex(self.table.status.shape)
+        )
+        store_path = self.path / STORE_NAME
+        with Store(store_path) as store:
+            chunk: list[tuple[int, int, int]] = []
+            for cell in cells:
+                chunk.append((int(cell[0]), int(cell[1]), int(cell[2])))
+                if len(chunk) == 900:
+                    yield from self._rows_for(store, chunk)
+                    chunk = []
+            yield from self._rows_for(store, chunk)
+
+    def _rows_for(self, store: Store, cells: list[tuple[int, int, int]]) -> Iterator[Row]:
+        t = self.table
+        keys = [self.key(t.models[m], t.conditions[c], t.cases[n]) for m, c, n in cells]
+        stored = {r.key: r for r in store.get(keys)}
+        diagnoses = _diagnoses(self.manifest)
+        for (m, c, n), key in zip(cells, keys, strict=True):
+            result = stored.get(key)
+            if result is None:
+                yield Row(
+                    t.models[m], t.cases[n], t.conditions[c], diagnoses[n],
+                    "missing", (), (), None, "not run", None,
+                )  # fmt: skip
+                continue
+            a = result.answer
+            yield Row(
+                t.models[m], t.cases[n], t.conditions[c], diagnoses[n], result.status,
+                a.differential, a.confidences, a.triage, a.error, result,
+            )  # fmt: skip
+
+    @property
+    def rows(self) -> list[Row]:
+        """Every row, in memory (for small runs; prefer ``table`` or ``iter_rows``)."""
+        if self._rows is None:
+            self._rows = list(self.iter_rows())
+        return self._rows
+
+    def row(self, model: str, condition: str, case_id: str) -> Row:
+        """One full row."""
+        models, conditions, cases = self.index
+        where = np.zeros(self.table.status.shape, bool)
+        where[models[model], conditions[condition], cases[case_id]] = True
+        return next(self.iter_rows(where))
 
 
-def _expected(manifest: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], str]]:
-    seed = manifest["seed"]
-    for model in manifest["models"]:
-        for condition in manifest["conditions"]:
-            for case in manifest.get("cases", []):
-                key = result_key(
-                    model["hash"],
-                    model["prompt_version"],
-                    case["id"],
-                    case["fingerprint"],
-                    condition["id"],
-                    seed,
-                    condition["deterministic"],
-                )
-                yield model["name"], condition["id"], case, key
+def _empty_table(manifest: dict[str, Any]) -> ResultTable:
+    return ResultTable.empty(
+        [m["name"] for m in manifest["models"]],
+        [c["id"] for c in manifest["conditions"]],
+        [c["id"] for c in manifest.get("cases", [])],
+    )
+
+
+def _indexes(table: ResultTable) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    return (
+        {m: i for i, m in enumerate(table.models)},
+        {c: i for i, c in enumerate(table.conditions)},
+        {c: i for i, c in enumerate(table.cases)},
+    )
+
+
+def _diagnoses(manifest: dict[str, Any]) -> list[str]:
+    return [c["diagnosis"] for c in manifest.get("cases", [])]
+
+
+# SQLite pulls out just the fields the table needs, so Python never parses raw answers or
+# prompts (only the differential's short JSON list); perturbation records only where a
+# misleading referral was applied.
+_SCAN = """
+SELECT key, status, json_extract(answer, '$.differential'),
+    json_extract(answer, '$.confidences[0]'), json_extract(answer, '$.triage'),
+    json_extract(answer, '$.latency_s'), json_extract(answer, '$.prompt_tokens'),
+    json_extract(answer, '$.completion_tokens'), json_extract(answer, '$.cost_usd'),
+    CASE WHEN instr(applied, '"misleading_referral"') THEN applied END
+FROM results
+"""
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -100,41 +394,41 @@ def load_run(run_dir: str | Path) -> RunData:
             f"{STORE_NAME}); create one with 'derm-stress run CONFIG'"
         )
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    expected = list(_expected(manifest))
-    with Store(store_path) as store:
-        stored = {r.key: r for r in store.get(k for *_, k in expected)}
-    rows = []
-    for model, condition, case, key in expected:
-        result = stored.get(key)
-        if result is None:
-            rows.append(
-                Row(
-                    model,
-                    case["id"],
-                    condition,
-                    case["diagnosis"],
-                    "missing",
-                    (),
-                    (),
-                    None,
-                    "not run",
-                    None,
-                )
-            )
-            continue
-        answer = result.answer
-        rows.append(
-            Row(
-                model,
+    table = _empty_table(manifest)
+    seed = int(manifest["seed"])
+    conditions = [(c["id"], bool(c["deterministic"])) for c in manifest["conditions"]]
+    n_conditions, n_cases = len(conditions), len(table.cases)
+    wanted: dict[str, int] = {}  # store key -> flat index into the table
+    for m, model in enumerate(manifest["models"]):
+        for n, case in enumerate(manifest.get("cases", [])):
+            keys = case_keys(
+                model["hash"],
+                model["prompt_version"],
                 case["id"],
-                condition,
-                case["diagnosis"],
-                result.status,
-                answer.differential,
-                answer.confidences,
-                answer.triage,
-                answer.error,
-                result,
+                case["fingerprint"],
+                conditions,
+                seed,
             )
-        )
-    return RunData(path, manifest, rows)
+            for c, key in enumerate(keys):
+                wanted[key] = (m * n_conditions + c) * n_cases + n
+    filler = _Filler(table, _diagnoses(manifest))
+    with Store(store_path) as store:
+        for row in store.scan(_SCAN):
+            key, status, differential, confidence, triage, latency, prompt, completion, cost = row[
+                :9
+            ]
+            at = wanted.get(key)
+            if at is None:  # a result of another configuration sharing the store
+                continue
+            filler.add(
+                at,
+                status,
+                json.loads(differential) if differential else (),
+                (confidence,),
+                triage,
+                latency,
+                _tokens(prompt, completion),
+                cost,
+                _referral(json.loads(row[9])) if row[9] else None,
+            )
+    return RunData(path, manifest, filler.finish())

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from derm_stress.models.base import Answer
 from derm_stress.perturb.base import Applied
@@ -47,6 +48,28 @@ def result_key(
         ]
     )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def case_keys(
+    model_hash: str,
+    prompt_version: str,
+    case_id: str,
+    case_fingerprint: str,
+    conditions: Sequence[tuple[str, bool]],
+    seed: int,
+) -> list[str]:
+    """``result_key`` for one model and case under many (condition id, deterministic)
+    pairs, hashing the shared prefix once (the same keys, several times faster)."""
+    head = hashlib.sha256(
+        ("[" + ", ".join(json.dumps(v) for v in (model_hash, prompt_version, case_id,
+                                                 case_fingerprint)) + ", ").encode()
+    )  # fmt: skip
+    keys = []
+    for condition_id, deterministic in conditions:
+        h = head.copy()
+        h.update(f"{json.dumps(condition_id)}, {'null' if deterministic else seed}]".encode())
+        keys.append(h.hexdigest())
+    return keys
 
 
 @dataclass(frozen=True)
@@ -160,6 +183,12 @@ class Store:
                     Answer.from_dict(json.loads(answer)),
                     tuple(Applied.from_dict(a) for a in json.loads(applied)),
                 )
+
+    def scan(self, query: str) -> Iterator[tuple[Any, ...]]:
+        """Stream the rows of a read-only ``query`` over the results table."""
+        cursor = self._db.execute(query)
+        while batch := cursor.fetchmany(10_000):
+            yield from batch
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])

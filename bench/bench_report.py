@@ -1,0 +1,171 @@
+"""Report generation from a large synthetic run: time and peak memory of `derm-stress report`.
+
+Usage: python bench/bench_report.py [--cases 2500] [--models 5] [--out DIR]
+
+Builds a run directory with models x quickstart's 80 conditions x cases results (defaults:
+5 x 80 x 2,500 = 1,000,000 rows) whose answers look like the reference model's (six-code
+differential with confidences, triage, tokens, latency, perturbation records), with
+accuracy falling with severity and a misleading referral adopted some of the time, then
+times `derm-stress report` on it in a fresh process and reads that process's peak RSS.
+Writing the store is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from derm_stress.labels import triage_for
+from derm_stress.perturb.presets import preset_path
+from derm_stress.run import load_config, result_key
+
+CODES = ("ACK", "BCC", "MEL", "NEV", "SCC", "SEK")
+SITES = ("FACE", "BACK", "CHEST", "ARM", "FOREARM", "NOSE", "HAND", "THIGH")
+
+
+def _raw(differential: list[str], confidences: list[float]) -> str:
+    lines = [
+        f"{i + 1}. {c} ({round(100 * p)}%)"
+        for i, (c, p) in enumerate(zip(differential, confidences, strict=True))
+    ]
+    return "\n".join(lines) + f"\nTriage: {triage_for(differential[0])}"
+
+
+def build(out: Path, n_cases: int, n_models: int, seed: int = 0) -> int:
+    """Write manifest.json and results.sqlite for a synthetic run; returns the row count."""
+    config = load_config(preset_path("quickstart"))
+    conditions = [c.describe() for c in config.conditions]
+    rng = np.random.default_rng(seed)
+    diagnoses = rng.choice(CODES, n_cases)
+    cases = [
+        {
+            "id": f"SYN_{i:06d}",
+            "diagnosis": str(dx),
+            "triage": triage_for(str(dx)),
+            "fingerprint": hashlib.sha256(f"case{i}".encode()).hexdigest()[:16],
+            "fitzpatrick": int(rng.integers(1, 7)),
+            "body_site": str(rng.choice(SITES)),
+            "images": [],
+            "note": {},
+        }
+        for i, dx in enumerate(diagnoses)
+    ]
+    models = [
+        {"name": f"model-{m}", "identity": {"adapter": "synthetic", "m": m},
+         "hash": hashlib.sha256(f"model{m}".encode()).hexdigest(), "prompt_version": "v1"}
+        for m in range(n_models)
+    ]  # fmt: skip
+    manifest = {
+        "name": "synthetic-1m",
+        "config": {"name": "synthetic-1m", "note": "bench/bench_report.py"},
+        "seed": 0,
+        "top_k": 3,
+        "conditions": conditions,
+        "models": models,
+        "dataset": {"name": "synthetic", "root": None, "cases": n_cases, "issues": []},
+        "cases": cases,
+        "status": "complete",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    db = sqlite3.connect(out / "results.sqlite")
+    db.executescript(
+        """
+        PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;
+        CREATE TABLE results (key TEXT PRIMARY KEY, model TEXT NOT NULL, case_id TEXT NOT NULL,
+            condition TEXT NOT NULL, status TEXT NOT NULL, answer TEXT NOT NULL,
+            applied TEXT NOT NULL, created REAL NOT NULL);
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        """
+    )
+    total = 0
+    for mi, model in enumerate(models):
+        for condition in conditions:
+            severity = sum(o["severity"] for o in condition["image"])
+            misled = any(o["op"] == "misleading_referral" for o in condition["note"])
+            p_right = 0.55 + 0.04 * mi - 0.04 * severity - (0.15 if misled else 0.0)
+            right = rng.random(n_cases) < p_right
+            unparseable = rng.random(n_cases) < 0.01
+            wrong_referral = rng.choice(CODES, n_cases)
+            rows = []
+            for n, case in enumerate(cases):
+                dx = case["diagnosis"]
+                others = [c for c in CODES if c != dx]
+                rng_order = [others[(n + j) % 5] for j in range(5)]
+                if misled and not right[n] and n % 2:
+                    rng_order.remove(wrong_referral[n]) if wrong_referral[n] in rng_order else None
+                    rng_order.insert(0, str(wrong_referral[n]))
+                differential = (
+                    [dx, *rng_order] if right[n] else [*rng_order[:2], dx, *rng_order[2:]]
+                )
+                differential = differential[:6]
+                conf = [0.52, 0.21, 0.12, 0.08, 0.05, 0.02]
+                status = "unparseable" if unparseable[n] else "ok"
+                answer = {
+                    "raw": _raw(differential, conf),
+                    "differential": [] if unparseable[n] else differential,
+                    "confidences": [] if unparseable[n] else conf,
+                    "triage": None if unparseable[n] else triage_for(differential[0]),
+                    "status": status, "error": "no diagnosis found" if unparseable[n] else None,
+                    "other_terms": [], "prompt": None, "prompt_tokens": 812,
+                    "completion_tokens": 41, "latency_s": 0.8, "cost_usd": 0.0021, "extra": {},
+                }  # fmt: skip
+                applied = [
+                    {"op": o["op"], "severity": o["severity"], "target": "image[0]",
+                     "params": {"seed": n}, "changes": []}
+                    for o in condition["image"]
+                ] + [
+                    {"op": o["op"], "severity": o["severity"], "target": "note",
+                     "params": {"diagnosis": str(wrong_referral[n])},
+                     "changes": [["referral", None, f"referred as {wrong_referral[n]}"]]}
+                    for o in condition["note"]
+                ]  # fmt: skip
+                key = result_key(
+                    model["hash"], "v1", case["id"], case["fingerprint"], condition["id"],
+                    0, condition["deterministic"],
+                )  # fmt: skip
+                rows.append(
+                    (key, model["name"], case["id"], condition["id"], status,
+                     json.dumps(answer), json.dumps(applied), 0.0)
+                )  # fmt: skip
+            db.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            total += len(rows)
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=2500)
+    parser.add_argument("--models", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=None, help="keep the run here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out or Path(tmp) / "run"
+        start = time.perf_counter()
+        rows = build(out, args.cases, args.models)
+        size = (out / "results.sqlite").stat().st_size / 2**20
+        print(f"built {rows:,} rows ({size:,.0f} MiB store) in {time.perf_counter() - start:.1f} s")
+        cli = Path(sys.executable).with_name("derm-stress")
+        start = time.perf_counter()
+        subprocess.run([str(cli), "report", str(out)], check=True)
+        seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10  # KiB -> MiB
+        print(f"derm-stress report: {seconds:.1f} s, peak RSS {peak:,.0f} MiB, {rows:,} rows")
+
+
+if __name__ == "__main__":
+    main()

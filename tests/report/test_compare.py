@@ -1,0 +1,112 @@
+"""Two runs side by side: paired B - A differences by hand, and the command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from derm_stress.metrics import BASELINE_ID
+from derm_stress.models.base import Answer
+from derm_stress.report.compare import compare_runs
+from derm_stress.run.results import Row, RunData
+from derm_stress.run.store import Result
+from tests.test_cli import cli
+
+TRUTH = {"c1": "MEL", "c2": "BCC", "c3": "NEV", "c4": "SEK", "c5": "ACK"}
+
+
+def _run(name: str, model: str, answers: dict[str, str], cases: list[str]) -> RunData:
+    rows = []
+    for case in cases:
+        status = "error" if answers[case] == "!" else "ok"
+        differential = () if status == "error" else tuple(answers[case].split(","))
+        answer = Answer(raw="", differential=differential, status=status)  # type: ignore[arg-type]
+        rows.append(
+            Row(
+                model, case, BASELINE_ID, TRUTH[case], status, differential, (), None, None,
+                Result("k", model, case, BASELINE_ID, status, answer, ()),
+            )
+        )  # fmt: skip
+    manifest = {
+        "name": name,
+        "seed": 0,
+        "top_k": 2,
+        "models": [{"name": model}],
+        "conditions": [{"id": BASELINE_ID}],
+        "cases": [{"id": c, "diagnosis": TRUTH[c], "triage": "routine"} for c in cases],
+    }
+    return RunData.from_rows(Path(name), manifest, rows)
+
+
+def test_paired_differences_between_runs_by_hand() -> None:
+    # A right at top-1 on c1, c2, c3 (c4 right at top-2); B right on c2, c3, c4, c5;
+    # B failed on c1 (not paired) and ran one case A did not (c5, not paired).
+    a = _run(
+        "a",
+        "v1",
+        {"c1": "MEL", "c2": "BCC", "c3": "NEV", "c4": "ACK,SEK"},
+        ["c1", "c2", "c3", "c4"],
+    )
+    b = _run(
+        "b",
+        "v2",
+        {"c1": "!", "c2": "BCC", "c3": "NEV", "c4": "SEK", "c5": "ACK"},
+        ["c1", "c2", "c3", "c4", "c5"],
+    )
+    (pair,) = compare_runs(a, b)
+    assert (pair.model_a, pair.model_b, pair.n) == ("v1", "v2", 3)  # c2, c3, c4
+    assert pair.top1_a == pytest.approx(2 / 3) and pair.top1_b == pytest.approx(3 / 3)
+    assert pair.delta_top1 == pytest.approx(1 / 3)
+    assert pair.delta_topk == pytest.approx(0.0)  # c4 was right at top-2 in A already
+    assert pair.mcnemar_p == pytest.approx(1.0)  # one discordant pair
+    lo, hi = pair.delta_top1_ci  # type: ignore[misc]
+    assert 0.0 <= lo <= 1 / 3 <= hi <= 1.0
+
+
+def test_compare_from_the_command_line(tmp_path: Path) -> None:
+    grid = {
+        "image": ["none", {"op": "defocus", "severity": [2, 5]}],
+        "context": ["image_only", "full"],
+        "dataset": {"limit": 12},
+    }
+    for name, models in (
+        ("a", [{"name": "reference", "adapter": "reference"}]),
+        (
+            "b",
+            [
+                {
+                    "name": "always-mel",
+                    "adapter": "callable",
+                    "target": "tests.run.helpers:recorder_a",
+                }
+            ],
+        ),
+    ):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**grid, "models": models}))
+        done = cli("run", str(tmp_path / f"{name}.yaml"), "--out", str(tmp_path / name), "--quiet")
+        assert done.returncode == 0, done.stderr
+    result = cli("report", str(tmp_path / "a"), "--compare", str(tmp_path / "b"))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "a" / "comparison.html").read_text()
+    assert "run comparison" in page and page.count("<svg") >= 2
+    assert not re.search(r"(src|href)=[\"']?https?://", page)
+    rows = list(csv.DictReader((tmp_path / "a" / "comparison.csv").open()))
+    # no model name is shared, so reference (A) is paired with always-mel (B)
+    assert len(rows) == 6 and {(r["model_a"], r["model_b"]) for r in rows} == {
+        ("reference", "always-mel")
+    }
+    # B always says melanoma: its top-1 is the share of melanomas among the 12 cases
+    data = next(r for r in rows if r["condition"] == BASELINE_ID)
+    melanomas = sum(c["diagnosis"] == "MEL" for c in _cases(tmp_path / "b"))
+    assert int(data["n"]) == 12 and float(data["top1_b"]) == pytest.approx(melanomas / 12)
+    delta = float(data["top1_b"]) - float(data["top1_a"])
+    assert float(data["delta_top1"]) == pytest.approx(delta)
+
+
+def _cases(run_dir: Path) -> list[dict[str, str]]:
+    return json.loads((run_dir / "manifest.json").read_text())["cases"]
