@@ -33,28 +33,30 @@ def _echo_summary(summary: Any) -> None:
         click.echo("problems: " + "; ".join(problems) + " (listed in the report)")
 
 
-def _progress_printer(quiet: bool) -> Any:
-    if quiet:
-        return None
-    state = {"last": -1}
-
-    def report(done: int, total: int) -> None:
-        step = max(1, total // 10)
-        if done == total or done // step != state["last"]:
-            state["last"] = done // step
-            click.echo(f"  cases {done}/{total}", err=True)
-
-    return report
-
-
-def _run_and_report(config_path: Path, out: Path | None, quiet: bool) -> Path:
+def _run_and_report(
+    config_path: Path,
+    out: Path | None,
+    quiet: bool,
+    executor: str = "local",
+    address: str | None = None,
+    max_calls: int | None = None,
+    max_cost: float | None = None,
+) -> Path:
     from derm_stress.report import write_report
-    from derm_stress.run import load_config, run
+    from derm_stress.run import Budget, load_config, make_executor, make_progress, run
 
     config = load_config(config_path)
     out_dir = out or DEFAULT_RUNS / config.name
-    summary = run(config, out_dir, progress=_progress_printer(quiet))
+    summary = run(
+        config,
+        out_dir,
+        progress=make_progress(quiet),
+        executor=make_executor(executor, address),
+        budget=Budget(max_calls, max_cost),
+    )
     _echo_summary(summary)
+    if summary.stopped:
+        click.echo(f"stopped early: {summary.stopped}; run again (with a larger budget) to go on")
     return write_report(out_dir)
 
 
@@ -94,14 +96,43 @@ def demo(out: Path, quiet: bool) -> None:
     default=None,
     help="Run directory [default: runs/<config name>]. Re-using one resumes it.",
 )
-@click.option("--quiet", is_flag=True, help="No progress lines.")
-def run_cmd(config: Path, out: Path | None, quiet: bool) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bar or lines (CI logs).")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where perturbation and local models run: this machine, or a Ray cluster.",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Ray cluster address (with --executor ray; 'auto' joins `ray start`'s cluster; "
+    "default: start a local one).",
+)
+@click.option("--max-calls", type=click.IntRange(min=0), default=None, help="Stop after N calls.")
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop once the estimated cost reaches USD (calls in flight complete).",
+)
+def run_cmd(
+    config: Path,
+    out: Path | None,
+    quiet: bool,
+    executor: str,
+    address: str | None,
+    max_calls: int | None,
+    max_cost: float | None,
+) -> None:
     """Run CONFIG (a YAML grid plus optional dataset, models, seed, top_k).
 
-    Results already in the run directory's store are reused, never recomputed; the HTML
-    report is rewritten at the end and its path printed.
+    Results already in the run directory's store are reused, never recomputed; Ctrl-C
+    stops cleanly (what was answered is stored); the HTML report is rewritten at the end
+    and its path printed.
     """
-    report = _run_and_report(config, out, quiet)
+    report = _run_and_report(config, out, quiet, executor, address, max_calls, max_cost)
     click.echo(f"report: {report.resolve()}")
 
 

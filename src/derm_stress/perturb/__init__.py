@@ -14,7 +14,7 @@ from derm_stress.perturb.base import (
     registry,
     replay,
 )
-from derm_stress.perturb.condition import BASELINE, Condition, Probe, build_probe
+from derm_stress.perturb.condition import BASELINE, Condition, Probe, build_probe, build_probes
 from derm_stress.perturb.grid import expand_grid, load_grid
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Operator",
     "Probe",
     "build_probe",
+    "build_probes",
     "derive_rng",
     "derive_seed",
     "describe",

@@ -130,6 +130,13 @@ def build_probe(
     ``images`` may pass already-loaded originals (they are not modified).
     """
     originals = tuple(images) if images is not None else tuple(load_image(i) for i in case.images)
+    out_images, image_records = _perturb_images(case, condition, seed, originals)
+    return _with_note(case, condition, seed, out_images, image_records)
+
+
+def _perturb_images(
+    case: Case, condition: Condition, seed: int, originals: Sequence[np.ndarray]
+) -> tuple[tuple[np.ndarray, ...], tuple[Applied, ...]]:
     applied: list[Applied] = []
     out_images = []
     image_key = "img=" + _SEVERITY_TAG.sub("", condition.image_label)
@@ -140,6 +147,17 @@ def build_probe(
             image, record = op(image, rng, case, where)
             applied.append(record)
         out_images.append(image)
+    return tuple(out_images), tuple(applied)
+
+
+def _with_note(
+    case: Case,
+    condition: Condition,
+    seed: int,
+    images: tuple[np.ndarray, ...],
+    image_records: tuple[Applied, ...],
+) -> Probe:
+    applied = list(image_records)
     note: Note | None = None
     if condition.context == "full":
         note = case.note
@@ -148,4 +166,35 @@ def build_probe(
             rng = derive_rng(seed, case.case_id, note_key, f"{position}:note")
             note, record = note_op(note, rng, case, "note")
             applied.append(record)
-    return Probe(case.case_id, condition.id, tuple(out_images), note, tuple(applied))
+    return Probe(case.case_id, condition.id, images, note, tuple(applied))
+
+
+def build_probes(
+    case: Case,
+    conditions: Sequence[Condition],
+    seed: int,
+    images: Sequence[np.ndarray] | None = None,
+) -> list[Probe | Exception]:
+    """``build_probe`` for many conditions of one case, perturbing each distinct photo once:
+    conditions that share an image label (``img=blur@3`` under five contexts) share its
+    pixels, which the seeding makes identical anyway. A condition whose perturbation fails
+    gets the exception in its place; the others are unaffected."""
+    originals = tuple(images) if images is not None else tuple(load_image(i) for i in case.images)
+    photos: dict[str, tuple[tuple[np.ndarray, ...], tuple[Applied, ...]] | Exception] = {}
+    out: list[Probe | Exception] = []
+    for condition in conditions:
+        label = condition.image_label
+        if label not in photos:
+            try:
+                photos[label] = _perturb_images(case, condition, seed, originals)
+            except Exception as exc:  # reported for the conditions that use this photo
+                photos[label] = exc
+        photo = photos[label]
+        if isinstance(photo, Exception):
+            out.append(photo)
+            continue
+        try:
+            out.append(_with_note(case, condition, seed, *photo))
+        except Exception as exc:
+            out.append(exc)
+    return out

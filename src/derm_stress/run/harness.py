@@ -1,7 +1,12 @@
-"""The harness: models x cases x conditions, each perturbed input computed once for all models.
+"""The harness: models x cases x conditions, streamed, each perturbed input computed once
+and shared by all models.
 
-Results are written to the store as each batch completes; a case whose input cannot be read
-or perturbed is stored as an ``input_error`` for that case, and the run goes on.
+Cases are taken one at a time (never the whole grid in memory); the store says which of a
+case's results exist; the missing ones are perturbed on the executor and answered in batches,
+and every batch is written to the store (one SQLite transaction) as soon as it returns. So an
+interrupted run loses at most the calls in flight, and running it again repeats none of the
+others. A case whose input cannot be read or perturbed is stored as an ``input_error`` for
+that case, and the run goes on.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -22,18 +29,17 @@ import numpy as np
 from derm_stress import __version__
 from derm_stress.cases import Case
 from derm_stress.datasets import Dataset
-from derm_stress.errors import CaseInputError
-from derm_stress.images import load_image
-from derm_stress.models import Model, make_model
+from derm_stress.models import Model
 from derm_stress.models.base import Answer
 from derm_stress.perturb.base import Applied
-from derm_stress.perturb.condition import Condition, Probe, build_probe
+from derm_stress.perturb.condition import Condition, Probe
 from derm_stress.run.config import RunConfig, load_dataset
-from derm_stress.run.store import Store, result_key
+from derm_stress.run.executors import CaseProbes, Executor, LocalExecutor
+from derm_stress.run.progress import RunProgress
+from derm_stress.run.store import Store, case_keys
 
 STORE_NAME = "results.sqlite"
 MANIFEST_NAME = "manifest.json"
-Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -51,22 +57,12 @@ class RunSummary:
     dataset_issues: int = 0
     seconds: float = 0.0
     per_model_calls: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    stopped: str | None = None  # why the run stopped early (budget, interrupted)
 
     @property
     def expected(self) -> int:
         return self.cases * self.conditions * self.models
-
-
-def _key_for(model: Model, case: Case, fingerprint: str, condition: Condition, seed: int) -> str:
-    return result_key(
-        model.identity_hash(),
-        model.prompt_version,
-        case.case_id,
-        fingerprint,
-        condition.id,
-        seed,
-        condition.is_deterministic,
-    )
 
 
 def _git_revision() -> str | None:
@@ -100,114 +96,245 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-class _Batcher:
-    """Collects probes per model and answers them in batches, storing each batch."""
+@dataclass(frozen=True)
+class Budget:
+    """Limits that stop a run cleanly, everything answered so far stored: ``max_calls``
+    model calls, ``max_cost`` estimated USD (checked as answers arrive, so the calls in
+    flight when it is reached still complete and count)."""
 
-    def __init__(self, store: Store, summary: RunSummary) -> None:
-        self.store = store
-        self.summary = summary
-        self.pending: dict[str, list[tuple[str, Probe]]] = {}
+    max_calls: int | None = None
+    max_cost: float | None = None
 
-    def add(self, model: Model, key: str, probe: Probe) -> None:
-        queue = self.pending.setdefault(model.name, [])
-        queue.append((key, probe))
-        if len(queue) >= model.batch_size:
-            self.flush(model)
 
-    def flush(self, model: Model) -> None:
-        queue = self.pending.pop(model.name, [])
-        if not queue:
-            return
-        probes = [p for _, p in queue]
-        try:
-            answers = model.answer(probes)
-            if len(answers) != len(probes):
-                raise RuntimeError(f"returned {len(answers)} answers for {len(probes)} probes")
-        except Exception as exc:  # a whole batch failed: every probe in it gets the error
-            answers = [Answer.failed(f"{type(exc).__name__}: {exc}")] * len(probes)
-        self.summary.calls += len(probes)
-        self.summary.per_model_calls[model.name] = self.summary.per_model_calls.get(
-            model.name, 0
-        ) + len(probes)
-        self.summary.model_errors += sum(a.status == "error" for a in answers)
-        self.store.put(
-            [
-                (k, model.name, p.case_id, p.condition_id, a, p.applied)
-                for (k, p), a in zip(queue, answers, strict=True)
-            ]
-        )
+Row = tuple[str, str, str, str, Answer, tuple[Applied, ...]]
+
+
+@dataclass
+class _Pending:
+    case: Case
+    todo: dict[tuple[int, str], str]  # (model index, condition id) -> key
+    conditions: list[Condition]
+    future: Future[Any]
 
 
 def _input_error(error: str) -> Answer:
     return Answer(raw="", status="error", error=error, extra={"input_error": True})
 
 
+class _Pipeline:
+    """Streams cases through perturbation and the models, writing results as they arrive.
+
+    Memory stays flat: at most ``executor.window`` cases are perturbed ahead, and a case is
+    only taken while every model's queue holds less than two batches. Perturbation results
+    are taken in case order, so batches hold the same probes whatever finishes first.
+    """
+
+    def __init__(
+        self,
+        executor: Executor,
+        models: Sequence[Model],
+        conditions: Sequence[Condition],
+        store: Store,
+        seed: int,
+        summary: RunSummary,
+        progress: RunProgress,
+        budget: Budget,
+    ) -> None:
+        self.executor = executor
+        self.models = models
+        self.conditions = conditions
+        self.store = store
+        self.seed = seed
+        self.summary = summary
+        self.progress = progress
+        self.budget = budget
+        self.queues: list[list[tuple[str, Probe]]] = [[] for _ in models]
+        self.inflight: dict[Future[Any], tuple[int, list[tuple[str, Probe]]]] = {}
+        self.pending: deque[_Pending] = deque()
+        self.submitted = 0
+        self.cost = 0.0
+        self.stop_reason: str | None = None
+        self.fingerprints: dict[str, str] = {}
+        self.hashes = [(m.identity_hash(), m.prompt_version) for m in models]
+        self.condition_keys = [(c.id, c.is_deterministic) for c in conditions]
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self, cases: Iterable[Case]) -> None:
+        remaining = iter(cases)
+        exhausted = False
+        try:
+            while True:
+                while (
+                    self.stop_reason is None
+                    and not exhausted
+                    and len(self.pending) < self.executor.window
+                    and all(
+                        len(q) < 2 * m.batch_size
+                        for q, m in zip(self.queues, self.models, strict=True)
+                    )
+                ):
+                    case = next(remaining, None)
+                    if case is None:
+                        exhausted = True
+                    else:
+                        self._plan(case)
+                while self.pending and self.pending[0].future.done():
+                    self._take(self.pending.popleft())
+                last = self.stop_reason is None and exhausted and not self.pending
+                self._submit(flush=last)
+                if not self.inflight and (
+                    self.stop_reason is not None
+                    or (exhausted and not self.pending and not any(self.queues))
+                ):
+                    break
+                waiting = list(self.inflight) + [p.future for p in list(self.pending)[:1]]
+                if waiting:
+                    wait(waiting, return_when=FIRST_COMPLETED)
+                self._collect()
+        except BaseException:  # Ctrl-C (or a bug): keep what is answered, then stop
+            self.stop_reason = self.stop_reason or "interrupted"
+            self._drain()
+            raise
+        self._drain()
+
+    def _drain(self) -> None:
+        for entry in self.pending:
+            entry.future.cancel()
+        self.pending.clear()
+        if self.inflight:
+            wait(list(self.inflight))
+            self._collect()
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _plan(self, case: Case) -> None:
+        fingerprint = self.fingerprints[case.case_id] = case.fingerprint()
+        todo: dict[tuple[int, str], str] = {}
+        for m, (model_hash, prompt_version) in enumerate(self.hashes):
+            keys = case_keys(
+                model_hash,
+                prompt_version,
+                case.case_id,
+                fingerprint,
+                self.condition_keys,
+                self.seed,
+            )
+            for (condition_id, _), key in zip(self.condition_keys, keys, strict=True):
+                todo[(m, condition_id)] = key
+        done = self.store.completed(todo.values())
+        reused = len(done)
+        if reused:
+            todo = {k: v for k, v in todo.items() if v not in done}
+            self.summary.reused += reused
+            self.progress.advance(reused)
+        if not todo:
+            return
+        needed = {c for _, c in todo}
+        conditions = [c for c in self.conditions if c.id in needed]
+        future = self.executor.perturb(case, conditions, self.seed)
+        self.pending.append(_Pending(case, todo, conditions, future))
+
+    def _take(self, entry: _Pending) -> None:
+        try:
+            built: CaseProbes = entry.future.result()
+        except Exception as exc:  # a worker died or could not run the task
+            built = CaseProbes(
+                entry.case.case_id, (), f"perturbation failed: {type(exc).__name__}: {exc}"
+            )
+        if built.error is not None:
+            self._fail(entry, set(entry.todo), built.error)
+            return
+        for condition, probe in zip(entry.conditions, built.probes, strict=True):
+            wanted = [(m, key) for (m, c), key in entry.todo.items() if c == condition.id]
+            if isinstance(probe, str):
+                self._fail(entry, {(m, condition.id) for m, _ in wanted}, probe)
+                continue
+            for m, key in wanted:
+                self.queues[m].append((key, probe))
+
+    def _fail(self, entry: _Pending, which: set[tuple[int, str]], error: str) -> None:
+        rows: list[Row] = [
+            (key, self.models[m].name, entry.case.case_id, c, _input_error(error), ())
+            for (m, c), key in entry.todo.items()
+            if (m, c) in which
+        ]
+        self.store.put(rows)
+        self.summary.input_errors += len(rows)
+        self.progress.advance(len(rows))
+
+    def _submit(self, flush: bool) -> None:
+        for m, model in enumerate(self.models):
+            queue = self.queues[m]
+            busy = sum(1 for owner, _ in self.inflight.values() if owner == m)
+            while queue and (len(queue) >= model.batch_size or flush):
+                if self.stop_reason is not None or busy >= self.executor.batches_in_flight(m):
+                    break
+                batch = queue[: model.batch_size]
+                if self.budget.max_calls is not None:
+                    allowed = self.budget.max_calls - self.submitted
+                    if allowed <= 0:
+                        self.stop_reason = f"max_calls reached ({self.budget.max_calls})"
+                        break
+                    batch = batch[:allowed]
+                del queue[: len(batch)]
+                future = self.executor.answer(m, [p for _, p in batch])
+                self.inflight[future] = (m, batch)
+                self.submitted += len(batch)
+                busy += 1
+
+    def _collect(self) -> None:
+        for future in [f for f in self.inflight if f.done()]:
+            m, batch = self.inflight.pop(future)
+            model = self.models[m]
+            try:
+                answers: list[Answer] = future.result()
+            except Exception as exc:  # the worker or actor died
+                answers = [Answer.failed(f"{type(exc).__name__}: {exc}")] * len(batch)
+            self.store.put(
+                [
+                    (key, model.name, p.case_id, p.condition_id, a, p.applied)
+                    for (key, p), a in zip(batch, answers, strict=True)
+                ]
+            )
+            errors = sum(a.status == "error" for a in answers)
+            cost = sum(a.cost_usd or 0.0 for a in answers)
+            self.summary.calls += len(batch)
+            self.summary.per_model_calls[model.name] = self.summary.per_model_calls.get(
+                model.name, 0
+            ) + len(batch)
+            self.summary.model_errors += errors
+            self.cost += cost
+            self.progress.advance(len(batch), model.name, errors, cost)
+            if self.budget.max_cost is not None and self.cost >= self.budget.max_cost:
+                self.stop_reason = self.stop_reason or (
+                    f"max_cost reached (${self.cost:,.4f} of ${self.budget.max_cost:,.4f})"
+                )
+
+
 def execute(
     dataset: Dataset,
     conditions: Sequence[Condition],
+    executor: Executor,
     models: Sequence[Model],
     store: Store,
     seed: int,
     summary: RunSummary,
-    progress: Progress | None = None,
+    progress: RunProgress | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, str]:
-    """Run everything not yet in the store. Returns case id -> fingerprint."""
-    batcher = _Batcher(store, summary)
-    fingerprints: dict[str, str] = {}
-    for index, case in enumerate(dataset.cases):
-        fingerprint = fingerprints[case.case_id] = case.fingerprint()
-        keys = {
-            (m.name, c.id): _key_for(m, case, fingerprint, c, seed)
-            for m in models
-            for c in conditions
-        }
-        done = store.completed(keys.values())
-        summary.reused += len(done)
-        todo = {k: v for k, v in keys.items() if v not in done}
-        if todo:
-            _run_case(case, conditions, models, todo, seed, store, batcher, summary)
-        if progress:
-            progress(index + 1, len(dataset.cases))
-    for model in models:
-        batcher.flush(model)
-    return fingerprints
-
-
-def _run_case(
-    case: Case,
-    conditions: Sequence[Condition],
-    models: Sequence[Model],
-    todo: dict[tuple[str, str], str],
-    seed: int,
-    store: Store,
-    batcher: _Batcher,
-    summary: RunSummary,
-) -> None:
-    def fail_all(condition_ids: set[str], error: str) -> None:
-        rows: list[tuple[str, str, str, str, Answer, tuple[Applied, ...]]] = [
-            (key, m, case.case_id, c, _input_error(error), ())
-            for (m, c), key in todo.items()
-            if c in condition_ids
-        ]
-        summary.input_errors += len(rows)
-        store.put(rows)
-
+    """Run everything not yet in the store. Returns case id -> fingerprint of the cases
+    reached (all of them unless a budget stopped the run)."""
+    progress = progress or RunProgress()
+    pipeline = _Pipeline(
+        executor, models, conditions, store, seed, summary, progress, budget or Budget()
+    )
     try:
-        originals: list[np.ndarray] = [load_image(i) for i in case.images]
-    except CaseInputError as exc:
-        fail_all({c.id for c in conditions}, str(exc))
-        return
-    for condition in conditions:
-        wanted = [m for m in models if (m.name, condition.id) in todo]
-        if not wanted:
-            continue
-        try:
-            probe = build_probe(case, condition, seed, originals)
-        except Exception as exc:  # a failed perturbation costs this (case, condition) only
-            fail_all({condition.id}, f"perturbation failed: {type(exc).__name__}: {exc}")
-            continue
-        for model in wanted:
-            batcher.add(model, todo[(model.name, condition.id)], probe)
+        pipeline.run(dataset.cases)
+    finally:
+        summary.stopped = pipeline.stop_reason
+        summary.cost_usd = pipeline.cost
+    return pipeline.fingerprints
 
 
 def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
@@ -224,13 +351,29 @@ def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
     }
 
 
-def run(config: RunConfig, out_dir: str | Path, progress: Progress | None = None) -> RunSummary:
-    """Run a configuration into ``out_dir`` (store, manifest); resume what is already there."""
+def run(
+    config: RunConfig,
+    out_dir: str | Path,
+    progress: RunProgress | None = None,
+    executor: Executor | None = None,
+    budget: Budget | None = None,
+) -> RunSummary:
+    """Run a configuration into ``out_dir`` (store, manifest); resume what is already there.
+
+    ``executor`` defaults to a ``LocalExecutor``; ``budget`` stops the run early, cleanly.
+    Interrupting (Ctrl-C) stores every answer already received, marks the manifest
+    ``interrupted`` and re-raises; running the same config again resumes."""
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dataset = load_dataset(config.dataset, config.base_dir)
-    models = [make_model(spec) for spec in config.models]
+    executor = executor or LocalExecutor()
+    progress = progress or RunProgress()
+    try:
+        models = executor.start(config.models)
+    except BaseException:
+        executor.close()
+        raise
     summary = RunSummary(
         out,
         len(dataset.cases),
@@ -259,25 +402,36 @@ def run(config: RunConfig, out_dir: str | Path, progress: Progress | None = None
             "cases": len(dataset.cases),
             "issues": [{"source": i.source, "reason": i.reason} for i in dataset.issues],
         },
+        "executor": executor.name,
+        "budget": vars(budget) if budget else None,
         "versions": _versions(),
         "git_revision": _git_revision(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "status": "running",
     }
     _write_json(out / MANIFEST_NAME, manifest)
-    with Store(out / STORE_NAME) as store:
-        try:
+    fingerprints: dict[str, str] = {}
+    status = "interrupted"
+    progress.start(summary.expected, [m.name for m in models])
+    try:
+        with Store(out / STORE_NAME) as store:
             fingerprints = execute(
-                dataset, config.conditions, models, store, config.seed, summary, progress
-            )
-        finally:
-            for model in models:
-                model.close()
-    summary.seconds = time.perf_counter() - start
-    manifest["dataset"]["fingerprint"] = dataset.fingerprint(fingerprints)
-    manifest["cases"] = [case_record(c, fingerprints.get(c.case_id)) for c in dataset.cases]
-    manifest["status"] = "complete"
-    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    manifest["summary"] = {k: v for k, v in vars(summary).items() if k != "out_dir"}
-    _write_json(out / MANIFEST_NAME, manifest)
+                dataset, config.conditions, executor, models, store, config.seed, summary,
+                progress, budget,
+            )  # fmt: skip
+        status = "stopped" if summary.stopped else "complete"
+    finally:
+        progress.stop()
+        executor.close()
+        summary.seconds = time.perf_counter() - start
+        # cases not reached (a budget stop) still get a record, with their fingerprint
+        for case in dataset.cases:
+            if case.case_id not in fingerprints:
+                fingerprints[case.case_id] = case.fingerprint()
+        manifest["dataset"]["fingerprint"] = dataset.fingerprint(fingerprints)
+        manifest["cases"] = [case_record(c, fingerprints[c.case_id]) for c in dataset.cases]
+        manifest["status"] = status
+        manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        manifest["summary"] = {k: v for k, v in vars(summary).items() if k != "out_dir"}
+        _write_json(out / MANIFEST_NAME, manifest)
     return summary

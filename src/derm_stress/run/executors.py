@@ -1,0 +1,246 @@
+"""Where the work of a run happens: perturbing cases and answering batches of probes.
+
+The harness drives a run through an ``Executor`` that hands back ``concurrent.futures``
+futures, so the same loop runs on this machine (``LocalExecutor``: a thread pool for the
+perturbation kernels, which release the GIL in OpenCV and NumPy, and one worker thread per
+model so model calls overlap perturbation) or on a Ray cluster (``RayExecutor``: perturbation
+as Ray tasks, each model in actors that load their weights once). Results always come back
+to the driver, which alone writes the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from derm_stress.cases import Case
+from derm_stress.errors import CaseInputError, InvalidArgument
+from derm_stress.images import load_image
+from derm_stress.models import Model, make_model
+from derm_stress.models.base import Answer
+from derm_stress.perturb.condition import Condition, Probe, build_probes
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class CaseProbes:
+    """A case's probes for the conditions asked for, in order: a ``Probe``, or the reason
+    its input could not be built (``error``: the photos could not be read at all)."""
+
+    case_id: str
+    probes: tuple[Probe | str, ...]
+    error: str | None = None
+
+
+def perturb_case(case: Case, conditions: Sequence[Condition], seed: int) -> CaseProbes:
+    """Load a case's photos once and build its probes; failures are reported, not raised."""
+    try:
+        originals = [load_image(i) for i in case.images]
+    except CaseInputError as exc:
+        return CaseProbes(case.case_id, (), str(exc))
+    built = build_probes(case, conditions, seed, originals)
+    return CaseProbes(
+        case.case_id,
+        tuple(
+            p if isinstance(p, Probe) else f"perturbation failed: {type(p).__name__}: {p}"
+            for p in built
+        ),
+    )
+
+
+def answer_batch(model: Model, probes: Sequence[Probe]) -> list[Answer]:
+    """A model's answers to a batch; a batch that fails as a whole fails each probe."""
+    try:
+        answers = model.answer(probes)
+        if len(answers) != len(probes):
+            raise RuntimeError(f"returned {len(answers)} answers for {len(probes)} probes")
+    except Exception as exc:
+        return [Answer.failed(f"{type(exc).__name__}: {exc}")] * len(probes)
+    return answers
+
+
+class Executor(ABC):
+    """Runs perturbation and model calls, returning futures."""
+
+    name: str
+    #: cases perturbed ahead of the models (bounds memory: each holds its probes' photos)
+    window: int = 2
+
+    @abstractmethod
+    def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
+        """Prepare the models of ``specs``; returns local instances (name, identity,
+        batch size) for the driver."""
+
+    @abstractmethod
+    def perturb(self, case: Case, conditions: Sequence[Condition], seed: int) -> Future[Any]:
+        """Future of ``perturb_case(case, conditions, seed)``."""
+
+    @abstractmethod
+    def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
+        """Future of ``answer_batch`` for model number ``model``."""
+
+    def batches_in_flight(self, model: int) -> int:
+        return 1
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release workers and models."""
+
+
+class LocalExecutor(Executor):
+    """Threads on this machine: ``workers`` for perturbation (default: the CPU count) and
+    one per model, so a model answers while the next cases are perturbed."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.window = self.workers + 1
+        self._perturb = ThreadPoolExecutor(self.workers, thread_name_prefix="perturb")
+        self._models: list[Model] = []
+        self._model_pools: list[ThreadPoolExecutor] = []
+
+    def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
+        self._models = [make_model(spec) for spec in specs]
+        self._model_pools = [
+            ThreadPoolExecutor(1, thread_name_prefix=f"model-{m.name}") for m in self._models
+        ]
+        return self._models
+
+    def perturb(self, case: Case, conditions: Sequence[Condition], seed: int) -> Future[Any]:
+        return self._perturb.submit(perturb_case, case, conditions, seed)
+
+    def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
+        return self._model_pools[model].submit(answer_batch, self._models[model], probes)
+
+    def close(self) -> None:
+        self._perturb.shutdown(wait=True, cancel_futures=True)
+        for pool in self._model_pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for model in self._models:
+            model.close()
+
+
+class RayExecutor(Executor):
+    """A Ray cluster: ``address`` (``None`` starts a local one, ``"auto"`` joins the one
+    ``ray start`` made on this machine). Perturbation runs as Ray tasks; each model runs in
+    ``replicas`` actors (``num_gpus`` each), which load the weights once. Specs may set
+    ``ray: {replicas: N, num_gpus: G, num_cpus: C}``; the rest of the spec goes to the
+    adapter as usual."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, window: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise InvalidArgument(
+                "the Ray executor needs ray: pip install 'derm-stress[ray]'"
+            ) from None
+        self._ray = ray
+        if not ray.is_initialized():
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
+        cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+        self.window = window or 2 * cpus
+        self._task = ray.remote(perturb_case)
+        self._actors: list[list[Any]] = []
+        self._next: list[int] = []
+
+    def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
+        ray = self._ray
+        actor_class = ray.remote(_ModelActor)
+        models: list[Model] = []
+        for spec in specs:
+            spec = dict(spec)
+            options = dict(spec.pop("ray", {}) or {})
+            replicas = int(options.pop("replicas", 1))
+            actors = [
+                actor_class.options(
+                    num_gpus=options.get("num_gpus", 0), num_cpus=options.get("num_cpus", 1)
+                ).remote(spec)
+                for _ in range(replicas)
+            ]
+            self._actors.append(actors)
+            self._next.append(0)
+            # identity as the worker sees it (an "auto" dtype depends on the worker's GPU)
+            models.append(_RemoteModel(*ray.get(actors[0].describe.remote())))
+        return models
+
+    def perturb(self, case: Case, conditions: Sequence[Condition], seed: int) -> Future[Any]:
+        future: Future[Any] = self._task.remote(case, list(conditions), seed).future()
+        return future
+
+    def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
+        actors = self._actors[model]
+        actor = actors[self._next[model] % len(actors)]
+        self._next[model] += 1
+        future: Future[Any] = actor.answer.remote(list(probes)).future()
+        return future
+
+    def batches_in_flight(self, model: int) -> int:
+        return len(self._actors[model])
+
+    def close(self) -> None:
+        for actors in self._actors:
+            for actor in actors:
+                self._ray.kill(actor)
+        self._actors = []
+
+
+class _ModelActor:
+    """A model living in a Ray worker: built once, answers batches."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.model = make_model(spec)
+
+    def describe(self) -> tuple[str, dict[str, Any], str, int]:
+        m = self.model
+        return m.name, m.identity(), m.prompt_version, m.batch_size
+
+    def answer(self, probes: list[Probe]) -> list[Answer]:
+        return answer_batch(self.model, probes)
+
+
+class _RemoteModel(Model):
+    """The driver's view of a model that lives in Ray actors (it never answers here)."""
+
+    adapter = "remote"
+
+    def __init__(
+        self, name: str, identity: dict[str, Any], prompt_version: str, batch_size: int
+    ) -> None:
+        super().__init__(name)
+        self._identity = identity
+        self._prompt_version = prompt_version
+        self.batch_size = batch_size
+
+    def identity(self) -> dict[str, Any]:
+        return self._identity
+
+    @property
+    def prompt_version(self) -> str:
+        return self._prompt_version
+
+    def answer(self, probes: Sequence[Probe]) -> list[Answer]:
+        raise RuntimeError(f"model {self.name!r} answers in its Ray actors")
+
+
+def make_executor(name: str, address: str | None = None) -> Executor:
+    if name == "local":
+        if address is not None:
+            raise InvalidArgument("--address is for the Ray executor (--executor ray)")
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(address)
+    raise InvalidArgument(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
