@@ -176,3 +176,34 @@ def test_preview_writes_a_sheet_and_the_notes(tmp_path: Path) -> None:
         str(tmp_path / "t.png"),
     )
     assert missing.returncode == 2 and "did you mean 'PAT_636_1204_521'" in missing.stderr
+
+
+def test_progress_lines_in_logs_and_quiet_mode(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump({"image": ["none"], "context": ["image_only"], "dataset": {"limit": 20}})
+    )
+    loud = cli("run", str(config), "--out", str(tmp_path / "a"))
+    assert loud.returncode == 0, loud.stderr
+    lines = [line for line in loud.stderr.splitlines() if "results (" in line]
+    assert (
+        lines
+        and lines[-1].strip().startswith("20/20 results")
+        and "errors: reference 0" in lines[-1]
+    )
+    quiet = cli("run", str(config), "--out", str(tmp_path / "b"), "--quiet")
+    assert quiet.returncode == 0 and "results (" not in quiet.stderr
+
+
+def test_budget_flags_stop_the_run(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump({"image": ["none"], "context": ["image_only"], "dataset": {"limit": 20}})
+    )
+    result = cli("run", str(config), "--out", str(tmp_path / "a"), "--quiet", "--max-calls", "7")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "7 model calls" in result.stdout and "stopped early: max_calls reached (7)" in result.stdout
+    )
+    bad = cli("run", str(config), "--address", "auto")
+    assert bad.returncode == 2 and "--address is for the Ray executor" in bad.stderr

@@ -378,8 +378,8 @@ def main() -> None:
     """Entry point: DermStress errors are one line on stderr, exit status 2."""
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        click.echo("interrupted: results so far are stored; run again to resume", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -387,6 +387,3 @@ def main() -> None:
     except (DermStressError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("interrupted: results so far are stored; run again to resume", err=True)
-        sys.exit(130)

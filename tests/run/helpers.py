@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 from derm_stress.perturb import Probe
 
@@ -36,3 +37,13 @@ def flaky(probe: Probe) -> str:
 
 FLAKY_CASE = [""]
 FLAKY_FIXED = [False]
+
+
+def slow_varied(probe: Probe) -> str:
+    """Answers depend on the probe's pixels and note (so runs can be compared result by
+    result), after a short sleep (so a run can be killed part-way)."""
+    time.sleep(0.01)
+    codes = ["melanoma", "nevus", "basal cell carcinoma", "seborrheic keratosis"]
+    digest = probe_digest(probe)
+    first, second = codes[int(digest[:8], 16) % 4], codes[int(digest[8:16], 16) % 4]
+    return f"1. {first}\n2. {second}"

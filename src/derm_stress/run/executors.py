@@ -107,7 +107,8 @@ class LocalExecutor(Executor):
         self._model_pools: list[ThreadPoolExecutor] = []
 
     def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
-        self._models = [make_model(spec) for spec in specs]
+        # a spec's ``ray`` options only matter to the Ray executor
+        self._models = [make_model({k: v for k, v in s.items() if k != "ray"}) for s in specs]
         self._model_pools = [
             ThreadPoolExecutor(1, thread_name_prefix=f"model-{m.name}") for m in self._models
         ]
@@ -132,7 +133,9 @@ class RayExecutor(Executor):
     ``ray start`` made on this machine). Perturbation runs as Ray tasks; each model runs in
     ``replicas`` actors (``num_gpus`` each), which load the weights once. Specs may set
     ``ray: {replicas: N, num_gpus: G, num_cpus: C}``; the rest of the spec goes to the
-    adapter as usual."""
+    adapter as usual. Actors reserve no CPU unless ``num_cpus`` says so (reserving them on a
+    small cluster would starve the perturbation tasks); requests the cluster cannot meet
+    are refused before anything starts, never left pending."""
 
     name = "ray"
 
@@ -160,14 +163,23 @@ class RayExecutor(Executor):
     def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
         ray = self._ray
         actor_class = ray.remote(_ModelActor)
-        models: list[Model] = []
+        plans = []
         for spec in specs:
             spec = dict(spec)
             options = dict(spec.pop("ray", {}) or {})
-            replicas = int(options.pop("replicas", 1))
+            unknown = set(options) - {"replicas", "num_gpus", "num_cpus"}
+            if unknown:
+                raise InvalidArgument(
+                    f"model {spec.get('name')!r}: unknown ray option(s) {sorted(unknown)}; "
+                    "allowed: replicas, num_gpus, num_cpus"
+                )
+            plans.append((spec, int(options.get("replicas", 1)), options))
+        self._check_resources(plans)
+        models: list[Model] = []
+        for spec, replicas, options in plans:
             actors = [
                 actor_class.options(
-                    num_gpus=options.get("num_gpus", 0), num_cpus=options.get("num_cpus", 1)
+                    num_gpus=options.get("num_gpus", 0), num_cpus=options.get("num_cpus", 0)
                 ).remote(spec)
                 for _ in range(replicas)
             ]
@@ -176,6 +188,19 @@ class RayExecutor(Executor):
             # identity as the worker sees it (an "auto" dtype depends on the worker's GPU)
             models.append(_RemoteModel(*ray.get(actors[0].describe.remote())))
         return models
+
+    def _check_resources(self, plans: list[tuple[dict[str, Any], int, dict[str, Any]]]) -> None:
+        """Actors that can never all be placed would hang the run: refuse them up front.
+        Perturbation tasks need one CPU besides what the actors reserve."""
+        total = self._ray.cluster_resources()  # type: ignore[no-untyped-call]
+        for resource, key, spare in (("CPU", "num_cpus", 1), ("GPU", "num_gpus", 0)):
+            wanted = sum(replicas * float(o.get(key, 0)) for _, replicas, o in plans)
+            have = float(total.get(resource, 0))
+            if wanted and wanted + spare > have:
+                raise InvalidArgument(
+                    f"the Ray cluster has {have:g} {resource}(s); the model actors reserve "
+                    f"{wanted:g}" + (" and perturbation needs 1" if spare else "")
+                )
 
     def perturb(self, case: Case, conditions: Sequence[Condition], seed: int) -> Future[Any]:
         future: Future[Any] = self._task.remote(case, list(conditions), seed).future()
