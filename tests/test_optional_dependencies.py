@@ -7,7 +7,10 @@ import sys
 
 from tests.conftest import ROOT
 
-BLOCK = ("httpx", "certifi", "sniffio", "torch", "transformers", "tokenizers", "pyarrow")
+BLOCK = (
+    "httpx", "certifi", "sniffio", "torch", "transformers", "tokenizers", "pyarrow", "pandas",
+    "ray",
+)  # fmt: skip
 SCRIPT = f"""
 import sys
 for name in {BLOCK!r}:
@@ -20,6 +23,15 @@ for spec, hint in (({{"adapter": "openai", "model": "m", "api_key_env": None}}, 
                    ({{"adapter": "hf", "path": "."}}, "[hf]")):
     try:
         make_model(spec)
+    except InvalidArgument as exc:
+        assert hint in str(exc), exc
+    else:
+        raise AssertionError("expected an install hint")
+from derm_stress.run import make_executor, to_dataframe
+hints = ((lambda: make_executor("ray"), "[ray]"), (lambda: to_dataframe("x"), "[pandas]"))
+for call, hint in hints:
+    try:
+        call()
     except InvalidArgument as exc:
         assert hint in str(exc), exc
     else:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from derm_stress.datasets import Dataset
-from derm_stress.run import export_run, load_config, load_run, run
+from derm_stress.run import export_run, load_config, load_run, run, to_dataframe
 from derm_stress.run.export import COLUMNS
 from tests.conftest import ManifestFactory
 from tests.run import helpers
@@ -156,6 +156,10 @@ def test_export_csv_and_parquet_have_the_documented_columns(tmp_path: Path) -> N
     assert json.loads(noisy["image_ops"])[0]["op"] == "gaussian_noise"
     table = pq.read_table(export_run(data, "parquet", tmp_path / "out.parquet"))
     assert table.column_names == list(COLUMNS) and table.num_rows == 27
+    frame = to_dataframe(tmp_path / "run")
+    assert list(frame.columns) == list(COLUMNS) and len(frame) == 27
+    assert frame["answer"].tolist() == [r["answer"] for r in rows]
+    assert frame["top1_correct"].tolist() == [r["top1_correct"] == "True" for r in rows]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
 from derm_stress.parsing import parse_answer
@@ -58,7 +58,8 @@ class Answer:
         return cls(raw=raw, status="error", error=error, latency_s=latency_s)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # field by field: dataclasses.asdict deep-copies, a cost paid on every stored result
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         for key in ("differential", "confidences", "other_terms"):
             data[key] = list(data[key])
         data["extra"] = dict(self.extra)

@@ -101,7 +101,7 @@ class LocalExecutor(Executor):
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
-        self.window = self.workers + 1
+        self.window = 2 * self.workers + 2
         self._perturb = ThreadPoolExecutor(self.workers, thread_name_prefix="perturb")
         self._models: list[Model] = []
         self._model_pools: list[ThreadPoolExecutor] = []

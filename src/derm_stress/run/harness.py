@@ -245,12 +245,14 @@ class _Pipeline:
         if built.error is not None:
             self._fail(entry, set(entry.todo), built.error)
             return
+        wanted: dict[str, list[tuple[int, str]]] = {}
+        for (m, condition_id), key in entry.todo.items():
+            wanted.setdefault(condition_id, []).append((m, key))
         for condition, probe in zip(entry.conditions, built.probes, strict=True):
-            wanted = [(m, key) for (m, c), key in entry.todo.items() if c == condition.id]
             if isinstance(probe, str):
-                self._fail(entry, {(m, condition.id) for m, _ in wanted}, probe)
+                self._fail(entry, {(m, condition.id) for m, _ in wanted[condition.id]}, probe)
                 continue
-            for m, key in wanted:
+            for m, key in wanted[condition.id]:
                 self.queues[m].append((key, probe))
 
     def _fail(self, entry: _Pending, which: set[tuple[int, str]], error: str) -> None:
