@@ -12,10 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from derm_stress.images import load_image
-from derm_stress.perturb import build_probe
 from derm_stress.perturb.presets import preset_path
 from derm_stress.run import load_config, run
+from derm_stress.run.executors import perturb_case
 
 
 def null_model(probe: object) -> list[str]:
@@ -28,10 +27,8 @@ def perturb_only(config_path: Path, limit: int) -> float:
     config = load_config(config_path)
     dataset = load_dataset({"limit": limit}, config.base_dir)
     start = time.perf_counter()
-    for case in dataset:
-        originals = [load_image(i) for i in case.images]
-        for condition in config.conditions:
-            build_probe(case, condition, config.seed, originals)
+    for case in dataset:  # the harness's own per-case work, on one thread
+        perturb_case(case, config.conditions, config.seed)
     return time.perf_counter() - start
 
 

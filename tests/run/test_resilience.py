@@ -135,21 +135,29 @@ def test_max_calls_stops_cleanly_and_a_resume_finishes(tmp_path: Path) -> None:
     assert second.reused == 25 and second.calls == 155 and second.stopped is None
 
 
+def _api(server: FakeOpenAIServer, **settings: Any) -> dict[str, Any]:
+    """An openai model entry pointing at the local fake server."""
+    return {
+        "name": "api",
+        "adapter": "openai",
+        "model": "gpt-test",
+        "base_url": server.base_url,
+        "api_key_env": "TEST_KEY",
+        **settings,
+    }
+
+
 def test_max_cost_stops_once_reached_with_in_flight_calls_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEST_KEY", "sk-test")
     with FakeOpenAIServer() as server:
-        api = {
-            "name": "api",
-            "adapter": "openai",
-            "model": "gpt-test",
-            "base_url": server.base_url,
-            "api_key_env": "TEST_KEY",
-            "batch_size": 4,
-            "max_concurrency": 4,
-            "price": {"input_per_million": 1.0, "output_per_million": 2.0},
-        }
+        api = _api(
+            server,
+            batch_size=4,
+            max_concurrency=4,
+            price={"input_per_million": 1.0, "output_per_million": 2.0},
+        )
         config = load_config(_config(tmp_path, models=[api]))
         probe = run(config, tmp_path / "probe", budget=Budget(max_calls=8))
         budget = 2.5 * probe.cost_usd  # about 20 calls' worth
@@ -169,17 +177,7 @@ def test_faults_from_the_server_are_stored_and_only_they_are_retried(
 ) -> None:
     monkeypatch.setenv("TEST_KEY", "sk-test")
     with FakeOpenAIServer() as server:
-        api = {
-            "name": "api",
-            "adapter": "openai",
-            "model": "gpt-test",
-            "base_url": server.base_url,
-            "api_key_env": "TEST_KEY",
-            "max_retries": 0,
-            "timeout_s": 0.5,
-            "max_concurrency": 1,
-            "batch_size": 8,
-        }
+        api = _api(server, max_retries=0, timeout_s=0.5, max_concurrency=1, batch_size=8)
         config = load_config(_config(tmp_path, models=[api]))
         server.inject("500", times=3)
         server.inject("malformed", times=2)
