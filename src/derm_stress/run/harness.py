@@ -126,8 +126,9 @@ class _Pipeline:
 
     Memory does not grow with the number of results: at most ``executor.window`` cases are
     perturbed ahead, and a case is only taken while every model's queue holds less than two
-    batches (what does grow with the dataset is its per-case metadata; see bench/README.md). Perturbation results
-    are taken in case order, so batches hold the same probes whatever finishes first.
+    batches (what does grow with the dataset is its per-case metadata; see bench/README.md).
+    Perturbation results are taken in case order, so batches hold the same probes whatever
+    finishes first.
     """
 
     def __init__(
