@@ -51,7 +51,7 @@ def null_model(probe: object) -> Answer:
 
 def null_models(n: int) -> list[dict[str, Any]]:
     return [
-        {"name": f"null{i}", "adapter": "callable", "target": "__main__:null_model",
+        {"name": f"null{i}", "adapter": "callable", "target": "bench_scale:null_model",
          "version": str(i), "batch_size": 64}
         for i in range(n)
     ]  # fmt: skip

@@ -121,3 +121,21 @@ def test_missing_required_column_or_file(tmp_path: Path) -> None:
         load_manifest(path)
     with pytest.raises(DatasetError, match="manifest not found"):
         load_manifest(tmp_path / "none.csv")
+
+
+def test_a_manifest_is_checked_at_load_and_streamed_afterwards(
+    make_manifest: ManifestFactory,
+) -> None:
+    rows = [{"case_id": f"c{i}", "image": "@0", "diagnosis": "MEL"} for i in range(6)]
+    rows.insert(2, {"case_id": "bad", "image": "@0", "diagnosis": "not a label"})
+    dataset = load_manifest(make_manifest(rows))
+    # count and issues are known at once; no case is held until asked for
+    assert len(dataset) == 6 and [i.source for i in dataset.issues] == ["bad"]
+    assert dataset._cases is None
+    assert [c.case_id for c in dataset.stream()] == [f"c{i}" for i in range(6)]
+    assert dataset._cases is None  # streaming did not materialise the list
+    first = dataset.select(limit=3)
+    assert len(first) == 3 and [i.source for i in first.issues] == ["bad"]
+    assert [c.case_id for c in first.stream()] == ["c0", "c1", "c2"] and first._cases is None
+    assert first.fingerprint() == load_manifest(make_manifest(rows)).select(limit=3).fingerprint()
+    assert [c.case_id for c in dataset.cases] == [f"c{i}" for i in range(6)]  # materialised

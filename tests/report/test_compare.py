@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,7 +13,7 @@ import yaml
 from derm_stress.metrics import BASELINE_ID
 from derm_stress.models.base import Answer
 from derm_stress.report.compare import compare_runs
-from derm_stress.run.results import Row, RunData
+from derm_stress.run.results import Row, RunData, load_run
 from derm_stress.run.store import Result
 from tests.test_cli import cli
 
@@ -108,5 +108,5 @@ def test_compare_from_the_command_line(tmp_path: Path) -> None:
     assert float(data["delta_top1"]) == pytest.approx(delta)
 
 
-def _cases(run_dir: Path) -> list[dict[str, str]]:
-    return json.loads((run_dir / "manifest.json").read_text())["cases"]
+def _cases(run_dir: Path) -> list[dict[str, Any]]:
+    return load_run(run_dir).cases

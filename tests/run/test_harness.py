@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from derm_stress.datasets import Dataset
-from derm_stress.run import export_run, load_config, load_run, run, to_dataframe
+from derm_stress.run import export_run, load_config, load_dataset, load_run, run, to_dataframe
 from derm_stress.run.export import COLUMNS
 from tests.conftest import ManifestFactory
 from tests.run import helpers
@@ -37,7 +37,10 @@ def test_run_twice_makes_no_calls_the_second_time(tmp_path: Path) -> None:
     assert len(data.rows) == 72 and {r.status for r in data.rows} == {"ok"}
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["versions"]["numpy"]
-    assert len(manifest["cases"]) == 8 and manifest["dataset"]["fingerprint"]
+    assert "cases" not in manifest  # case records live in the store, written as reached
+    assert len(data.cases) == 8 and data.cases[0]["fingerprint"]
+    dataset = load_dataset({"limit": 8}, tmp_path)
+    assert manifest["dataset"]["fingerprint"] == dataset.fingerprint()
 
 
 def test_extending_the_grid_or_changing_the_seed_reruns_only_what_changed(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from derm_stress.run import Budget, load_config, run
+from derm_stress.run import Budget, load_config, load_run, run
 from derm_stress.testing.openai_server import FakeOpenAIServer
 from tests.conftest import ROOT
 
@@ -129,7 +129,7 @@ def test_max_calls_stops_cleanly_and_a_resume_finishes(tmp_path: Path) -> None:
     first = run(config, tmp_path / "run", budget=Budget(max_calls=25))
     assert first.calls == 25 and first.stopped == "max_calls reached (25)"
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert manifest["status"] == "stopped" and len(manifest["cases"]) == 30
+    assert manifest["status"] == "stopped" and len(load_run(tmp_path / "run").cases) == 30
     assert len(_results(tmp_path / "run")) == 25
     second = run(config, tmp_path / "run")
     assert second.reused == 25 and second.calls == 155 and second.stopped is None

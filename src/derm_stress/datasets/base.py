@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from derm_stress.cases import Case
@@ -23,20 +23,89 @@ class CaseIssue:
     reason: str
 
 
-@dataclass
-class Dataset:
-    """Loaded cases plus the rows that were rejected (reported, never silently dropped)."""
+Source = Callable[[], Iterator["Case | CaseIssue"]]
 
-    name: str
-    cases: list[Case]
-    issues: list[CaseIssue] = field(default_factory=list)
-    root: Path | None = None
+
+class Dataset:
+    """Cases plus the rows that were rejected (reported, never silently dropped).
+
+    A dataset either holds its cases (``Dataset(name, cases, issues, root)``) or reads them
+    from a ``source`` each time it is streamed (``Dataset.streamed``): loading it then
+    checks every row once and keeps only the count and the issues, ``stream()`` yields the
+    cases one at a time, and ``cases`` materialises the list only when asked for. The
+    harness streams, so a run's memory does not grow with the number of cases.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        cases: list[Case] | None = None,
+        issues: list[CaseIssue] | None = None,
+        root: Path | None = None,
+        *,
+        source: Source | None = None,
+        limit: int | None = None,
+    ) -> None:
+        self.name = name
+        self.root = root
+        self._cases = cases
+        self._source = source
+        self._limit = limit
+        if cases is None and source is None:
+            raise ValueError("a Dataset needs cases or a source")
+        if cases is None:
+            scanned = 0
+            found: list[CaseIssue] = []
+            for item in self._items():
+                if isinstance(item, CaseIssue):
+                    found.append(item)
+                else:
+                    scanned += 1
+            self._count = scanned
+            self.issues = list(issues or []) + found
+        else:
+            self._count = len(cases)
+            self.issues = list(issues or [])
+
+    @classmethod
+    def streamed(cls, name: str, source: Source, root: Path | None = None) -> Dataset:
+        """A dataset read from ``source`` (a function returning a fresh iterator of cases
+        and issues) whenever it is streamed."""
+        return cls(name, root=root, source=source)
+
+    def _items(self) -> Iterator[Case | CaseIssue]:
+        assert self._source is not None
+        taken = 0
+        for item in self._source():
+            if isinstance(item, CaseIssue):
+                yield item
+                continue
+            if self._limit is not None and taken >= self._limit:
+                continue  # keep reading: issues further down are still reported
+            taken += 1
+            yield item
+
+    @property
+    def cases(self) -> list[Case]:
+        """Every case, in memory (for small datasets; a run uses ``stream``)."""
+        if self._cases is None:
+            self._cases = list(self.stream())
+        return self._cases
+
+    def stream(self) -> Iterator[Case]:
+        """The cases one at a time, in order."""
+        if self._cases is not None:
+            yield from self._cases
+            return
+        for item in self._items():
+            if not isinstance(item, CaseIssue):
+                yield item
 
     def __len__(self) -> int:
-        return len(self.cases)
+        return self._count
 
     def __iter__(self) -> Iterator[Case]:
-        return iter(self.cases)
+        return self.stream()
 
     def fingerprint(self, case_fingerprints: Mapping[str, str] | None = None) -> str:
         """Hash of the case ids, their content and diagnoses, in order.
@@ -44,16 +113,20 @@ class Dataset:
         ``case_fingerprints`` may pass already computed ``Case.fingerprint()`` values.
         """
         known = case_fingerprints or {}
-        digest = hashlib.sha256(self.name.encode())
-        for case in self.cases:
-            fp = known.get(case.case_id) or case.fingerprint()
-            digest.update(f"{case.case_id}\0{case.diagnosis}\0{fp}\n".encode())
-        return digest.hexdigest()[:16]
+        digest = DatasetDigest(self.name)
+        for case in self.stream():
+            digest.add(case, known.get(case.case_id) or case.fingerprint())
+        return digest.hexdigest()
 
     def select(self, ids: Sequence[str] | None = None, limit: int | None = None) -> Dataset:
         """A subset: the given case ids (in that order) and/or the first ``limit`` cases."""
-        cases = self.cases
         issues = list(self.issues)
+        if ids is None and self._cases is None:  # stays streamed
+            assert self._source is not None
+            limit = limit if self._limit is None or limit is None else min(limit, self._limit)
+            subset = Dataset(self.name, root=self.root, source=self._source, limit=limit)
+            return subset
+        cases = self.cases
         if ids is not None:
             by_id = {c.case_id: c for c in cases}
             cases = [by_id[i] for i in ids if i in by_id]
@@ -61,6 +134,19 @@ class Dataset:
         if limit is not None:
             cases = cases[:limit]
         return Dataset(self.name, list(cases), issues, self.root)
+
+
+class DatasetDigest:
+    """The dataset fingerprint, built case by case (in order) as a run reaches them."""
+
+    def __init__(self, name: str) -> None:
+        self._digest = hashlib.sha256(name.encode())
+
+    def add(self, case: Case, fingerprint: str) -> None:
+        self._digest.update(f"{case.case_id}\0{case.diagnosis}\0{fingerprint}\n".encode())
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()[:16]
 
 
 def parse_bool(value: object, name: str) -> bool | None:

@@ -139,24 +139,30 @@ def _image_paths(root: Path, value: object) -> tuple[Path, ...]:
 
 
 def load_manifest(path: str | Path, name: str | None = None) -> Dataset:
-    """Load a manifest (``.csv``, or ``.jsonl``/``.ndjson``) into a ``Dataset``."""
+    """Load a manifest (``.csv``, or ``.jsonl``/``.ndjson``) into a ``Dataset``.
+
+    Every row is checked now (issues and the case count are known at once), but the cases
+    are read again from the file whenever the dataset is streamed, so a manifest of any size
+    costs memory only for its rejected rows."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"manifest not found: {path}")
     root = path.parent.resolve()
-    cases: list[Case] = []
-    issues: list[CaseIssue] = []
+    return Dataset.streamed(name or path.stem, lambda: _read(path, root), root)
+
+
+def _read(path: Path, root: Path) -> Iterator[Case | CaseIssue]:
     seen: set[str] = set()
     for number, row in _rows(path):
         if isinstance(row, str):
-            issues.append(CaseIssue(f"line {number}", row))
+            yield CaseIssue(f"line {number}", row)
             continue
         case_id = parse_text(row.get("case_id"))
         if case_id is None:
-            issues.append(CaseIssue(f"line {number}", f"line {number}: case_id is empty"))
+            yield CaseIssue(f"line {number}", f"line {number}: case_id is empty")
             continue
         if case_id in seen:
-            issues.append(CaseIssue(case_id, f"line {number}: duplicate case_id"))
+            yield CaseIssue(case_id, f"line {number}: duplicate case_id")
             continue
         seen.add(case_id)
         try:
@@ -166,15 +172,14 @@ def load_manifest(path: str | Path, name: str | None = None) -> Dataset:
             if label_text is None:
                 raise ValueError("diagnosis is empty")
             note = Note(**{f: _PARSERS[f](row.get(f), f) for f in _PARSERS})
-            cases.append(
-                Case(
-                    case_id=case_id,
-                    images=_image_paths(root, row.get("image")),
-                    note=note,
-                    diagnosis=normalise_label(label_text),
-                    meta={**extra, "line": str(number)},
-                )
+            case = Case(
+                case_id=case_id,
+                images=_image_paths(root, row.get("image")),
+                note=note,
+                diagnosis=normalise_label(label_text),
+                meta={**extra, "line": str(number)},
             )
         except (DermStressError, ValueError) as exc:
-            issues.append(CaseIssue(case_id, f"line {number}: {exc}"))
-    return Dataset(name or path.stem, cases, issues, root)
+            yield CaseIssue(case_id, f"line {number}: {exc}")
+            continue
+        yield case

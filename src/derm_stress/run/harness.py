@@ -17,7 +17,7 @@ import platform
 import subprocess
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -29,6 +29,7 @@ import numpy as np
 from derm_stress import __version__
 from derm_stress.cases import Case
 from derm_stress.datasets import Dataset
+from derm_stress.datasets.base import DatasetDigest
 from derm_stress.models import Model
 from derm_stress.models.base import Answer
 from derm_stress.perturb.base import Applied
@@ -117,6 +118,23 @@ class _Pending:
     future: Future[Any]
 
 
+class _CaseLog:
+    """Records each case as the run reaches it (its record goes to the store's ``cases``
+    table, its fingerprint into the dataset digest), so nothing per case is held."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        self.store = store
+        self.digest = DatasetDigest(name)
+        self.count = 0
+
+    def add(self, case: Case) -> str:
+        fingerprint = case.fingerprint()
+        self.store.add_case(self.count, case_record(case, fingerprint))
+        self.digest.add(case, fingerprint)
+        self.count += 1
+        return fingerprint
+
+
 def _input_error(error: str) -> Answer:
     return Answer(raw="", status="error", error=error, extra={"input_error": True})
 
@@ -141,7 +159,9 @@ class _Pipeline:
         summary: RunSummary,
         progress: RunProgress,
         budget: Budget,
+        log: _CaseLog,
     ) -> None:
+        self.log = log
         self.executor = executor
         self.models = models
         self.conditions = conditions
@@ -156,14 +176,13 @@ class _Pipeline:
         self.submitted = 0
         self.cost = 0.0
         self.stop_reason: str | None = None
-        self.fingerprints: dict[str, str] = {}
         self.hashes = [(m.identity_hash(), m.prompt_version) for m in models]
         self.condition_keys = [(c.id, c.is_deterministic) for c in conditions]
 
     # -- the loop ------------------------------------------------------------------------
 
-    def run(self, cases: Iterable[Case]) -> None:
-        remaining = iter(cases)
+    def run(self, remaining: Iterator[Case]) -> None:
+        """Run the cases ``remaining`` yields; a budget stop leaves the rest in it."""
         exhausted = False
         try:
             while True:
@@ -211,7 +230,7 @@ class _Pipeline:
     # -- steps ---------------------------------------------------------------------------
 
     def _plan(self, case: Case) -> None:
-        fingerprint = self.fingerprints[case.case_id] = case.fingerprint()
+        fingerprint = self.log.add(case)
         todo: dict[tuple[int, str], str] = {}
         for m, (model_hash, prompt_version) in enumerate(self.hashes):
             keys = case_keys(
@@ -326,19 +345,25 @@ def execute(
     summary: RunSummary,
     progress: RunProgress | None = None,
     budget: Budget | None = None,
-) -> dict[str, str]:
-    """Run everything not yet in the store. Returns case id -> fingerprint of the cases
-    reached (all of them unless a budget stopped the run)."""
+) -> str:
+    """Run everything not yet in the store, streaming the dataset; record every case (also
+    those a budget stop left unreached) in the store. Returns the dataset fingerprint."""
     progress = progress or RunProgress()
+    log = _CaseLog(store, dataset.name)
+    store.clear_cases()
     pipeline = _Pipeline(
-        executor, models, conditions, store, seed, summary, progress, budget or Budget()
+        executor, models, conditions, store, seed, summary, progress, budget or Budget(), log
     )
+    cases = dataset.stream()
     try:
-        pipeline.run(dataset.cases)
+        pipeline.run(cases)
+        for case in cases:  # not reached (a budget stopped the run): still recorded
+            log.add(case)
+        store.commit()
     finally:
         summary.stopped = pipeline.stop_reason
         summary.cost_usd = pipeline.cost
-    return pipeline.fingerprints
+    return log.digest.hexdigest()
 
 
 def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
@@ -380,7 +405,7 @@ def run(
         raise
     summary = RunSummary(
         out,
-        len(dataset.cases),
+        len(dataset),
         len(config.conditions),
         len(models),
         dataset_issues=len(dataset.issues),
@@ -403,7 +428,7 @@ def run(
         "dataset": {
             "name": dataset.name,
             "root": str(dataset.root) if dataset.root else None,
-            "cases": len(dataset.cases),
+            "cases": len(dataset),
             "issues": [{"source": i.source, "reason": i.reason} for i in dataset.issues],
         },
         "executor": executor.name,
@@ -414,12 +439,11 @@ def run(
         "status": "running",
     }
     _write_json(out / MANIFEST_NAME, manifest)
-    fingerprints: dict[str, str] = {}
     status = "interrupted"
     progress.start(summary.expected, [m.name for m in models])
     try:
         with Store(out / STORE_NAME) as store:
-            fingerprints = execute(
+            manifest["dataset"]["fingerprint"] = execute(
                 dataset, config.conditions, executor, models, store, config.seed, summary,
                 progress, budget,
             )  # fmt: skip
@@ -428,12 +452,6 @@ def run(
         progress.stop()
         executor.close()
         summary.seconds = time.perf_counter() - start
-        # cases not reached (a budget stop) still get a record, with their fingerprint
-        for case in dataset.cases:
-            if case.case_id not in fingerprints:
-                fingerprints[case.case_id] = case.fingerprint()
-        manifest["dataset"]["fingerprint"] = dataset.fingerprint(fingerprints)
-        manifest["cases"] = [case_record(c, fingerprints[c.case_id]) for c in dataset.cases]
         manifest["status"] = status
         manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         manifest["summary"] = {k: v for k, v in vars(summary).items() if k != "out_dir"}

@@ -394,6 +394,9 @@ def load_run(run_dir: str | Path) -> RunData:
             f"{STORE_NAME}); create one with 'derm-stress run CONFIG'"
         )
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if "cases" not in manifest:  # written to the store as the run reached them
+        with Store(store_path) as store:
+            manifest["cases"] = store.case_records()
     table = _empty_table(manifest)
     seed = int(manifest["seed"])
     conditions = [(c["id"], bool(c["deterministic"])) for c in manifest["conditions"]]

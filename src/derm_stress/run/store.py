@@ -111,6 +111,11 @@ class Store:
                 created REAL NOT NULL
             );
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS cases (
+                position INTEGER PRIMARY KEY,
+                case_id TEXT NOT NULL,
+                record TEXT NOT NULL
+            );
             """
         )
         self._db.execute(
@@ -183,6 +188,27 @@ class Store:
                     Answer.from_dict(json.loads(answer)),
                     tuple(Applied.from_dict(a) for a in json.loads(applied)),
                 )
+
+    def clear_cases(self) -> None:
+        """Forget the case records of the previous run in this store (results stay)."""
+        with self._db:
+            self._db.execute("DELETE FROM cases")
+
+    def add_case(self, position: int, record: dict[str, Any]) -> None:
+        """Record the run's case number ``position`` (committed with the next ``put``, or
+        ``commit``)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO cases VALUES (?, ?, ?)",
+            (position, record["id"], json.dumps(record)),
+        )
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def case_records(self) -> list[dict[str, Any]]:
+        """The case records of the last run, in dataset order."""
+        rows = self._db.execute("SELECT record FROM cases ORDER BY position")
+        return [json.loads(record) for (record,) in rows]
 
     def scan(self, query: str) -> Iterator[tuple[Any, ...]]:
         """Stream the rows of a read-only ``query`` over the results table."""
