@@ -142,9 +142,9 @@ def _input_error(error: str) -> Answer:
 class _Pipeline:
     """Streams cases through perturbation and the models, writing results as they arrive.
 
-    Memory does not grow with the number of results: at most ``executor.window`` cases are
-    perturbed ahead, and a case is only taken while every model's queue holds less than two
-    batches (what does grow with the dataset is its per-case metadata; see bench/README.md).
+    Memory does not grow with the dataset: at most ``executor.window`` cases are perturbed
+    ahead, a case is only taken while every model's queue holds less than two batches, and
+    each case's record goes to the store as it is reached.
     Perturbation results are taken in case order, so batches hold the same probes whatever
     finishes first.
     """
