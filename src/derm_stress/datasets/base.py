@@ -120,12 +120,11 @@ class Dataset:
 
     def select(self, ids: Sequence[str] | None = None, limit: int | None = None) -> Dataset:
         """A subset: the given case ids (in that order) and/or the first ``limit`` cases."""
-        issues = list(self.issues)
         if ids is None and self._cases is None:  # stays streamed
             assert self._source is not None
             limit = limit if self._limit is None or limit is None else min(limit, self._limit)
-            subset = Dataset(self.name, root=self.root, source=self._source, limit=limit)
-            return subset
+            return Dataset(self.name, root=self.root, source=self._source, limit=limit)
+        issues = list(self.issues)
         cases = self.cases
         if ids is not None:
             by_id = {c.case_id: c for c in cases}
