@@ -85,18 +85,25 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def duration_in_units(days: float) -> tuple[float, str]:
+    """A duration in the unit a clinician would use (unrounded): under 2 weeks in days,
+    under 2 months in weeks, under 2 years in months, else years."""
+    if days < 14:
+        return days, "days"
+    if days < 60:
+        return days / 7, "weeks"
+    if days < 730:
+        return days / 30.4, "months"
+    return days / 365.25, "years"
+
+
 def duration_text(days: float) -> str:
     """A duration in days as a clinician would say it (``3 weeks``, ``4.5 months``)."""
-    if days < 14:
-        return f"{_number(days)} days"
-    if days < 60:
-        return f"{_number(round(days / 7, 1))} weeks"
-    if days < 730:
-        return f"{_number(round(days / 30.4, 1))} months"
-    return f"{_number(round(days / 365.25, 1))} years"
+    amount, unit = duration_in_units(days)
+    return f"{_number(amount if unit == 'days' else round(amount, 1))} {unit}"
 
 
-_ROMAN = ("I", "II", "III", "IV", "V", "VI")
+ROMAN = ("I", "II", "III", "IV", "V", "VI")  # Fitzpatrick skin types 1-6
 _SYMPTOM_TEXT = {
     "itch": "Itching",
     "pain": "Pain",
@@ -115,7 +122,7 @@ def note_lines(note: Note) -> list[tuple[str, str]]:
     if note.sex is not None:
         lines.append(("sex", f"Sex: {note.sex}"))
     if note.fitzpatrick is not None:
-        lines.append(("fitzpatrick", f"Fitzpatrick skin type: {_ROMAN[note.fitzpatrick - 1]}"))
+        lines.append(("fitzpatrick", f"Fitzpatrick skin type: {ROMAN[note.fitzpatrick - 1]}"))
     if note.body_site is not None:
         lines.append(("body_site", f"Body site: {note.body_site}"))
     if note.size_mm is not None:

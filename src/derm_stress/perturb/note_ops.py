@@ -15,9 +15,11 @@ from derm_stress.cases import (
     DEMOGRAPHIC_FIELDS,
     HISTORY_FIELDS,
     LESION_FIELDS,
+    ROMAN,
     SYMPTOM_FIELDS,
     Case,
     Note,
+    duration_in_units,
     note_lines,
 )
 from derm_stress.errors import InvalidArgument
@@ -443,18 +445,13 @@ def _shorthand(note: Note, field: str) -> str:
     if field == "sex":
         return "F" if value == "female" else "M"
     if field == "fitzpatrick":
-        return f"FST {['I', 'II', 'III', 'IV', 'V', 'VI'][value - 1]}"
+        return f"FST {ROMAN[value - 1]}"
     if field == "size_mm":
         return "x".join(f"{v:g}" for v in value) + "mm"
     if field == "duration_days":
-        days = float(value)
-        if days < 14:
-            return f"{days:g}/7"
-        if days < 60:
-            return f"{round(days / 7):g}/52"
-        if days < 730:
-            return f"{round(days / 30.4):g}/12"
-        return f"{round(days / 365.25):g}y"
+        amount, unit = duration_in_units(float(value))
+        suffix = {"days": "/7", "weeks": "/52", "months": "/12", "years": "y"}[unit]
+        return f"{amount if unit == 'days' else round(amount):g}{suffix}"
     abbreviations = {
         "itch": "itch",
         "pain": "pain",
