@@ -159,10 +159,12 @@ def report(run_dir: Path, out: Path | None, redact_notes: bool, other: Path | No
     """(Re)write the self-contained HTML report of RUN_DIR; with --compare, also the
     side-by-side comparison of RUN_DIR (A) and OTHER (B), paired per case."""
     from derm_stress.report import write_comparison, write_report
+    from derm_stress.run import load_run
 
-    click.echo(f"report: {write_report(run_dir, out, redact_notes).resolve()}")
+    run = load_run(run_dir)  # once, for the report and the comparison
+    click.echo(f"report: {write_report(run, out, redact_notes).resolve()}")
     if other is not None:
-        click.echo(f"comparison: {write_comparison(run_dir, other).resolve()}")
+        click.echo(f"comparison: {write_comparison(run, other).resolve()}")
 
 
 @cli.command()

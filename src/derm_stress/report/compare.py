@@ -63,6 +63,7 @@ def compare_runs(a: RunData, b: RunData) -> list[PairedComparison]:
     ia = np.array([a.index[2][c] for c in shared_cases], dtype=np.intp)
     ib = np.array([b.index[2][c] for c in shared_cases], dtype=np.intp)
     seed = int(a.manifest["seed"])
+    scored_a, scored_b = a.table.scored, b.table.scored
     out = []
     for model_a, model_b in model_pairs(a, b):
         ma, mb = a.index[0][model_a], b.index[0][model_b]
@@ -70,7 +71,7 @@ def compare_runs(a: RunData, b: RunData) -> list[PairedComparison]:
             if condition not in b.index[1]:
                 continue
             ca, cb = a.index[1][condition], b.index[1][condition]
-            both = a.table.scored[ma, ca, ia] & b.table.scored[mb, cb, ib]
+            both = scored_a[ma, ca, ia] & scored_b[mb, cb, ib]
             rank_a, rank_b = a.table.rank[ma, ca, ia][both], b.table.rank[mb, cb, ib][both]
             hit1_a, hit1_b = rank_a == 1, rank_b == 1
             d1 = hit1_b.astype(np.int8) - hit1_a.astype(np.int8)
@@ -166,13 +167,14 @@ p-values.</p>
 
 
 def write_comparison(
-    run_dir: str | Path, other_dir: str | Path, out: str | Path | None = None
+    run_dir: str | Path | RunData, other_dir: str | Path | RunData, out: str | Path | None = None
 ) -> Path:
     """Write ``comparison.html`` (or ``out``) and ``comparison.csv`` comparing run B
-    (``other_dir``) against run A (``run_dir``); returns the HTML path."""
-    a, b = load_run(run_dir), load_run(other_dir)
+    (``other_dir``) against run A (``run_dir``), either a directory or a run already
+    loaded; returns the HTML path."""
+    a, b = (r if isinstance(r, RunData) else load_run(r) for r in (run_dir, other_dir))
     pairs = compare_runs(a, b)
-    path = Path(out) if out else Path(run_dir) / COMPARISON_NAME
+    path = Path(out) if out else a.path / COMPARISON_NAME
     html = render_comparison(a, b, compute_metrics(a), compute_metrics(b), pairs)
     path.write_text(html, encoding="utf-8")
     write_csv(path.parent / COMPARISON_CSV, [flatten(p.as_dict()) for p in pairs])

@@ -63,7 +63,8 @@ def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 
     bi = t.conditions.index(BASELINE_ID)
     images = {c["id"]: c.get("images", []) for c in run.cases}
     order = np.argsort(np.array(t.cases, dtype=object), kind="stable")
-    right_at_base = t.scored[:, bi] & (t.rank[:, bi] == 1)
+    scored = t.scored
+    right_at_base = scored[:, bi] & (t.rank[:, bi] == 1)
     out: list[Flip] = []
     for mi, model in enumerate(t.models):
         harmful = sorted(
@@ -77,7 +78,7 @@ def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 
         seen: set[int] = set()
         for m in harmful:
             ci = t.conditions.index(m.condition)
-            flipped = right_at_base[mi] & t.scored[mi, ci] & (t.rank[mi, ci] != 1)
+            flipped = right_at_base[mi] & scored[mi, ci] & (t.rank[mi, ci] != 1)
             n = next((int(n) for n in order if flipped[n] and int(n) not in seen), None)
             if n is None:
                 continue

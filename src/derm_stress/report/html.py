@@ -379,14 +379,14 @@ def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
 
 
 def write_report(
-    run_dir: str | Path, out: str | Path | None = None, redact_notes: bool = False
+    run_dir: str | Path | RunData, out: str | Path | None = None, redact_notes: bool = False
 ) -> Path:
     """Write ``report.html`` (or ``out``), ``report.md``, ``metrics.csv`` and
-    ``subgroups.csv`` for a run directory; returns the HTML path."""
-    run = load_run(run_dir)
+    ``subgroups.csv`` for a run directory (or a run already loaded); returns the HTML path."""
+    run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     metrics = compute_metrics(run)
     subgroups = all_subgroups(run)  # bootstraps per group: computed once for HTML and CSV
-    path = Path(out) if out else Path(run_dir) / REPORT_NAME
+    path = Path(out) if out else run.path / REPORT_NAME
     path.write_text(render_report(run, redact_notes, metrics, subgroups), encoding="utf-8")
     folder = path.parent
     (folder / SUMMARY_NAME).write_text(_markdown(run, metrics), encoding="utf-8")
