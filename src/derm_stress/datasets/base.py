@@ -34,6 +34,8 @@ class Dataset:
     checks every row once and keeps only the count and the issues, ``stream()`` yields the
     cases one at a time, and ``cases`` materialises the list only when asked for. The
     harness streams, so a run's memory does not grow with the number of cases.
+    ``scanned`` passes the (count, issues) of a source already checked, so a subset of a
+    streamed dataset does not read it again.
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class Dataset:
         *,
         source: Source | None = None,
         limit: int | None = None,
+        scanned: tuple[int, list[CaseIssue]] | None = None,
     ) -> None:
         self.name = name
         self.root = root
@@ -54,14 +57,8 @@ class Dataset:
         if cases is None and source is None:
             raise ValueError("a Dataset needs cases or a source")
         if cases is None:
-            scanned = 0
-            found: list[CaseIssue] = []
-            for item in self._items():
-                if isinstance(item, CaseIssue):
-                    found.append(item)
-                else:
-                    scanned += 1
-            self._count = scanned
+            count, found = scanned if scanned is not None else self._scan()
+            self._count = count
             self.issues = list(issues or []) + found
         else:
             self._count = len(cases)
@@ -72,6 +69,16 @@ class Dataset:
         """A dataset read from ``source`` (a function returning a fresh iterator of cases
         and issues) whenever it is streamed."""
         return cls(name, root=root, source=source)
+
+    def _scan(self) -> tuple[int, list[CaseIssue]]:
+        """One pass over the source: how many cases, and the rejected rows."""
+        count, found = 0, list[CaseIssue]()
+        for item in self._items():
+            if isinstance(item, CaseIssue):
+                found.append(item)
+            else:
+                count += 1
+        return count, found
 
     def _items(self) -> Iterator[Case | CaseIssue]:
         assert self._source is not None
@@ -123,7 +130,15 @@ class Dataset:
         if ids is None and self._cases is None:  # stays streamed
             assert self._source is not None
             limit = limit if self._limit is None or limit is None else min(limit, self._limit)
-            return Dataset(self.name, root=self.root, source=self._source, limit=limit)
+            # the issues cover the whole source whatever the limit: no need to read it again
+            count = len(self) if limit is None else min(limit, len(self))
+            return Dataset(
+                self.name,
+                root=self.root,
+                source=self._source,
+                limit=limit,
+                scanned=(count, list(self.issues)),
+            )
         issues = list(self.issues)
         cases = self.cases
         if ids is not None:
