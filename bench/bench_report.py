@@ -27,7 +27,7 @@ import numpy as np
 
 from derm_stress.labels import triage_for
 from derm_stress.perturb.presets import preset_path
-from derm_stress.run import load_config, result_key
+from derm_stress.run import Store, load_config, result_key
 
 CODES = ("ACK", "BCC", "MEL", "NEV", "SCC", "SEK")
 SITES = ("FACE", "BACK", "CHEST", "ARM", "FOREARM", "NOSE", "HAND", "THIGH")
@@ -78,17 +78,9 @@ def build(out: Path, n_cases: int, n_models: int, seed: int = 0) -> int:
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    Store(out / "results.sqlite").close()  # the real schema; rows are then bulk-inserted
     db = sqlite3.connect(out / "results.sqlite")
-    db.executescript(
-        """
-        PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;
-        CREATE TABLE results (key TEXT PRIMARY KEY, model TEXT NOT NULL, case_id TEXT NOT NULL,
-            condition TEXT NOT NULL, status TEXT NOT NULL, answer TEXT NOT NULL,
-            applied TEXT NOT NULL, created REAL NOT NULL);
-        CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-        INSERT INTO meta VALUES ('schema_version', '1');
-        """
-    )
+    db.execute("PRAGMA synchronous=OFF")
     total = 0
     for mi, model in enumerate(models):
         for condition in conditions:

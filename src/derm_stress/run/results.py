@@ -219,6 +219,7 @@ class RunData:
     _index: tuple[dict[str, int], dict[str, int], dict[str, int]] | None = field(
         default=None, repr=False
     )
+    _diagnoses: list[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_rows(cls, path: Path, manifest: dict[str, Any], rows: Sequence[Row]) -> RunData:
@@ -274,6 +275,13 @@ class RunData:
             self._index = _indexes(self.table)
         return self._index
 
+    @property
+    def diagnoses(self) -> list[str]:
+        """Each case's reference diagnosis, in the table's case order."""
+        if self._diagnoses is None:
+            self._diagnoses = _diagnoses(self.manifest)
+        return self._diagnoses
+
     def key(self, model: str, condition: str, case_id: str) -> str:
         """The store key of one result of this run."""
         models, conditions, cases = self.index
@@ -321,7 +329,7 @@ class RunData:
         t = self.table
         keys = [self.key(t.models[m], t.conditions[c], t.cases[n]) for m, c, n in cells]
         stored = {r.key: r for r in store.get(keys)}
-        diagnoses = _diagnoses(self.manifest)
+        diagnoses = self.diagnoses
         for (m, c, n), key in zip(cells, keys, strict=True):
             result = stored.get(key)
             if result is None:
