@@ -32,12 +32,11 @@ from derm_stress.datasets import Dataset
 from derm_stress.datasets.base import DatasetDigest
 from derm_stress.models import Model
 from derm_stress.models.base import Answer
-from derm_stress.perturb.base import Applied
 from derm_stress.perturb.condition import Condition, Probe
 from derm_stress.run.config import RunConfig, load_dataset
 from derm_stress.run.executors import CaseProbes, Executor, LocalExecutor
 from derm_stress.run.progress import RunProgress
-from derm_stress.run.store import Store, case_keys
+from derm_stress.run.store import Store, StoreRow, case_keys
 
 STORE_NAME = "results.sqlite"
 MANIFEST_NAME = "manifest.json"
@@ -105,9 +104,6 @@ class Budget:
 
     max_calls: int | None = None
     max_cost: float | None = None
-
-
-Row = tuple[str, str, str, str, Answer, tuple[Applied, ...]]
 
 
 @dataclass
@@ -277,7 +273,7 @@ class _Pipeline:
                 self.queues[m].append((key, probe))
 
     def _fail(self, entry: _Pending, which: set[tuple[int, str]], error: str) -> None:
-        rows: list[Row] = [
+        rows: list[StoreRow] = [
             (key, self.models[m].name, entry.case.case_id, c, _input_error(error), ())
             for (m, c), key in entry.todo.items()
             if (m, c) in which

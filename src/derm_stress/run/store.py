@@ -26,6 +26,10 @@ SCHEMA_VERSION = 1
 RETRIED_STATUSES = ("error",)
 
 
+# (key, model, case id, condition id, answer, applied records): one row for ``Store.put``
+StoreRow = tuple[str, str, str, str, Answer, Sequence[Applied]]
+
+
 def result_key(
     model_hash: str,
     prompt_version: str,
@@ -147,7 +151,7 @@ class Store:
             done.update(r[0] for r in rows)
         return done
 
-    def put(self, rows: Sequence[tuple[str, str, str, str, Answer, Sequence[Applied]]]) -> None:
+    def put(self, rows: Sequence[StoreRow]) -> None:
         """Insert or replace (key, model, case_id, condition, answer, applied) rows atomically."""
         now = time.time()
         with self._db:
