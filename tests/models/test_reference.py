@@ -49,18 +49,35 @@ def test_held_out_accuracy_beats_chance_and_context_helps(sample: Dataset) -> No
 
 
 def test_retraining_reproduces_the_shipped_model(tmp_path: Path, sample: Dataset) -> None:
+    """A retrain reproduces the shipped model's answers; weights agree to float tolerance.
+
+    Training is deterministic on one machine, but its 3,000 gradient steps run through BLAS
+    matrix products whose summation order depends on the CPU's SIMD width and the BLAS build,
+    so weights retrained elsewhere differ in the last digits (seen: 2.3e-7 absolute, 2.1e-5
+    relative). What must be reproduced is what the model answers: the ranked differential on
+    every held-out case, and probabilities to well within the differences that could reorder it.
+    """
     out = tmp_path / "w.npz"
     summary = train_reference(PAD_DIR, out)
     assert summary.cases == 441
     shipped, retrained = ReferenceWeights(), ReferenceWeights(out)
     for head in ("image", "full"):
         for a, b in zip(shipped.heads[head], retrained.heads[head], strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
-    probes = [build_probe(c, BASELINE, 0) for c in sample.cases[:30]]
-    ours = ReferenceModel(weights=out).answer(probes)
-    assert [a.differential for a in ours] == [
-        a.differential for a in ReferenceModel().answer(probes)
-    ]
+            # float64 rounding over 3,000 steps: relative 1e-4 of the weight scale is 1000x the
+            # largest cross-CPU difference seen and far below any change in training.
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(np.abs(a).max()))
+    for condition_id in ("img=none|ctx=image_only", "img=none|ctx=full"):
+        condition = next(
+            c for c in expand_grid({"context": ["image_only", "full"]}) if c.id == condition_id
+        )
+        probes = [build_probe(c, condition, 0) for c in sample]
+        ours = ReferenceModel(weights=out).answer(probes)
+        theirs = ReferenceModel().answer(probes)
+        assert [a.differential for a in ours] == [a.differential for a in theirs]
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(
+                [c or 0.0 for c in a.confidences], [c or 0.0 for c in b.confidences], atol=1e-3
+            )
 
 
 def test_make_model_errors_are_clear() -> None:
