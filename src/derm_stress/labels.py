@@ -251,3 +251,66 @@ def triage_for(code: str) -> Triage | None:
     if code == OTHER:
         return None
     return label(code).triage
+
+
+# --- TEMPORARY (scoring-12): the part of vocab-12's Vocabulary API that scoring uses, over
+# the 13 labels above, until vocab-12 lands; reverted at that merge. ---
+_LOOKALIKES: dict[str, tuple[str, ...]] = {
+    "ACK": ("SCC", "BCC", "SEK"),
+    "BCC": ("SCC", "NEV", "SEK", "ACK"),
+    "MEL": ("NEV", "SEK", "LENT"),
+    "NEV": ("MEL", "SEK"),
+    "SCC": ("ACK", "BCC", "SEK"),
+    "SEK": ("MEL", "NEV", "ACK"),
+    "BOD": ("ACK", "SEK"),
+    "DF": ("NEV", "MEL"),
+    "VASC": ("MEL", "NEV"),
+    "LENT": ("MEL", "SEK"),
+    "LPLK": ("BCC", "SEK"),
+    "AKIEC": ("SEK", "BCC"),
+    "BKL": ("MEL", "NEV"),
+}
+_GROUP = {
+    "ACK": "keratinocyte",
+    "BOD": "keratinocyte",
+    "AKIEC": "keratinocyte",
+    "BCC": "keratinocyte",
+    "SCC": "keratinocyte",
+    "MEL": "melanocytic",
+    "NEV": "melanocytic",
+    "SEK": "keratosis",
+    "LENT": "keratosis",
+    "LPLK": "keratosis",
+    "BKL": "keratosis",
+    "DF": "fibrous",
+    "VASC": "vascular",
+}
+
+
+class Vocabulary:
+    """Temporary stand-in for vocab-12's class (only what scoring uses)."""
+
+    def entry(self, code: str) -> Label:
+        return label(code)
+
+    def lookalikes(self, code: str) -> tuple[str, ...]:
+        return _LOOKALIKES.get(code, ())
+
+    def triage(self, code: str) -> Triage:
+        return label(code).triage
+
+    def match_level(self, answer: str, references: tuple[str, ...] | list[str]) -> str | None:
+        if answer == OTHER or answer not in BY_CODE:
+            return None
+        if any(answer in accepted_codes(r) for r in references):
+            return "exact"
+        if any(_GROUP.get(answer) == _GROUP.get(r) for r in references):
+            return "group"
+        return None
+
+
+_VOCABULARY = Vocabulary()
+
+
+def vocabulary() -> Vocabulary:
+    return _VOCABULARY
