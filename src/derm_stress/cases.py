@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from derm_stress.labels import Triage, label
+from derm_stress.labels import TRIAGE_LEVELS, Triage, label
 
 Sex = Literal["female", "male"]
 
@@ -168,25 +168,58 @@ ImageSource = Path | np.ndarray
 
 @dataclass(frozen=True, eq=False)
 class Case:
-    """One patient encounter: images, a note, the reference diagnosis (canonical code)."""
+    """One patient encounter: images, a note, the reference diagnosis (canonical code).
+
+    ``diagnoses`` lists every accepted reference diagnosis (a panel may leave a case open
+    between several; answering any of them is correct); ``diagnosis`` is the first, which
+    subgroups and old code use. ``triage_override`` is a case-level triage level (a
+    manifest's ``triage`` column) that replaces the level implied by the diagnoses.
+    """
 
     case_id: str
     images: tuple[ImageSource, ...]
     note: Note
     diagnosis: str
     meta: Mapping[str, str] = field(default_factory=dict)
+    diagnoses: tuple[str, ...] = ()
+    triage_override: Triage | None = None
 
     def __post_init__(self) -> None:
-        label(self.diagnosis)  # raises for a code outside the vocabulary
+        if not self.diagnoses:
+            object.__setattr__(self, "diagnoses", (self.diagnosis,))
+        elif self.diagnoses[0] != self.diagnosis:
+            raise ValueError(
+                f"case {self.case_id!r}: diagnosis {self.diagnosis!r} must be the first of "
+                f"diagnoses {self.diagnoses!r}"
+            )
+        if len(set(self.diagnoses)) != len(self.diagnoses):
+            raise ValueError(f"case {self.case_id!r}: repeated diagnosis in {self.diagnoses!r}")
+        for code in self.diagnoses:
+            label(code)  # raises for a code outside the vocabulary
+        if self.triage_override is not None and self.triage_override not in TRIAGE_LEVELS:
+            raise ValueError(
+                f"case {self.case_id!r}: triage must be one of {', '.join(TRIAGE_LEVELS)}, "
+                f"got {self.triage_override!r}"
+            )
         if not self.images:
             raise ValueError(f"case {self.case_id!r} has no images")
 
     @property
     def triage(self) -> Triage:
-        return label(self.diagnosis).triage
+        """The case's reference triage: the override, else the most urgent default level
+        of its diagnoses (a case left open between BCC and a naevus is urgent)."""
+        if self.triage_override is not None:
+            return self.triage_override
+        return max((label(c).triage for c in self.diagnoses), key=TRIAGE_LEVELS.index)
+
+    @property
+    def triage_source(self) -> Literal["manifest", "diagnosis"]:
+        """Where ``triage`` comes from: the case's own level or its diagnoses' default."""
+        return "manifest" if self.triage_override is not None else "diagnosis"
 
     def __repr__(self) -> str:  # short: Hypothesis prints it in every failing example
-        return f"Case({self.case_id!r}, diagnosis={self.diagnosis!r}, images={len(self.images)})"
+        dx = "|".join(self.diagnoses)
+        return f"Case({self.case_id!r}, diagnosis={dx!r}, images={len(self.images)})"
 
     def fingerprint(self) -> str:
         """Hash of everything a model can see: image bytes and note.

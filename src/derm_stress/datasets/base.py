@@ -157,7 +157,12 @@ class DatasetDigest:
         self._digest = hashlib.sha256(name.encode())
 
     def add(self, case: Case, fingerprint: str) -> None:
-        self._digest.update(f"{case.case_id}\0{case.diagnosis}\0{fingerprint}\n".encode())
+        # several diagnoses and a case-level triage count only where present, so the
+        # fingerprint of a dataset without them is what it always was
+        diagnosis = "|".join(case.diagnoses)
+        if case.triage_override is not None:
+            diagnosis += f"\0triage={case.triage_override}"
+        self._digest.update(f"{case.case_id}\0{diagnosis}\0{fingerprint}\n".encode())
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()[:16]

@@ -1,8 +1,11 @@
 """Loader for the generic case manifest (CSV or JSONL), documented in the README.
 
 Required columns: ``case_id``, ``image`` (a path relative to the manifest's folder; several
-separated by ``;``), ``diagnosis`` (label text, normalised through the vocabulary). Optional
-note columns carry exactly the names of ``Note``'s fields. A row with an unknown label, a bad
+separated by ``;``), ``diagnosis`` (label text or an ICD-10-CM code, normalised through the
+vocabulary; several accepted diagnoses separated by ``|``, any of them counting as correct).
+Optional note columns carry exactly the names of ``Note``'s fields, and ``triage``
+(``emergency``, ``urgent``, ``soon`` or ``routine``) sets the case's reference triage instead
+of its diagnosis's default. A row with an unknown label, a bad
 value or an image path that escapes the manifest's folder becomes a ``CaseIssue``.
 """
 
@@ -18,7 +21,7 @@ from typing import Any
 from derm_stress.cases import SYMPTOM_FIELDS, Case, Note
 from derm_stress.datasets.base import CaseIssue, Dataset, parse_bool, parse_float, parse_text
 from derm_stress.errors import DatasetError, DermStressError
-from derm_stress.labels import normalise_label
+from derm_stress.labels import TRIAGE_LEVELS, Triage, normalise_label
 
 REQUIRED = ("case_id", "image", "diagnosis")
 BOOL_FIELDS = (*SYMPTOM_FIELDS, "skin_cancer_history", "family_history")
@@ -85,7 +88,36 @@ _PARSERS: dict[str, Callable[[object, str], Any]] = {
 assert set(_PARSERS) == set(Note.field_names()), "every Note field needs a manifest parser"
 
 
-_KNOWN = frozenset((*REQUIRED, *_PARSERS))
+CASE_FIELDS = ("triage",)  # optional columns that describe the case, not the note
+_KNOWN = frozenset((*REQUIRED, *_PARSERS, *CASE_FIELDS))
+
+
+def _parse_diagnoses(value: object) -> tuple[str, ...]:
+    """``"bcc | Bowen's disease"`` -> ``("BCC", "BOD")``: every accepted diagnosis, in order,
+    each label text or ICD-10-CM code normalised through the vocabulary."""
+    text = parse_text(value)
+    if text is None:
+        raise ValueError("diagnosis is empty")
+    codes: list[str] = []
+    for part in text.split("|"):
+        item = part.strip()
+        if not item:
+            raise ValueError(f"diagnosis {text!r} has an empty part between '|'")
+        code = normalise_label(item)
+        if code not in codes:  # "MEL | melanoma" names one diagnosis twice
+            codes.append(code)
+    return tuple(codes)
+
+
+def _parse_triage(value: object) -> Triage | None:
+    text = parse_text(value)
+    if text is None:
+        return None
+    level = text.lower()
+    for allowed in TRIAGE_LEVELS:
+        if level == allowed:
+            return allowed
+    raise ValueError(f"triage: expected one of {', '.join(TRIAGE_LEVELS)} or empty, got {value!r}")
 
 
 def _check_typos(columns: dict[str, str]) -> None:
@@ -168,16 +200,16 @@ def _read(path: Path, root: Path) -> Iterator[Case | CaseIssue]:
         try:
             extra = {k: str(v) for k, v in row.items() if k not in _KNOWN and v is not None}
             _check_typos(extra)
-            label_text = parse_text(row.get("diagnosis"))
-            if label_text is None:
-                raise ValueError("diagnosis is empty")
+            diagnoses = _parse_diagnoses(row.get("diagnosis"))
             note = Note(**{f: _PARSERS[f](row.get(f), f) for f in _PARSERS})
             case = Case(
                 case_id=case_id,
                 images=_image_paths(root, row.get("image")),
                 note=note,
-                diagnosis=normalise_label(label_text),
+                diagnosis=diagnoses[0],
                 meta={**extra, "line": str(number)},
+                diagnoses=diagnoses,
+                triage_override=_parse_triage(row.get("triage")),
             )
         except (DermStressError, ValueError) as exc:
             yield CaseIssue(case_id, f"line {number}: {exc}")

@@ -367,7 +367,9 @@ def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
     return {
         "id": case.case_id,
         "diagnosis": case.diagnosis,
+        "diagnoses": list(case.diagnoses),
         "triage": case.triage,
+        "triage_source": case.triage_source,
         "fingerprint": fingerprint,
         "fitzpatrick": case.note.fitzpatrick,
         "body_site": case.note.body_site,

@@ -8,22 +8,62 @@ answers, perturbation records) stay in the store and are read on demand, streami
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from derm_stress.errors import InvalidArgument
-from derm_stress.labels import TRIAGE_LEVELS, accepted_codes, triage_for
+from derm_stress.labels import TRIAGE_LEVELS, triage_for, vocabulary
 from derm_stress.run.harness import MANIFEST_NAME, STORE_NAME
 from derm_stress.run.store import Result, Store, case_keys, result_key
 
 BASELINE_ID = "img=none|ctx=image_only"
 STATUSES = ("missing", "ok", "unparseable", "error", "input_error")
 MISSING, OK, UNPARSEABLE, ERROR, INPUT_ERROR = range(len(STATUSES))
+ScoreLevel = Literal["exact", "group"]
+SCORE_LEVELS: tuple[ScoreLevel, ...] = ("exact", "group")
+_NOT_CACHED = "?"
+
+
+def check_score_level(value: object) -> ScoreLevel:
+    """``value`` as a score level, or a one-line error naming the allowed ones."""
+    for level in SCORE_LEVELS:
+        if value == level:
+            return level
+    raise InvalidArgument(f"score_level: expected one of {', '.join(SCORE_LEVELS)}, got {value!r}")
+
+
+def match_ranks(
+    differential: Sequence[str],
+    references: Sequence[str],
+    cache: dict[str, str | None] | None = None,
+) -> tuple[int, int]:
+    """1-based positions of the first answer matching one of ``references`` at the exact
+    level and at the group level (an exact match is also a group match); 0 for none.
+
+    ``cache`` (code -> level, for these references only) saves repeated vocabulary
+    look-ups when many answers are scored against the same references."""
+    vocab = vocabulary()
+    exact = group = 0
+    for position, code in enumerate(differential, start=1):
+        level = _NOT_CACHED if cache is None else cache.get(code, _NOT_CACHED)
+        if level == _NOT_CACHED:
+            level = vocab.match_level(code, tuple(references))
+            if cache is not None:
+                cache[code] = level
+        if level is None:
+            continue
+        if not group:
+            group = position
+        if level == "exact":
+            exact = position
+            break
+    return exact, group
 
 
 @dataclass(frozen=True)
@@ -32,6 +72,8 @@ class Row:
 
     ``status``: ok, unparseable, error (model call failed), input_error, or missing (not
     run yet). Accuracy counts ok and unparseable rows (an unparseable answer is wrong).
+    ``diagnosis`` is the case's first accepted diagnosis, ``diagnoses`` all of them
+    (empty: just ``diagnosis``).
     """
 
     model: str
@@ -44,6 +86,12 @@ class Row:
     stated_triage: str | None
     error: str | None
     result: Result | None
+    diagnoses: tuple[str, ...] = ()
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every accepted reference diagnosis of the case."""
+        return self.diagnoses or (self.diagnosis,)
 
     @property
     def scored(self) -> bool:
@@ -54,8 +102,18 @@ class Row:
         """Stated triage, else the triage of the top diagnosis."""
         return _triage(self.stated_triage, self.differential)
 
-    def correct_at(self, k: int) -> bool:
-        return any(code in accepted_codes(self.diagnosis) for code in self.differential[:k])
+    def correct_at(self, k: int, level: ScoreLevel = "exact") -> bool:
+        """Whether one of the top ``k`` answers matches a reference at ``level``."""
+        exact, group = match_ranks(self.differential, self.references)
+        rank = exact if level == "exact" else group
+        return 1 <= rank <= k
+
+    def match_level(self, k: int) -> ScoreLevel | None:
+        """The level of the best match among the top ``k`` answers (None: no match)."""
+        exact, group = match_ranks(self.differential, self.references)
+        if 1 <= exact <= k:
+            return "exact"
+        return "group" if 1 <= group <= k else None
 
 
 def _triage(stated: str | None, differential: Sequence[str]) -> str | None:
@@ -68,8 +126,10 @@ def _triage(stated: str | None, differential: Sequence[str]) -> str | None:
 class ResultTable:
     """What the metrics need of every result, as arrays indexed [model, condition, case].
 
-    ``rank``: 1-based position of the first correct code in the differential (0: none), so
-    top-k correctness is ``1 <= rank <= k``. ``top1``: index into ``answers`` (-1: none).
+    ``rank_exact`` / ``rank_group``: 1-based position of the first answer matching a
+    reference diagnosis at the exact / group level (0: none), so top-k correctness is
+    ``1 <= rank <= k``; ``rank`` is the one of the run's headline ``score_level``.
+    ``named``: per model, every code it answered anywhere in the run. ``top1``: index into ``answers`` (-1: none).
     ``triage``: index into ``TRIAGE_LEVELS`` (stated, else implied by the top answer; -1
     unknown). ``adopted``: whether the top answer is the misleading referral's diagnosis (-1
     where no misleading referral was applied). Missing numbers are NaN (tokens: -1).
@@ -88,6 +148,18 @@ class ResultTable:
     tokens: np.ndarray
     cost: np.ndarray
     answers: list[str] = field(default_factory=list)
+    rank_exact: np.ndarray | None = None
+    rank_group: np.ndarray | None = None
+    score_level: ScoreLevel = "exact"
+    named: list[set[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.rank_exact is None:
+            self.rank_exact = self.rank
+        if self.rank_group is None:
+            self.rank_group = np.zeros_like(self.rank)
+        if not self.named:
+            self.named = [set() for _ in self.models]
 
     @classmethod
     def empty(
@@ -118,22 +190,43 @@ class ResultTable:
         scored: np.ndarray = (self.status == OK) | (self.status == UNPARSEABLE)
         return scored
 
-    def correct_at(self, k: int) -> np.ndarray:
-        return (self.rank >= 1) & (self.rank <= k)
+    def correct_at(self, k: int, level: ScoreLevel | None = None) -> np.ndarray:
+        """Top-``k`` correctness at ``level`` (default: the headline level)."""
+        rank = self.ranks(level)
+        return (rank >= 1) & (rank <= k)
+
+    def ranks(self, level: ScoreLevel | None = None) -> np.ndarray:
+        """The rank array of ``level`` (default: the headline level)."""
+        if level is None:
+            return self.rank
+        rank = self.rank_exact if level == "exact" else self.rank_group
+        assert rank is not None  # set in __post_init__
+        return rank
+
+    def with_score_level(self, level: ScoreLevel) -> ResultTable:
+        """This table with ``rank`` (and so every headline figure) at ``level``; the
+        arrays are shared, not copied."""
+        return dataclasses.replace(self, rank=self.ranks(level), score_level=level)
 
 
 class _Filler:
     """Collects results column by column and writes them into a ``ResultTable`` at once
     (shared by the store loader and ``RunData.from_rows``, so both read answers alike)."""
 
-    def __init__(self, table: ResultTable, diagnoses: Sequence[str]) -> None:
+    def __init__(
+        self,
+        table: ResultTable,
+        references: Sequence[tuple[str, ...]],
+        score_level: ScoreLevel = "exact",
+    ) -> None:
         self.table = table
-        self.diagnoses = diagnoses
+        self.references = references
+        self.score_level = score_level
         self.answer_index: dict[str, int] = {}
-        self.accepted: dict[str, frozenset[str]] = {}
+        self.levels: dict[tuple[str, ...], dict[str, str | None]] = {}
         self.columns: dict[str, list[Any]] = {
-            name: [] for name in ("at", "status", "rank", "top1", "triage", "confidence",
-                                  "latency", "tokens", "cost")
+            name: [] for name in ("at", "status", "rank_exact", "rank_group", "top1", "triage",
+                                  "confidence", "latency", "tokens", "cost")
         }  # fmt: skip
         self.adopted: tuple[list[int], list[int]] = ([], [])
         self.triage_level: dict[str | None, int] = {t: i for i, t in enumerate(TRIAGE_LEVELS)}
@@ -154,10 +247,13 @@ class _Filler:
         """One result for the table cell with flat index ``at``."""
         col = self.columns
         n_cases = len(self.table.cases)
-        diagnosis = self.diagnoses[at % n_cases]
-        accepted = self.accepted.get(diagnosis)
-        if accepted is None:
-            accepted = self.accepted[diagnosis] = accepted_codes(diagnosis)
+        references = self.references[at % n_cases]
+        cache = self.levels.get(references)
+        if cache is None:
+            cache = self.levels[references] = {}
+        exact, group = match_ranks(differential, references, cache)
+        if differential:
+            self.table.named[at // (n_cases * len(self.table.conditions))].update(differential)
         top = -1
         if differential:
             top = self.answer_index.get(differential[0], -1)
@@ -166,7 +262,8 @@ class _Filler:
                 self.table.answers.append(differential[0])
         col["at"].append(at)
         col["status"].append(self.status_code[status])
-        col["rank"].append(next((i + 1 for i, c in enumerate(differential) if c in accepted), 0))
+        col["rank_exact"].append(exact)
+        col["rank_group"].append(group)
         col["top1"].append(top)
         level = _triage(stated_triage, differential)
         col["triage"].append(self.triage_level.get(level, -1))
@@ -182,12 +279,14 @@ class _Filler:
 
     def finish(self) -> ResultTable:
         t = self.table
+        t.rank_group = np.zeros_like(t.rank)
         at = np.asarray(self.columns.pop("at"), dtype=np.intp)
         for name, values in self.columns.items():
-            target = getattr(t, name)
+            target = t.rank if name == "rank_exact" else getattr(t, name)
             target.flat[at] = np.asarray(values, dtype=target.dtype)
+        t.rank_exact = t.rank
         t.adopted.flat[np.asarray(self.adopted[0], dtype=np.intp)] = self.adopted[1]
-        return t
+        return t.with_score_level(self.score_level)
 
 
 def _referral(applied: Sequence[dict[str, Any]]) -> str | None:
@@ -219,13 +318,13 @@ class RunData:
     _index: tuple[dict[str, int], dict[str, int], dict[str, int]] | None = field(
         default=None, repr=False
     )
-    _diagnoses: list[str] | None = field(default=None, repr=False)
+    _references: list[tuple[str, ...]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_rows(cls, path: Path, manifest: dict[str, Any], rows: Sequence[Row]) -> RunData:
         """A ``RunData`` from rows held in memory (tests, other sources)."""
         table = _empty_table(manifest)
-        filler = _Filler(table, _diagnoses(manifest))
+        filler = _Filler(table, _references(manifest), score_level_of(manifest))
         models, conditions, cases = _indexes(table)
         for r in rows:
             answer = r.result.answer if r.result else None
@@ -276,11 +375,21 @@ class RunData:
         return self._index
 
     @property
+    def score_level(self) -> ScoreLevel:
+        """The level the headline figures use (the table's ``rank``)."""
+        return self.table.score_level
+
+    @property
+    def references(self) -> list[tuple[str, ...]]:
+        """Each case's accepted reference diagnoses, in the table's case order."""
+        if self._references is None:
+            self._references = _references(self.manifest)
+        return self._references
+
+    @property
     def diagnoses(self) -> list[str]:
-        """Each case's reference diagnosis, in the table's case order."""
-        if self._diagnoses is None:
-            self._diagnoses = _diagnoses(self.manifest)
-        return self._diagnoses
+        """Each case's (first) reference diagnosis, in the table's case order."""
+        return [refs[0] for refs in self.references]
 
     def key(self, model: str, condition: str, case_id: str) -> str:
         """The store key of one result of this run."""
@@ -329,19 +438,20 @@ class RunData:
         t = self.table
         keys = [self.key(t.models[m], t.conditions[c], t.cases[n]) for m, c, n in cells]
         stored = {r.key: r for r in store.get(keys)}
-        diagnoses = self.diagnoses
+        references = self.references
         for (m, c, n), key in zip(cells, keys, strict=True):
             result = stored.get(key)
+            refs = references[n]
             if result is None:
                 yield Row(
-                    t.models[m], t.cases[n], t.conditions[c], diagnoses[n],
-                    "missing", (), (), None, "not run", None,
+                    t.models[m], t.cases[n], t.conditions[c], refs[0],
+                    "missing", (), (), None, "not run", None, refs,
                 )  # fmt: skip
                 continue
             a = result.answer
             yield Row(
-                t.models[m], t.cases[n], t.conditions[c], diagnoses[n], result.status,
-                a.differential, a.confidences, a.triage, a.error, result,
+                t.models[m], t.cases[n], t.conditions[c], refs[0], result.status,
+                a.differential, a.confidences, a.triage, a.error, result, refs,
             )  # fmt: skip
 
     @property
@@ -375,8 +485,16 @@ def _indexes(table: ResultTable) -> tuple[dict[str, int], dict[str, int], dict[s
     )
 
 
-def _diagnoses(manifest: dict[str, Any]) -> list[str]:
-    return [c["diagnosis"] for c in manifest.get("cases", [])]
+def _references(manifest: dict[str, Any]) -> list[tuple[str, ...]]:
+    # runs recorded before cases had several diagnoses only have "diagnosis"
+    return [
+        tuple(c.get("diagnoses") or (c["diagnosis"],)) for c in manifest.get("cases", [])
+    ]
+
+
+def score_level_of(manifest: dict[str, Any]) -> ScoreLevel:
+    """The headline score level a run's manifest records (``exact`` for older runs)."""
+    return check_score_level(manifest.get("score_level", "exact"))
 
 
 # SQLite pulls out just the fields the table needs, so Python never parses raw answers or
@@ -392,8 +510,9 @@ FROM results
 """
 
 
-def load_run(run_dir: str | Path) -> RunData:
-    """Load a run directory written by ``derm-stress run``."""
+def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunData:
+    """Load a run directory written by ``derm-stress run``; ``score_level`` overrides the
+    headline level the run's config chose."""
     path = Path(run_dir)
     manifest_path, store_path = path / MANIFEST_NAME, path / STORE_NAME
     if not manifest_path.is_file() or not store_path.is_file():
@@ -422,7 +541,9 @@ def load_run(run_dir: str | Path) -> RunData:
             )
             for c, key in enumerate(keys):
                 wanted[key] = (m * n_conditions + c) * n_cases + n
-    filler = _Filler(table, _diagnoses(manifest))
+    level = score_level_of(manifest) if score_level is None else check_score_level(score_level)
+    manifest["score_level"] = level
+    filler = _Filler(table, _references(manifest), level)
     with Store(store_path) as store:
         for row in store.scan(_SCAN):
             key, status, differential, confidence, triage, latency, prompt, completion, cost = row[
