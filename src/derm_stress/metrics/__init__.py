@@ -1,5 +1,6 @@
-"""Metrics: accuracy with intervals, paired differences from the baseline, flips, McNemar,
-context help and harm, referral adoption, triage, calibration, cost and latency."""
+"""Metrics: accuracy with intervals (exact and group level), paired differences from the
+baseline, flips, McNemar, context help and harm, referral adoption, triage, calibration, cost
+and latency; what the report says about scoring (never-answered diagnoses, triage sources)."""
 
 from derm_stress.metrics.core import (
     BASELINE_ID,
@@ -12,19 +13,23 @@ from derm_stress.metrics.core import (
     split_condition,
     subgroup_metrics,
 )
+from derm_stress.metrics.scoring import NeverAnswered, never_answered, triage_sources
 from derm_stress.metrics.stats import bootstrap_ci, expected_calibration_error, mcnemar_exact
 
 __all__ = [
     "BASELINE_ID",
     "FULL_ID",
     "ConditionMetrics",
+    "NeverAnswered",
     "bootstrap_ci",
     "compute_metrics",
     "corruption_errors",
     "expected_calibration_error",
     "image_op_and_severity",
     "mcnemar_exact",
+    "never_answered",
     "selective_accuracy",
     "split_condition",
     "subgroup_metrics",
+    "triage_sources",
 ]

@@ -1,6 +1,8 @@
 """Per (model, condition) metrics against the clean image-only baseline of the same model.
 
-Accuracy counts rows the model answered (parsed or not; unparseable is wrong). Differences,
+Accuracy counts rows the model answered (parsed or not; unparseable is wrong), at the run's
+headline score level (``exact`` unless the config says ``group``); both levels are also
+reported side by side (``top1_exact`` ... ``topk_group``). Differences,
 flips, McNemar tests and context harm are paired over the cases scored under both the
 condition and the baseline. Every interval is a seeded case-level bootstrap, so the same
 run always gives the same numbers.
@@ -23,6 +25,7 @@ from derm_stress.run.results import (
     INPUT_ERROR,
     MISSING,
     OK,
+    SCORE_LEVELS,
     UNPARSEABLE,
     ResultTable,
     RunData,
@@ -58,14 +61,22 @@ class ConditionMetrics:
     relative_top1: float | None  # top-1 / baseline top-1
     context_harm: float | None  # right at the baseline, wrong here (corrupted notes only)
     referral_adoption: float | None  # top-1 = the misleading referral's diagnosis
-    triage_sensitivity: float | None  # urgent cases triaged urgent
-    triage_specificity: float | None  # non-urgent cases not triaged urgent
+    triage_sensitivity: float | None  # urgent/emergency cases triaged urgent or emergency
+    triage_specificity: float | None  # other cases not triaged urgent or emergency
     under_triage: float | None  # triaged less urgently than the reference
     mean_confidence: float | None  # stated top-1 confidence
     ece: float | None
     mean_latency_s: float | None
     tokens: int | None
     cost_usd: float | None
+    # both score levels, whatever the headline uses (top1/topk above are one of them)
+    score_level: str = "exact"
+    top1_exact: float | None = None
+    topk_exact: float | None = None
+    topk_exact_ci: CI | None = None
+    top1_group: float | None = None
+    topk_group: float | None = None
+    topk_group_ci: CI | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -136,10 +147,22 @@ def _condition_metrics(
     if "misleading_referral" in context:
         adopted = t.adopted[mi, ci][scored]
         adoption = _share(adopted[adopted >= 0] == 1)
+    levels: dict[str, tuple[float | None, CI | None, float | None]] = {}
+    for level in SCORE_LEVELS:
+        if level == t.score_level:
+            levels[level] = (top1, topk_ci, topk)
+            continue
+        rank = t.ranks(level)[mi, ci]
+        right1 = (rank == 1) & scored
+        rightk = (rank >= 1) & (rank <= k) & scored
+        # the headline's seed: a level's interval does not depend on which is the headline
+        level_k, level_k_ci = _mean_ci(rightk[scored], seed + 1)
+        levels[level] = (_share(right1[scored]), level_k_ci, level_k)
+    # "urgent" in the sense of sensitivity: urgent or more (emergency); -1 is unknown
     urgent_level = TRIAGE_LEVELS.index("urgent")
     stated = t.triage[mi, ci]
-    urgent = scored & (reference_triage == urgent_level)
-    other = scored & (reference_triage != urgent_level)
+    urgent = scored & (reference_triage >= urgent_level)
+    other = scored & (reference_triage >= 0) & (reference_triage < urgent_level)
     known = scored & (reference_triage >= 0)
     confidence = t.confidence[mi, ci]
     confident = scored & ~np.isnan(confidence)
@@ -177,14 +200,21 @@ def _condition_metrics(
         relative_top1=relative,
         context_harm=harm,
         referral_adoption=adoption,
-        triage_sensitivity=_share(stated[urgent] == urgent_level),
-        triage_specificity=_share(stated[other] != urgent_level),
+        triage_sensitivity=_share(stated[urgent] >= urgent_level),
+        triage_specificity=_share(stated[other] < urgent_level),
         under_triage=_share(stated[known] < reference_triage[known]),
         mean_confidence=mean_conf,
         ece=ece,
         mean_latency_s=float(latency.mean()) if latency.size else None,
         tokens=int(tokens.sum()) if tokens.size else None,
         cost_usd=float(cost.sum()) if cost.size else None,
+        score_level=t.score_level,
+        top1_exact=levels["exact"][0],
+        topk_exact=levels["exact"][2],
+        topk_exact_ci=levels["exact"][1],
+        top1_group=levels["group"][0],
+        topk_group=levels["group"][2],
+        topk_group_ci=levels["group"][1],
     )
 
 

@@ -24,6 +24,7 @@ from derm_stress.perturb.base import registry
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.gallery import Flip, worst_flips
 from derm_stress.report.plots import context_chart, severity_curves, severity_heatmap
+from derm_stress.report.scoring import scoring_lines, scoring_section
 from derm_stress.run.results import OK, RunData, load_run
 
 REPORT_NAME = "report.html"
@@ -326,6 +327,7 @@ def render_report(
 McNemar p-values are exact.</p>
 <div class=cards>{"".join(f"<div class=card><b>{esc(v)}</b>{esc(n)}</div>" for n, v in cards)}</div>
 <h2>Headline</h2>{headline_table(run, metrics)}
+<h3>Scoring</h3>{scoring_section(run, metrics)}
 <h2>Accuracy decay under image perturbations</h2>
 {"".join(figures) or "<p>No single-operator image conditions in this grid.</p>"}
 {heatmaps}
@@ -364,6 +366,8 @@ def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
         f"Dataset {run.manifest['dataset']['name']} ({run.manifest['dataset']['cases']} "
         f"cases), seed {run.manifest['seed']}. Differences are paired against "
         f"`{BASELINE_ID}`, in percentage points with 95% bootstrap intervals.",
+        "",
+        *(f"{line}  " for line in scoring_lines(run)),
         "",
         f"| model | condition | n | top-1 | Δ top-1 | top-{run.top_k} | "
         f"Δ top-{run.top_k} | McNemar p |",

@@ -15,7 +15,7 @@ from derm_stress.errors import InvalidArgument
 from derm_stress.perturb.condition import Condition
 from derm_stress.perturb.grid import expand_grid
 
-TOP_LEVEL_KEYS = ("name", "image", "context", "dataset", "models", "seed", "top_k")
+TOP_LEVEL_KEYS = ("name", "image", "context", "dataset", "models", "seed", "top_k", "score_level")
 DATASET_KEYS = ("manifest", "pad_ufes_20", "sample", "limit", "cases")
 DEFAULT_MODELS: list[dict[str, Any]] = [{"name": "reference", "adapter": "reference"}]
 
@@ -30,6 +30,7 @@ class RunConfig:
     models: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_MODELS))
     seed: int = 0
     top_k: int = 3
+    score_level: str = "exact"  # the level headline accuracy uses: exact or group
     base_dir: Path = field(default_factory=Path.cwd)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -72,6 +73,9 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
         raise InvalidArgument(f"seed: expected a non-negative integer, got {seed!r}")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InvalidArgument(f"top_k: expected a positive integer, got {top_k!r}")
+    score_level = spec.get("score_level", "exact")
+    if score_level not in ("exact", "group"):
+        raise InvalidArgument(f"score_level: expected one of exact, group, got {score_level!r}")
     return RunConfig(
         name=str(spec.get("name", name)),
         conditions=expand_grid(spec),
@@ -79,6 +83,7 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
         models=[dict(m) for m in models],
         seed=seed,
         top_k=top_k,
+        score_level=str(score_level),
         base_dir=base_dir,
         raw=dict(spec),
     )

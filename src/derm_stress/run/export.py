@@ -19,6 +19,7 @@ COLUMNS = (
     "answer",
     "top1_correct",
     "topk_correct",
+    "match_level",
     "triage",
     "status",
     "error",
@@ -34,9 +35,13 @@ COLUMNS = (
 
 def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
     """One dict per model x case x condition with the export columns, streamed from the
-    store."""
+    store. ``diagnosis`` lists every accepted reference diagnosis (joined with ``|``);
+    correctness is at the run's score level; ``match_level`` is the level of the best match
+    among the top k answers (``exact``, ``group``, or empty for none)."""
     k = run.top_k
+    level = run.score_level
     for row in run.iter_rows():
+        best = row.match_level(k) if row.scored else None
         answer = row.result.answer if row.result else None
         applied = row.result.applied if row.result else ()
         yield (
@@ -44,10 +49,11 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
                 "model": row.model,
                 "case_id": row.case_id,
                 "condition": row.condition,
-                "diagnosis": row.diagnosis,
+                "diagnosis": "|".join(row.references),
                 "answer": ";".join(row.differential),
-                "top1_correct": row.correct_at(1) if row.scored else None,
-                "topk_correct": row.correct_at(k) if row.scored else None,
+                "top1_correct": row.correct_at(1, level) if row.scored else None,
+                "topk_correct": row.correct_at(k, level) if row.scored else None,
+                "match_level": best,
                 "triage": row.triage,
                 "status": row.status,
                 "error": row.error,

@@ -413,6 +413,7 @@ def run(
         "config": config.raw,
         "seed": config.seed,
         "top_k": config.top_k,
+        "score_level": config.score_level,
         "conditions": [c.describe() for c in config.conditions],
         "models": [
             {

@@ -9,6 +9,7 @@ answers, perturbation records) stay in the store and are read on demand, streami
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -102,15 +103,20 @@ class Row:
         """Stated triage, else the triage of the top diagnosis."""
         return _triage(self.stated_triage, self.differential)
 
+    @functools.cached_property
+    def ranks(self) -> tuple[int, int]:
+        """(exact, group) 1-based rank of the first matching answer (0: none)."""
+        return match_ranks(self.differential, self.references)
+
     def correct_at(self, k: int, level: ScoreLevel = "exact") -> bool:
         """Whether one of the top ``k`` answers matches a reference at ``level``."""
-        exact, group = match_ranks(self.differential, self.references)
+        exact, group = self.ranks
         rank = exact if level == "exact" else group
         return 1 <= rank <= k
 
     def match_level(self, k: int) -> ScoreLevel | None:
         """The level of the best match among the top ``k`` answers (None: no match)."""
-        exact, group = match_ranks(self.differential, self.references)
+        exact, group = self.ranks
         if 1 <= exact <= k:
             return "exact"
         return "group" if 1 <= group <= k else None
@@ -129,7 +135,8 @@ class ResultTable:
     ``rank_exact`` / ``rank_group``: 1-based position of the first answer matching a
     reference diagnosis at the exact / group level (0: none), so top-k correctness is
     ``1 <= rank <= k``; ``rank`` is the one of the run's headline ``score_level``.
-    ``named``: per model, every code it answered anywhere in the run. ``top1``: index into ``answers`` (-1: none).
+    ``named``: per model, every code it answered anywhere in the run. ``top1``: index
+    into ``answers`` (-1: none).
     ``triage``: index into ``TRIAGE_LEVELS`` (stated, else implied by the top answer; -1
     unknown). ``adopted``: whether the top answer is the misleading referral's diagnosis (-1
     where no misleading referral was applied). Missing numbers are NaN (tokens: -1).
@@ -487,9 +494,7 @@ def _indexes(table: ResultTable) -> tuple[dict[str, int], dict[str, int], dict[s
 
 def _references(manifest: dict[str, Any]) -> list[tuple[str, ...]]:
     # runs recorded before cases had several diagnoses only have "diagnosis"
-    return [
-        tuple(c.get("diagnoses") or (c["diagnosis"],)) for c in manifest.get("cases", [])
-    ]
+    return [tuple(c.get("diagnoses") or (c["diagnosis"],)) for c in manifest.get("cases", [])]
 
 
 def score_level_of(manifest: dict[str, Any]) -> ScoreLevel:
