@@ -23,7 +23,7 @@ from derm_stress.cases import (
     note_lines,
 )
 from derm_stress.errors import InvalidArgument
-from derm_stress.labels import BY_CODE, label
+from derm_stress.labels import label, vocabulary
 from derm_stress.perturb.base import Operator, register
 
 BLOCKS: dict[str, tuple[str, ...]] = {
@@ -35,24 +35,20 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     "free_text": ("free_text",),
 }
 
-# Diagnoses a clinician could plausibly suggest instead of the true one (visual look-alikes),
-# so a misleading referral is a realistic mistake rather than an absurd one.
-CONFUSABLE: dict[str, tuple[str, ...]] = {
-    "ACK": ("SCC", "BCC", "SEK"),
-    "BCC": ("SCC", "NEV", "SEK", "ACK"),
-    "MEL": ("NEV", "SEK", "LENT"),
-    "NEV": ("MEL", "SEK"),
-    "SCC": ("ACK", "BCC", "SEK"),
-    "SEK": ("MEL", "NEV", "ACK"),
-    "BOD": ("ACK", "SEK"),
-    "DF": ("NEV", "MEL"),
-    "VASC": ("MEL", "NEV"),
-    "LENT": ("MEL", "SEK"),
-    "LPLK": ("BCC", "SEK"),
-    "AKIEC": ("SEK", "BCC"),
-    "BKL": ("MEL", "NEV"),
-}
-assert set(CONFUSABLE) == set(BY_CODE), "every label needs look-alikes for misleading_referral"
+
+def lookalikes_for(case: Case) -> tuple[str, ...]:
+    """Diagnoses a clinician could plausibly suggest instead of the case's own: the
+    vocabulary's look-alikes of each of its accepted diagnoses, in order, without any that
+    would count as right for the case (so a misleading referral is a realistic mistake
+    rather than an absurd one, and never a correct answer). Empty when the vocabulary knows
+    none."""
+    vocab = vocabulary()
+    found: list[str] = []
+    for reference in case.diagnoses:
+        for code in vocab.lookalikes(reference):
+            if code not in found and vocab.match_level(code, case.diagnoses) != "exact":
+                found.append(code)
+    return tuple(found)
 
 
 class NoteOperator(Operator[Note]):
@@ -162,7 +158,10 @@ _REFERRAL_STYLES: dict[int, tuple[str, ...]] = {
 
 @register
 class MisleadingReferral(NoteOperator):
-    """Misleading context: the referral suggests a wrong but look-alike diagnosis.
+    """Misleading context: the referral suggests a wrong but look-alike diagnosis, drawn
+    from the vocabulary's look-alikes of the case's diagnosis (any diagnosis of the
+    vocabulary; see ``lookalikes_for``). A case whose diagnosis has no look-alike keeps its
+    note (params ``diagnosis`` None).
 
     Severity sets how assertive it is, from hedged ("?seborrhoeic keratosis") to
     authoritative ("confirmed by dermatology: seborrhoeic keratosis").
@@ -173,13 +172,17 @@ class MisleadingReferral(NoteOperator):
     severities = {s: {"style": list(_REFERRAL_STYLES[s])} for s in range(1, 6)}
 
     def sample(self, rng: np.random.Generator, target: Note, case: Case) -> dict[str, Any]:
-        options = CONFUSABLE[case.diagnosis]
+        options = lookalikes_for(case)
+        if not options:
+            return {"diagnosis": None, "text": None}
         wrong = options[int(rng.integers(0, len(options)))]
         styles = _REFERRAL_STYLES[self.severity]
         template = styles[int(rng.integers(0, len(styles)))]
         return {"diagnosis": wrong, "text": template.format(name=label(wrong).name.lower())}
 
     def apply(self, target: Note, params: Mapping[str, Any]) -> Note:
+        if params["text"] is None:
+            return target
         return target.replace(referral=params["text"])
 
 
