@@ -1,0 +1,215 @@
+"""Scoring with several reference diagnoses, at the exact and group level, case-level triage,
+and the never-answered warning: through a real manifest, harness run, store, export and
+report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from derm_stress.cases import Case, Note
+from derm_stress.datasets import load_manifest
+from derm_stress.errors import InvalidArgument
+from derm_stress.metrics import BASELINE_ID, compute_metrics, never_answered, triage_sources
+from derm_stress.perturb import Probe
+from derm_stress.report import write_report
+from derm_stress.run import export_run, load_config, load_run, run
+from derm_stress.run.results import match_ranks
+from tests.conftest import ManifestFactory
+
+# case id -> (manifest diagnosis, manifest triage, what the scripted model answers)
+CASES: dict[str, tuple[str, str, str]] = {
+    # several accepted diagnoses: the second one at rank 2 is an exact match
+    "open": ("basal cell carcinoma | squamous cell carcinoma", "", "1. Melanoma\n2. SCC"),
+    # a group label accepts its members
+    "group-label": ("bkl", "", "1. Seborrheic keratosis\n2. Melanoma"),
+    # same group of the hierarchy (keratinocyte carcinoma), not the condition itself
+    "same-group": ("BCC", "", "1. Squamous cell carcinoma\n2. Melanocytic nevus"),
+    # wrong at both levels; the case-level triage overrides the benign default
+    "wrong": ("dermatofibroma", "urgent", "1. Melanoma\n2. Basal cell carcinoma"),
+    "right": ("melanoma", "", "1. melanoma\n2. nevus"),
+    "never": ("DF", "", "1. Melanoma\n2. Melanocytic nevus"),
+}
+
+
+def scripted(probe: Probe) -> str:
+    """The scripted model: its answer depends only on the case."""
+    return CASES[probe.case_id][2] + "\nTriage: urgent"
+
+
+def _manifest(make_manifest: ManifestFactory) -> Path:
+    rows = [
+        {"case_id": cid, "image": f"@{i}", "diagnosis": dx, "triage": triage}
+        for i, (cid, (dx, triage, _)) in enumerate(CASES.items())
+    ]
+    return make_manifest(rows)
+
+
+def _run(tmp_path: Path, manifest: Path, **extra: Any) -> Path:
+    config = {
+        "image": ["none"],
+        "context": ["image_only"],
+        "dataset": {"manifest": str(manifest)},
+        "models": [{"name": "s", "adapter": "callable", "target": "tests.test_scoring:scripted"}],
+        "top_k": 2,
+        **extra,
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    run(load_config(path), out)
+    return out
+
+
+def test_manifest_reads_several_diagnoses_and_a_triage_column(
+    make_manifest: ManifestFactory,
+) -> None:
+    dataset = load_manifest(_manifest(make_manifest))
+    assert dataset.issues == []
+    by_id = {c.case_id: c for c in dataset.cases}
+    assert by_id["open"].diagnoses == ("BCC", "SCC") and by_id["open"].diagnosis == "BCC"
+    assert by_id["right"].diagnoses == ("MEL",)
+    assert by_id["wrong"].triage == "urgent" and by_id["wrong"].triage_source == "manifest"
+    assert by_id["never"].triage == "routine" and by_id["never"].triage_source == "diagnosis"
+
+
+def test_bad_diagnosis_lists_and_triage_values_are_rejected_with_a_reason(
+    make_manifest: ManifestFactory,
+) -> None:
+    path = make_manifest(
+        [
+            {"case_id": "empty-part", "image": "@0", "diagnosis": "MEL |", "triage": ""},
+            {"case_id": "unknown-part", "image": "@1", "diagnosis": "MEL | zzz", "triage": ""},
+            {"case_id": "bad-triage", "image": "@2", "diagnosis": "MEL", "triage": "asap"},
+            {"case_id": "twice", "image": "@3", "diagnosis": "MEL | melanoma", "triage": "Soon"},
+        ]
+    )
+    dataset = load_manifest(path)
+    reasons = {i.source: i.reason for i in dataset.issues}
+    assert "empty part" in reasons["empty-part"]
+    assert "'zzz'" in reasons["unknown-part"]
+    assert "triage: expected one of" in reasons["bad-triage"] and "'asap'" in reasons["bad-triage"]
+    (case,) = dataset.cases  # one diagnosis named twice is one diagnosis; case-insensitive
+    assert case.diagnoses == ("MEL",) and case.triage == "soon"
+
+
+def test_case_checks_its_diagnoses_and_takes_the_most_urgent_default() -> None:
+    image = (Path("x.jpg"),)
+    case = Case("c", image, Note(), "NEV", diagnoses=("NEV", "BCC"))
+    assert case.triage == "urgent" and case.triage_source == "diagnosis"
+    with pytest.raises(ValueError, match="must be the first of"):
+        Case("c", image, Note(), "BCC", diagnoses=("NEV", "BCC"))
+    with pytest.raises(ValueError, match="repeated diagnosis"):
+        Case("c", image, Note(), "NEV", diagnoses=("NEV", "NEV"))
+    with pytest.raises(ValueError, match="triage must be one of"):
+        Case("c", image, Note(), "NEV", triage_override="now")  # type: ignore[arg-type]
+
+
+def test_ranks_at_both_levels() -> None:
+    assert match_ranks(("MEL", "SCC"), ("BCC", "SCC")) == (2, 2)
+    assert match_ranks(("SEK",), ("BKL",)) == (1, 1)  # a member of a group label is exact
+    assert match_ranks(("SCC", "BCC"), ("BCC",)) == (2, 1)  # group match first, exact later
+    assert match_ranks(("MEL", "OTHER"), ("DF",)) == (0, 0)
+
+
+def test_a_run_scores_exact_and_group_level_and_says_why(
+    tmp_path: Path, make_manifest: ManifestFactory
+) -> None:
+    out = _run(tmp_path, _manifest(make_manifest))
+    data = load_run(out)
+    assert data.score_level == "exact"
+    (base,) = compute_metrics(data)
+    assert base.condition == BASELINE_ID and base.n == 6
+    # exact top-2: open, group-label, right
+    assert base.topk == pytest.approx(3 / 6) and base.topk_exact == base.topk
+    assert base.top1 == pytest.approx(2 / 6)  # group-label, right
+    # group top-2 adds same-group (SCC for BCC); BCC and melanoma are not DF's group
+    assert base.topk_group == pytest.approx(4 / 6)
+    assert base.top1_group == pytest.approx(3 / 6)
+    # every case triaged urgent by the model: the overridden "wrong" case counts as urgent
+    assert base.triage_sensitivity == pytest.approx(1.0)  # open, same-group, right, wrong
+    assert base.triage_specificity == pytest.approx(0.0)  # group-label, never
+    assert triage_sources(data) == {"manifest": 1, "diagnosis": 5}
+    warnings = never_answered(data)
+    assert [str(w) for w in warnings] == ["s never answered DF: 2 cases"]
+
+    export_run(data, "csv", tmp_path / "rows.csv")
+    with (tmp_path / "rows.csv").open() as fh:
+        rows = {r["case_id"]: r for r in csv.DictReader(fh)}
+    assert rows["open"]["diagnosis"] == "BCC|SCC"
+    assert {cid: r["match_level"] for cid, r in rows.items()} == {
+        "open": "exact",
+        "group-label": "exact",
+        "same-group": "group",
+        "wrong": "",
+        "right": "exact",
+        "never": "",
+    }
+    assert rows["same-group"]["topk_correct"] == "False"
+
+    report = write_report(out).read_text()
+    assert "Headline accuracy is scored at the exact level" in report
+    assert "<b>s</b> never answered <code>DF</code>: 2 cases" in report
+    assert "<b>1</b> from the manifest's <code>triage</code> column" in report
+    summary = (out / "report.md").read_text()
+    assert "Warning: s never answered DF: 2 cases" in summary
+
+
+def test_group_level_headline_from_the_config(
+    tmp_path: Path, make_manifest: ManifestFactory
+) -> None:
+    out = _run(tmp_path, _manifest(make_manifest), score_level="group")
+    data = load_run(out)
+    (base,) = compute_metrics(data)
+    assert data.score_level == "group" and base.score_level == "group"
+    assert base.topk == pytest.approx(4 / 6) and base.topk_exact == pytest.approx(3 / 6)
+    export_run(data, "csv", tmp_path / "rows.csv")
+    with (tmp_path / "rows.csv").open() as fh:
+        rows = {r["case_id"]: r for r in csv.DictReader(fh)}
+    assert rows["same-group"]["topk_correct"] == "True"
+    assert rows["same-group"]["match_level"] == "group"
+    assert "scored at the group level" in write_report(out).read_text()
+    # the same run read at the other level: figures change, stored results do not
+    (exact,) = compute_metrics(load_run(out, score_level="exact"))
+    assert exact.topk == pytest.approx(3 / 6) and exact.topk_ci == base.topk_exact_ci
+
+
+def test_score_level_typo_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"image": ["none"], "score_level": "grp"}))
+    with pytest.raises(InvalidArgument, match="score_level: expected one of exact, group"):
+        load_config(path)
+    path.write_text(yaml.safe_dump({"image": ["none"], "score_levle": "group"}))
+    with pytest.raises(InvalidArgument, match="did you mean 'score_level'"):
+        load_config(path)
+
+
+def test_runs_recorded_before_several_diagnoses_still_load(
+    tmp_path: Path, make_manifest: ManifestFactory
+) -> None:
+    out = _run(tmp_path, _manifest(make_manifest))
+    # strip what older versions did not write: case records' diagnoses and triage source,
+    # the manifest's score level
+    db = sqlite3.connect(out / "results.sqlite")
+    records = db.execute("SELECT position, record FROM cases").fetchall()
+    for position, record in records:
+        old = json.loads(record)
+        del old["diagnoses"], old["triage_source"]
+        db.execute("UPDATE cases SET record = ? WHERE position = ?", (json.dumps(old), position))
+    db.commit()
+    db.close()
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["score_level"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    data = load_run(out)
+    assert data.score_level == "exact" and data.references[0] == ("BCC",)
+    (base,) = compute_metrics(data)
+    assert base.topk == pytest.approx(2 / 6)  # "open" now only accepts BCC
+    assert triage_sources(data) == {"manifest": 0, "diagnosis": 6}
+    assert "Headline accuracy is scored at the exact level" in write_report(out).read_text()
