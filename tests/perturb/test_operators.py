@@ -14,8 +14,11 @@ import pytest
 from derm_stress.cases import Case, Note
 from derm_stress.datasets import Dataset
 from derm_stress.errors import InvalidArgument, UnknownName
+from derm_stress.labels import vocabulary
+from derm_stress.models.reference.train import TRAINING_LOOKALIKES
 from derm_stress.perturb import derive_rng, describe, make_operator, registry, replay
 from derm_stress.perturb.base import Applied
+from derm_stress.perturb.note_ops import lookalikes_for
 
 # name -> options needed to construct it (beyond severity)
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -153,6 +156,61 @@ def test_misleading_referral_names_a_wrong_lookalike_and_grows_assertive(pad: Da
         assert mild.referral and strong.referral
         assert mild.referral.startswith(("?", "query"))
         assert "confirmed" in strong.referral
+
+
+# The hard-coded table misleading_referral drew from before the vocabulary had look-alikes:
+# stored results and the demo grid stay valid only while the vocabulary agrees for these.
+LEGACY_LOOKALIKES: dict[str, tuple[str, ...]] = {
+    "ACK": ("SCC", "BCC", "SEK"),
+    "BCC": ("SCC", "NEV", "SEK", "ACK"),
+    "MEL": ("NEV", "SEK", "LENT"),
+    "NEV": ("MEL", "SEK"),
+    "SCC": ("ACK", "BCC", "SEK"),
+    "SEK": ("MEL", "NEV", "ACK"),
+    "BOD": ("ACK", "SEK"),
+    "DF": ("NEV", "MEL"),
+    "VASC": ("MEL", "NEV"),
+    "LENT": ("MEL", "SEK"),
+    "LPLK": ("BCC", "SEK"),
+    "AKIEC": ("SEK", "BCC"),
+    "BKL": ("MEL", "NEV"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(LEGACY_LOOKALIKES))
+def test_misleading_referral_draws_the_same_lookalikes_for_the_original_labels(code: str) -> None:
+    case = Case("c", (np.zeros((4, 4, 3), np.uint8),), FULL_NOTE, code)
+    assert lookalikes_for(case) == LEGACY_LOOKALIKES[code]
+
+
+def test_reference_training_lookalikes_match_the_vocabulary() -> None:
+    for code, options in TRAINING_LOOKALIKES.items():
+        assert vocabulary().lookalikes(code) == options, code
+
+
+def test_misleading_referral_never_plants_an_accepted_diagnosis(pad: Dataset) -> None:
+    image = (np.zeros((4, 4, 3), np.uint8),)
+    case = Case("c", image, FULL_NOTE, "BCC", diagnoses=("BCC", "SCC"))
+    options = lookalikes_for(case)
+    assert "SCC" not in options and "BCC" not in options and options
+    for severity in range(1, 6):
+        for cid in ("a", "b", "c", "d"):
+            probe_case = Case(cid, image, FULL_NOTE, "BCC", diagnoses=("BCC", "SCC"))
+            _, record = _apply("misleading_referral", severity, FULL_NOTE, probe_case)
+            assert record.params["diagnosis"] in options
+    # AKIEC accepts actinic keratosis, a look-alike of Bowen's disease: left out too
+    open_case = Case("c", image, FULL_NOTE, "BOD", diagnoses=("BOD", "AKIEC"))
+    assert "ACK" in vocabulary().lookalikes("BOD") and "ACK" not in lookalikes_for(open_case)
+
+
+def test_misleading_referral_keeps_the_note_without_lookalikes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(type(vocabulary()), "lookalikes", lambda self, code: ())
+    case = Case("c", (np.zeros((4, 4, 3), np.uint8),), FULL_NOTE, "MEL")
+    out, record = _apply("misleading_referral", 5, FULL_NOTE, case)
+    assert out == FULL_NOTE and record.params == {"diagnosis": None, "text": None}
+    assert replay(Applied.from_dict(record.to_dict()), FULL_NOTE) == FULL_NOTE
 
 
 def test_drop_random_fields_drops_more_with_severity(pad: Dataset) -> None:
