@@ -159,9 +159,8 @@ _REFERRAL_STYLES: dict[int, tuple[str, ...]] = {
 @register
 class MisleadingReferral(NoteOperator):
     """Misleading context: the referral suggests a wrong but look-alike diagnosis, drawn
-    from the vocabulary's look-alikes of the case's diagnosis (any diagnosis of the
-    vocabulary; see ``lookalikes_for``). A case whose diagnosis has no look-alike keeps its
-    note (params ``diagnosis`` None).
+    from the vocabulary's look-alikes of the case's diagnoses (never one that counts as
+    right for the case). A case whose diagnosis has no look-alike keeps its note.
 
     Severity sets how assertive it is, from hedged ("?seborrhoeic keratosis") to
     authoritative ("confirmed by dermatology: seborrhoeic keratosis").
