@@ -231,6 +231,7 @@ class _Filler:
         self.score_level = score_level
         self.answer_index: dict[str, int] = {}
         self.levels: dict[tuple[str, ...], dict[str, str | None]] = {}
+        self.ranks: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[int, int]] = {}
         self.columns: dict[str, list[Any]] = {
             name: [] for name in ("at", "status", "rank_exact", "rank_group", "top1", "triage",
                                   "confidence", "latency", "tokens", "cost")
@@ -255,10 +256,16 @@ class _Filler:
         col = self.columns
         n_cases = len(self.table.cases)
         references = self.references[at % n_cases]
-        cache = self.levels.get(references)
-        if cache is None:
-            cache = self.levels[references] = {}
-        exact, group = match_ranks(differential, references, cache)
+        # answers repeat (a model's differentials for one diagnosis are few): rank each
+        # distinct (references, differential) once
+        key = (references, tuple(differential))
+        ranks = self.ranks.get(key)
+        if ranks is None:
+            cache = self.levels.get(references)
+            if cache is None:
+                cache = self.levels[references] = {}
+            ranks = self.ranks[key] = match_ranks(differential, references, cache)
+        exact, group = ranks
         if differential:
             self.table.named[at // (n_cases * len(self.table.conditions))].update(differential)
         top = -1
