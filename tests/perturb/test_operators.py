@@ -14,8 +14,7 @@ import pytest
 from derm_stress.cases import Case, Note
 from derm_stress.datasets import Dataset
 from derm_stress.errors import InvalidArgument, UnknownName
-from derm_stress.labels import vocabulary
-from derm_stress.models.reference.train import TRAINING_LOOKALIKES
+from derm_stress.labels import label, vocabulary
 from derm_stress.perturb import derive_rng, describe, make_operator, registry, replay
 from derm_stress.perturb.base import Applied
 from derm_stress.perturb.note_ops import lookalikes_for
@@ -183,9 +182,16 @@ def test_misleading_referral_draws_the_same_lookalikes_for_the_original_labels(c
     assert lookalikes_for(case) == LEGACY_LOOKALIKES[code]
 
 
-def test_reference_training_lookalikes_match_the_vocabulary() -> None:
-    for code, options in TRAINING_LOOKALIKES.items():
-        assert vocabulary().lookalikes(code) == options, code
+def test_misleading_referral_draws_from_the_vocabulary_for_any_other_diagnosis() -> None:
+    image = (np.zeros((4, 4, 3), np.uint8),)
+    for code in ("PSORIASIS", "ATOPIC_DERMATITIS", "TINEA_CORPORIS", "CELLULITIS"):
+        case = Case(f"c-{code}", image, FULL_NOTE, code)
+        options = lookalikes_for(case)
+        assert options and set(options) <= set(vocabulary().lookalikes(code)), code
+        out, record = _apply("misleading_referral", 3, FULL_NOTE, case)
+        planted = record.params["diagnosis"]
+        assert planted in options and planted != code
+        assert out.referral and label(planted).name.lower() in out.referral
 
 
 def test_misleading_referral_never_plants_an_accepted_diagnosis(pad: Dataset) -> None:
@@ -207,7 +213,7 @@ def test_misleading_referral_keeps_the_note_without_lookalikes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(type(vocabulary()), "lookalikes", lambda self, code: ())
-    case = Case("c", (np.zeros((4, 4, 3), np.uint8),), FULL_NOTE, "MEL")
+    case = Case("c", (np.zeros((4, 4, 3), np.uint8),), FULL_NOTE, "PSORIASIS")
     out, record = _apply("misleading_referral", 5, FULL_NOTE, case)
     assert out == FULL_NOTE and record.params == {"diagnosis": None, "text": None}
     assert replay(Applied.from_dict(record.to_dict()), FULL_NOTE) == FULL_NOTE

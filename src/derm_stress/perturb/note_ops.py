@@ -36,16 +36,37 @@ BLOCKS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The look-alikes misleading_referral drew before the vocabulary had its own, kept for the 13
+# original codes: stored results are keyed by the case and condition, not by what the
+# operator planted, so changing these would silently mix old and new referrals (and the
+# reference model was trained on them). Every other diagnosis draws from the vocabulary.
+CONFUSABLE: dict[str, tuple[str, ...]] = {
+    "ACK": ("SCC", "BCC", "SEK"),
+    "BCC": ("SCC", "NEV", "SEK", "ACK"),
+    "MEL": ("NEV", "SEK", "LENT"),
+    "NEV": ("MEL", "SEK"),
+    "SCC": ("ACK", "BCC", "SEK"),
+    "SEK": ("MEL", "NEV", "ACK"),
+    "BOD": ("ACK", "SEK"),
+    "DF": ("NEV", "MEL"),
+    "VASC": ("MEL", "NEV"),
+    "LENT": ("MEL", "SEK"),
+    "LPLK": ("BCC", "SEK"),
+    "AKIEC": ("SEK", "BCC"),
+    "BKL": ("MEL", "NEV"),
+}
+
+
 def lookalikes_for(case: Case) -> tuple[str, ...]:
     """Diagnoses a clinician could plausibly suggest instead of the case's own: the
-    vocabulary's look-alikes of each of its accepted diagnoses, in order, without any that
-    would count as right for the case (so a misleading referral is a realistic mistake
-    rather than an absurd one, and never a correct answer). Empty when the vocabulary knows
-    none."""
+    look-alikes of each of its accepted diagnoses (``CONFUSABLE`` for the 13 original
+    codes, the vocabulary's for every other), in order, without any that would count as
+    right for the case (so a misleading referral is a realistic mistake rather than an
+    absurd one, and never a correct answer). Empty when none is known."""
     vocab = vocabulary()
     found: list[str] = []
     for reference in case.diagnoses:
-        for code in vocab.lookalikes(reference):
+        for code in CONFUSABLE.get(reference) or vocab.lookalikes(reference):
             if code not in found and vocab.match_level(code, case.diagnoses) != "exact":
                 found.append(code)
     return tuple(found)

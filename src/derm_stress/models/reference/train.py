@@ -24,24 +24,13 @@ from derm_stress.errors import DatasetError
 from derm_stress.images import load_image
 from derm_stress.models.reference.features import REFERRAL_CODES, image_features, note_features
 from derm_stress.models.reference.model import WEIGHTS
+from derm_stress.perturb.note_ops import CONFUSABLE
 
 L2 = 0.01
 STEPS = 3000
 STEP_SIZE = 0.5
 REFERRAL_ACCURACY = 0.6
 SEED = 20261122
-
-# The look-alikes the simulated referrals draw from: the table misleading_referral used when
-# the weights were trained, frozen here so the training data cannot change when the
-# vocabulary's look-alikes do (tests check the vocabulary still agrees for these classes).
-TRAINING_LOOKALIKES: dict[str, tuple[str, ...]] = {
-    "ACK": ("SCC", "BCC", "SEK"),
-    "BCC": ("SCC", "NEV", "SEK", "ACK"),
-    "MEL": ("NEV", "SEK", "LENT"),
-    "NEV": ("MEL", "SEK"),
-    "SCC": ("ACK", "BCC", "SEK"),
-    "SEK": ("MEL", "NEV", "ACK"),
-}
 
 
 @dataclass(frozen=True)
@@ -80,8 +69,7 @@ def _fit(x: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, ...]
 def _referral(case: Case, rng: np.random.Generator) -> str:
     if rng.random() < REFERRAL_ACCURACY:
         return case.diagnosis
-    options = TRAINING_LOOKALIKES[case.diagnosis]
-    wrong = options[int(rng.integers(0, len(options)))]
+    wrong = CONFUSABLE[case.diagnosis][int(rng.integers(0, len(CONFUSABLE[case.diagnosis])))]
     return wrong if wrong in REFERRAL_CODES else "OTHER"
 
 
