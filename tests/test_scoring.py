@@ -20,7 +20,7 @@ from derm_stress.metrics import BASELINE_ID, compute_metrics, never_answered, tr
 from derm_stress.perturb import Probe
 from derm_stress.report import write_report
 from derm_stress.run import export_run, load_config, load_run, run
-from derm_stress.run.results import match_ranks
+from derm_stress.run.results import Row, RunData, match_ranks
 from tests.conftest import ManifestFactory
 
 # case id -> (manifest diagnosis, manifest triage, what the scripted model answers)
@@ -213,3 +213,74 @@ def test_runs_recorded_before_several_diagnoses_still_load(
     assert base.topk == pytest.approx(2 / 6)  # "open" now only accepts BCC
     assert triage_sources(data) == {"manifest": 0, "diagnosis": 6}
     assert "Headline accuracy is scored at the exact level" in write_report(out).read_text()
+
+
+def _triage_run(stated: dict[str, str], reference: dict[str, str]) -> RunData:
+    rows = [
+        Row("m", cid, BASELINE_ID, "NEV", "ok", ("NEV",), (), stated[cid], None, None)
+        for cid in stated
+    ]
+    manifest = {
+        "seed": 0,
+        "top_k": 1,
+        "models": [{"name": "m"}],
+        "conditions": [{"id": BASELINE_ID}],
+        "cases": [
+            {"id": cid, "diagnosis": "NEV", "triage": level, "triage_source": "manifest"}
+            for cid, level in reference.items()
+        ],
+    }
+    return RunData.from_rows(Path("."), manifest, rows)
+
+
+def test_triage_on_four_levels() -> None:
+    reference = {"a": "emergency", "b": "emergency", "c": "urgent", "d": "soon", "e": "routine"}
+    stated = {"a": "urgent", "b": "soon", "c": "emergency", "d": "urgent", "e": "routine"}
+    (base,) = compute_metrics(_triage_run(stated, reference))
+    # urgent-or-more cases a, b, c: a and c triaged urgent or more
+    assert base.triage_sensitivity == pytest.approx(2 / 3)
+    # the others d, e: e not triaged urgent or more
+    assert base.triage_specificity == pytest.approx(1 / 2)
+    # below the reference: a (urgent < emergency), b (soon < emergency)
+    assert base.under_triage == pytest.approx(2 / 5)
+
+
+def test_manifest_triage_accepts_every_level(make_manifest: ManifestFactory) -> None:
+    levels = ("Emergency", "urgent", "SOON", "routine", "")
+    path = make_manifest(
+        [
+            {"case_id": f"c{i}", "image": f"@{i}", "diagnosis": "nevus", "triage": level}
+            for i, level in enumerate(levels)
+        ]
+    )
+    dataset = load_manifest(path)
+    assert dataset.issues == []
+    assert [c.triage for c in dataset.cases] == [
+        "emergency",
+        "urgent",
+        "soon",
+        "routine",
+        "routine",
+    ]
+    assert [c.triage_source for c in dataset.cases] == ["manifest"] * 4 + ["diagnosis"]
+
+
+def test_manifest_diagnoses_as_icd10cm_codes(make_manifest: ManifestFactory) -> None:
+    path = make_manifest(
+        [
+            {"case_id": "coded", "image": "@0", "diagnosis": "C44.91"},
+            {"case_id": "open", "image": "@1", "diagnosis": "L40.0 | atopic dermatitis"},
+            {"case_id": "unlisted", "image": "@2", "diagnosis": "L98.8"},
+            {"case_id": "not-a-code", "image": "@3", "diagnosis": "L99.99"},
+        ]
+    )
+    dataset = load_manifest(path)
+    by_id = {c.case_id: c for c in dataset.cases}
+    assert by_id["coded"].diagnoses == ("BCC",)
+    assert by_id["open"].diagnoses == ("PLAQUE_PSORIASIS", "ATOPIC_DERMATITIS")
+    # a valid code no entry lists still loads, named by its ICD-10-CM description
+    assert by_id["unlisted"].diagnoses == ("ICD10CM:L98.8",)
+    assert [i.source for i in dataset.issues] == ["not-a-code"]
+    # an answer more specific than the reference is exact; the parent only group-level
+    assert match_ranks(("PSORIASIS", "PLAQUE_PSORIASIS"), ("PSORIASIS",)) == (1, 1)
+    assert match_ranks(("PSORIASIS",), by_id["open"].diagnoses) == (0, 1)
