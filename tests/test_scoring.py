@@ -16,7 +16,13 @@ import yaml
 from derm_stress.cases import Case, Note
 from derm_stress.datasets import load_manifest
 from derm_stress.errors import InvalidArgument
-from derm_stress.metrics import BASELINE_ID, compute_metrics, never_answered, triage_sources
+from derm_stress.metrics import (
+    BASELINE_ID,
+    compute_metrics,
+    default_triage,
+    never_answered,
+    triage_sources,
+)
 from derm_stress.perturb import Probe
 from derm_stress.report import write_report
 from derm_stress.run import export_run, load_config, load_run, run
@@ -157,6 +163,8 @@ def test_a_run_scores_exact_and_group_level_and_says_why(
     assert "Headline accuracy is scored at the exact level" in report
     assert "<b>s</b> never answered <code>DF</code>: 2 cases" in report
     assert "<b>1</b> from the manifest's <code>triage</code> column" in report
+    assert "<b>urgent</b>: BCC, MEL, SCC; <b>routine</b>: BKL, DF." in report
+    assert default_triage(data) == {"urgent": ["BCC", "MEL", "SCC"], "routine": ["BKL", "DF"]}
     summary = (out / "report.md").read_text()
     assert "Warning: s never answered DF: 2 cases" in summary
 

@@ -13,7 +13,12 @@ from derm_stress.metrics.core import (
     split_condition,
     subgroup_metrics,
 )
-from derm_stress.metrics.scoring import NeverAnswered, never_answered, triage_sources
+from derm_stress.metrics.scoring import (
+    NeverAnswered,
+    default_triage,
+    never_answered,
+    triage_sources,
+)
 from derm_stress.metrics.stats import bootstrap_ci, expected_calibration_error, mcnemar_exact
 
 __all__ = [
@@ -24,6 +29,7 @@ __all__ = [
     "bootstrap_ci",
     "compute_metrics",
     "corruption_errors",
+    "default_triage",
     "expected_calibration_error",
     "image_op_and_severity",
     "mcnemar_exact",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from derm_stress.labels import vocabulary
+from derm_stress.labels import TRIAGE_LEVELS, vocabulary
 from derm_stress.run.results import RunData
 
 TRIAGE_SOURCES = ("manifest", "diagnosis")
@@ -62,3 +62,16 @@ def triage_sources(run: RunData) -> dict[str, int]:
     existed: all from the diagnosis)."""
     counts = Counter(str(c.get("triage_source", "diagnosis")) for c in run.cases)
     return {source: counts.get(source, 0) for source in TRIAGE_SOURCES}
+
+
+def default_triage(run: RunData) -> dict[str, list[str]]:
+    """The mapping the run's reference triage used where the manifest gave none: each
+    triage level (most urgent first) with the run's diagnoses whose default it is."""
+    vocab = vocabulary()
+    codes = sorted({code for refs in run.references for code in refs})
+    out: dict[str, list[str]] = {level: [] for level in reversed(TRIAGE_LEVELS)}
+    for code in codes:
+        level = vocab.triage(code)
+        if level is not None:
+            out[level].append(code)
+    return {level: found for level, found in out.items() if found}

@@ -11,6 +11,7 @@ from derm_stress.metrics import (
     BASELINE_ID,
     ConditionMetrics,
     NeverAnswered,
+    default_triage,
     never_answered,
     triage_sources,
 )
@@ -66,6 +67,15 @@ def _warnings(warnings: Sequence[NeverAnswered]) -> str:
     )
 
 
+def _mapping(run: RunData, shown: int = 40) -> str:
+    parts = []
+    for level, codes in default_triage(run).items():
+        listed = ", ".join(codes[:shown])
+        more = f" and {len(codes) - shown} more" if len(codes) > shown else ""
+        parts.append(f"<b>{level}</b>: {esc(listed)}{more}")
+    return "; ".join(parts) or "none"
+
+
 def scoring_section(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
     """HTML: the score level, both levels at the baseline, triage sources, warnings."""
     k = run.top_k
@@ -102,5 +112,6 @@ def scoring_section(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
         "emergency; under-triage is a stated level below the reference.</p>"
         "<table><tr><th class=l>reference level</th><th>cases</th><th>from the manifest</th>"
         f"<th>from the diagnosis</th></tr>{triage_rows}</table>"
+        f"<p class=note>Default levels of this run's diagnoses: {_mapping(run)}.</p>"
         f"{_warnings(never_answered(run))}"
     )
