@@ -292,3 +292,20 @@ def test_manifest_diagnoses_as_icd10cm_codes(make_manifest: ManifestFactory) -> 
     # an answer more specific than the reference is exact; the parent only group-level
     assert match_ranks(("PSORIASIS", "PLAQUE_PSORIASIS"), ("PSORIASIS",)) == (1, 1)
     assert match_ranks(("PSORIASIS",), by_id["open"].diagnoses) == (0, 1)
+
+
+def test_jsonl_manifest_may_list_diagnoses(make_manifest: ManifestFactory, tmp_path: Path) -> None:
+    make_manifest([{"case_id": "x", "image": "@0", "diagnosis": "MEL"}])  # copies a photo
+    photo = next((tmp_path / "img").iterdir()).name
+    lines = [
+        {"case_id": "a", "image": f"img/{photo}", "diagnosis": ["BCC", "Bowen's disease"]},
+        {"case_id": "b", "image": f"img/{photo}", "diagnosis": [], "triage": "soon"},
+        {"case_id": "c", "image": f"img/{photo}", "diagnosis": ["MEL", ""]},
+    ]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    dataset = load_manifest(path)
+    (case,) = dataset.cases
+    assert case.diagnoses == ("BCC", "BOD")
+    reasons = {i.source: i.reason for i in dataset.issues}
+    assert "empty list" in reasons["b"] and "empty part" in reasons["c"]

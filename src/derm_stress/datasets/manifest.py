@@ -93,13 +93,21 @@ _KNOWN = frozenset((*REQUIRED, *_PARSERS, *CASE_FIELDS))
 
 
 def _parse_diagnoses(value: object) -> tuple[str, ...]:
-    """``"bcc | Bowen's disease"`` -> ``("BCC", "BOD")``: every accepted diagnosis, in order,
-    each label text or ICD-10-CM code normalised through the vocabulary."""
-    text = parse_text(value)
-    if text is None:
-        raise ValueError("diagnosis is empty")
+    """``"bcc | Bowen's disease"`` (or, in JSONL, a list of such texts) -> ``("BCC",
+    "BOD")``: every accepted diagnosis, in order, each label text or ICD-10-CM code
+    normalised through the vocabulary."""
+    if isinstance(value, list):
+        parts = [str(v) if v is not None else "" for v in value]
+        text = " | ".join(parts)
+        if not parts:
+            raise ValueError("diagnosis is an empty list")
+    else:
+        found = parse_text(value)
+        if found is None:
+            raise ValueError("diagnosis is empty")
+        text, parts = found, found.split("|")
     codes: list[str] = []
-    for part in text.split("|"):
+    for part in parts:
         item = part.strip()
         if not item:
             raise ValueError(f"diagnosis {text!r} has an empty part between '|'")
