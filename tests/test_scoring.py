@@ -309,3 +309,24 @@ def test_jsonl_manifest_may_list_diagnoses(make_manifest: ManifestFactory, tmp_p
     assert case.diagnoses == ("BCC", "BOD")
     reasons = {i.source: i.reason for i in dataset.issues}
     assert "empty list" in reasons["b"] and "empty part" in reasons["c"]
+
+
+def test_codes_the_active_vocabulary_lacks_match_only_themselves(
+    tmp_path: Path, make_manifest: ManifestFactory
+) -> None:
+    """A run scored with a user's vocabulary file, read back where that file is not
+    active: its own codes still match themselves; nothing raises."""
+    out = _run(tmp_path, _manifest(make_manifest))
+    db = sqlite3.connect(out / "results.sqlite")
+    (record,) = db.execute("SELECT record FROM cases WHERE case_id = 'never'").fetchone()
+    changed = {**json.loads(record), "diagnosis": "HOSPITAL_X", "diagnoses": ["HOSPITAL_X"]}
+    db.execute("UPDATE cases SET record = ? WHERE case_id = 'never'", (json.dumps(changed),))
+    db.commit()
+    db.close()
+    data = load_run(out)
+    assert data.references[5] == ("HOSPITAL_X",)
+    assert match_ranks(("MEL", "HOSPITAL_X"), ("HOSPITAL_X",)) == (2, 2)
+    assert match_ranks(("HOSPITAL_X",), ("MEL",)) == (0, 0)
+    assert "s never answered HOSPITAL_X: 1 case" in [str(w) for w in never_answered(data)]
+    assert "HOSPITAL_X" not in str(default_triage(data))
+    write_report(out)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from derm_stress.labels import TRIAGE_LEVELS, vocabulary
-from derm_stress.run.results import RunData
+from derm_stress.run.results import RunData, match_level
 
 TRIAGE_SOURCES = ("manifest", "diagnosis")
 
@@ -25,7 +25,8 @@ class NeverAnswered:
     cases: int
 
     def __str__(self) -> str:
-        return f"{self.model} never answered {self.diagnosis}: {self.cases} cases"
+        plural = "" if self.cases == 1 else "s"
+        return f"{self.model} never answered {self.diagnosis}: {self.cases} case{plural}"
 
 
 def never_answered(run: RunData) -> list[NeverAnswered]:
@@ -34,7 +35,6 @@ def never_answered(run: RunData) -> list[NeverAnswered]:
     cases first. A model that only knows some classes (the reference model names six) is
     wrong on these cases whatever the perturbation."""
     t = run.table
-    vocab = vocabulary()
     accepted = ("exact",) if t.score_level == "exact" else ("exact", "group")
     references = run.references
     out: list[NeverAnswered] = []
@@ -47,9 +47,7 @@ def never_answered(run: RunData) -> list[NeverAnswered]:
             refs = references[int(n)]
             ok = reachable.get(refs)
             if ok is None:
-                ok = reachable[refs] = any(
-                    vocab.match_level(code, refs) in accepted for code in named
-                )
+                ok = reachable[refs] = any(match_level(code, refs) in accepted for code in named)
             if not ok:
                 missed["|".join(refs)] += 1
         out.extend(NeverAnswered(model, dx, count) for dx, count in missed.items())
@@ -71,7 +69,7 @@ def default_triage(run: RunData) -> dict[str, list[str]]:
     codes = sorted({code for refs in run.references for code in refs})
     out: dict[str, list[str]] = {level: [] for level in reversed(TRIAGE_LEVELS)}
     for code in codes:
-        level = vocab.triage(code)
+        level = vocab.triage(code) if code in vocab else None
         if level is not None:
             out[level].append(code)
     return {level: found for level, found in out.items() if found}

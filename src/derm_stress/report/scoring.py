@@ -53,7 +53,7 @@ def _warnings(warnings: Sequence[NeverAnswered]) -> str:
         )
     items = "".join(
         f"<li><b>{esc(w.model)}</b> never answered <code>{esc(w.diagnosis)}</code>: "
-        f"{w.cases} cases</li>"
+        f"{w.cases} case{'' if w.cases == 1 else 's'}</li>"
         for w in warnings[:SHOWN]
     )
     more = f"<li>and {len(warnings) - SHOWN} more</li>" if len(warnings) > SHOWN else ""

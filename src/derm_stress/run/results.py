@@ -39,6 +39,17 @@ def check_score_level(value: object) -> ScoreLevel:
     raise InvalidArgument(f"score_level: expected one of {', '.join(SCORE_LEVELS)}, got {value!r}")
 
 
+def match_level(answer: str, references: Sequence[str]) -> ScoreLevel | None:
+    """The active vocabulary's match level, tolerating codes it does not know (a run
+    scored with a user's vocabulary file, read back without it): those match only the
+    identical code."""
+    if answer in references:
+        return "exact"
+    vocab = vocabulary()
+    known = tuple(r for r in references if r in vocab)
+    return vocab.match_level(answer, known) if known else None
+
+
 def match_ranks(
     differential: Sequence[str],
     references: Sequence[str],
@@ -49,12 +60,11 @@ def match_ranks(
 
     ``cache`` (code -> level, for these references only) saves repeated vocabulary
     look-ups when many answers are scored against the same references."""
-    vocab = vocabulary()
     exact = group = 0
     for position, code in enumerate(differential, start=1):
         level = _NOT_CACHED if cache is None else cache.get(code, _NOT_CACHED)
         if level == _NOT_CACHED:
-            level = vocab.match_level(code, tuple(references))
+            level = match_level(code, references)
             if cache is not None:
                 cache[code] = level
         if level is None:
@@ -125,7 +135,9 @@ class Row:
 def _triage(stated: str | None, differential: Sequence[str]) -> str | None:
     if stated:
         return stated
-    return triage_for(differential[0]) if differential else None
+    if not differential or differential[0] not in vocabulary():
+        return None  # OTHER, or a code of a vocabulary that is not active
+    return triage_for(differential[0])
 
 
 @dataclass
