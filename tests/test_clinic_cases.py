@@ -67,7 +67,7 @@ CONDITIONS: tuple[tuple[str, str | None, str | None], ...] = (
     ("Varicella", "B01.9", "chickenpox"),
     ("Erysipelas", "A46", None),
     ("Tinea pedis", "B35.3", "athlete's foot"),
-    ("Tinea corporis", "B35.4", "ringworm"),
+    ("Tinea corporis", "B35.4", None),
     ("Tinea cruris", "B35.6", None),
     ("Onychomycosis", "B35.1", None),
     ("Pityriasis versicolor", "B36.0", "tinea versicolor"),
