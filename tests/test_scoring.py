@@ -278,7 +278,7 @@ def test_manifest_diagnoses_as_icd10cm_codes(make_manifest: ManifestFactory) -> 
         [
             {"case_id": "coded", "image": "@0", "diagnosis": "C44.91"},
             {"case_id": "open", "image": "@1", "diagnosis": "L40.0 | atopic dermatitis"},
-            {"case_id": "unlisted", "image": "@2", "diagnosis": "L98.8"},
+            {"case_id": "unlisted", "image": "@2", "diagnosis": "J45.909"},
             {"case_id": "not-a-code", "image": "@3", "diagnosis": "L99.99"},
         ]
     )
@@ -287,7 +287,7 @@ def test_manifest_diagnoses_as_icd10cm_codes(make_manifest: ManifestFactory) -> 
     assert by_id["coded"].diagnoses == ("BCC",)
     assert by_id["open"].diagnoses == ("PLAQUE_PSORIASIS", "ATOPIC_DERMATITIS")
     # a valid code no entry lists still loads, named by its ICD-10-CM description
-    assert by_id["unlisted"].diagnoses == ("ICD10CM:L98.8",)
+    assert by_id["unlisted"].diagnoses == ("ICD10CM:J45.909",)
     assert [i.source for i in dataset.issues] == ["not-a-code"]
     # an answer more specific than the reference is exact; the parent only group-level
     assert match_ranks(("PSORIASIS", "PLAQUE_PSORIASIS"), ("PSORIASIS",)) == (1, 1)
