@@ -32,7 +32,8 @@ TRIAGE_BY_MALIGNANCY: dict[Malignancy, Triage] = {
 }
 
 OTHER = "OTHER"  # a diagnosis outside the vocabulary; never correct, triage unknown
-UNCLASSIFIED = "unclassified"  # category and group of an ICD code with no listed ancestor
+UNCLASSIFIED = "unclassified"
+DATASET_GROUP = "dataset_group"  # the hierarchy group of datasets' group labels  # category and group of an ICD code with no listed ancestor
 
 
 def _key(text: str) -> str:
@@ -245,7 +246,10 @@ class Vocabulary:
         entry = self.entry(code)
         places = {(entry.category, entry.group)}
         places.update((self.entry(m).category, self.entry(m).group) for m in entry.members)
-        return frozenset(p for p in places if p != (UNCLASSIFIED, UNCLASSIFIED))
+        # a dataset's group label sits where its members are, not beside other group labels
+        return frozenset(
+            p for p in places if p[1] != DATASET_GROUP and p != (UNCLASSIFIED, UNCLASSIFIED)
+        )
 
     def match_level(self, answer: str, references: str | Iterable[str]) -> MatchLevel | None:
         """How well ``answer`` matches any of the references: ``"exact"`` (the condition, a
