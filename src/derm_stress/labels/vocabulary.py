@@ -32,8 +32,8 @@ TRIAGE_BY_MALIGNANCY: dict[Malignancy, Triage] = {
 }
 
 OTHER = "OTHER"  # a diagnosis outside the vocabulary; never correct, triage unknown
-UNCLASSIFIED = "unclassified"
-DATASET_GROUP = "dataset_group"  # the hierarchy group of datasets' group labels  # category and group of an ICD code with no listed ancestor
+UNCLASSIFIED = "unclassified"  # category and group of an ICD code with no listed ancestor
+DATASET_GROUP = "dataset_group"  # the hierarchy group of datasets' group labels
 
 
 def _key(text: str) -> str:
