@@ -216,32 +216,46 @@ def _resolve(entries: dict[str, Entry], raw: Mapping[str, Mapping[str, Any]]) ->
         entries[code] = resolve(code, frozenset())
 
 
-def _check(vocab_entries: dict[str, Entry], categories: dict[str, Category], where: str) -> None:
+def _check_values(entry: Entry, categories: Mapping[str, Category], here: str) -> None:
+    _malignancy(entry, here)
+    if entry.triage not in TRIAGE_LEVELS:
+        raise VocabularyError(
+            f"{here}, field triage: {entry.triage!r} is not one of {', '.join(TRIAGE_LEVELS)}"
+        )
+    cat = categories.get(entry.category)
+    if entry.category == "unclassified" and cat is None:
+        raise VocabularyError(
+            f"{here}, field category: required (or a parent to inherit it from); "
+            f"categories: {', '.join(sorted(categories))}"
+        )
+    if cat is None:
+        raise VocabularyError(
+            f"{here}, field category: {did_you_mean(entry.category, categories, 'category')}"
+        )
+    if entry.group not in cat.groups:
+        raise VocabularyError(
+            f"{here}, field group: "
+            f"{did_you_mean(entry.group, cat.groups, f'group of {entry.category}')}"
+        )
+
+
+def _check(
+    vocab_entries: dict[str, Entry],
+    categories: dict[str, Category],
+    where: str,
+    changed: Iterable[str] = (),
+) -> None:
     """Cross-entry consistency: references exist, hierarchy places exist, no term names two
-    entries, no cycle of parents."""
+    entries. Entries this file changed are checked last, so a clash names them."""
     owner: dict[str, tuple[str, str]] = {}  # term key -> (code, field)
-    for code, entry in vocab_entries.items():
+    late = [c for c in changed if c in vocab_entries]
+    for code in late:  # a bad value is reported where it was written, not where inherited
+        _check_values(vocab_entries[code], categories, f"{where}: entry {code}")
+    order = [c for c in vocab_entries if c not in set(late)] + late
+    for code in order:
+        entry = vocab_entries[code]
         here = f"{where}: entry {code}"
-        _malignancy(entry, here)
-        if entry.triage not in TRIAGE_LEVELS:
-            raise VocabularyError(
-                f"{here}, field triage: {entry.triage!r} is not one of {', '.join(TRIAGE_LEVELS)}"
-            )
-        cat = categories.get(entry.category)
-        if entry.category == "unclassified" and cat is None:
-            raise VocabularyError(
-                f"{here}, field category: required (or a parent to inherit it from); "
-                f"categories: {', '.join(sorted(categories))}"
-            )
-        if cat is None:
-            raise VocabularyError(
-                f"{here}, field category: {did_you_mean(entry.category, categories, 'category')}"
-            )
-        if entry.group not in cat.groups:
-            raise VocabularyError(
-                f"{here}, field group: "
-                f"{did_you_mean(entry.group, cat.groups, f'group of {entry.category}')}"
-            )
+        _check_values(entry, categories, here)
         for name, refs in (
             ("parent", (entry.parent,) if entry.parent else ()),
             ("lookalikes", entry.lookalikes),
@@ -321,7 +335,7 @@ def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = Fals
         entries = dict(raw_entries)
         _check_parents(entries, where)
         _resolve(entries, raw_all)
-        _check(entries, categories, where)
+        _check(entries, categories, where, changed=[c for c in raw if isinstance(c, str)])
         if check_icd:
             for code in raw:
                 for text in entries[code].icd10cm:
