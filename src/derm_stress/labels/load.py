@@ -27,7 +27,7 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -401,8 +401,21 @@ def load_vocabulary(extra: Path | str | None = None) -> Vocabulary:
     if extra is None:
         return _packaged()
     path = Path(extra)
+    try:
+        stat = path.stat()
+    except OSError:
+        _read(path)  # raises the error that names the problem
+        raise
+    return _with_file(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _with_file(path: str, mtime_ns: int, size: int) -> Vocabulary:
+    """Cached per file version (path, modification time, size): every process and every
+    lookup of a run loads a user's file once."""
+    del mtime_ns, size  # part of the cache key only
     packaged = _read(packaged_path())
-    return build([(packaged, "vocabulary.yaml"), (_read(path), str(path))], check_icd=True)
+    return build([(packaged, "vocabulary.yaml"), (_read(Path(path)), path)], check_icd=True)
 
 
 __all__ = [
