@@ -24,6 +24,9 @@ as one line naming the file, the entry and the field.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
@@ -133,7 +136,7 @@ def _hierarchy(raw: object, where: str) -> list[Category]:
             for k, v in groups.items()
         ):
             raise VocabularyError(f"{here}, field groups: map lower_snake_case codes to names")
-        categories.append(Category(code, str(body.get("name") or code), dict(groups)))
+        categories.append(Category(code, str(body.get("name") or ""), dict(groups)))
     return categories
 
 
@@ -322,9 +325,9 @@ def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = Fals
     for data, where in layers:
         for cat in _hierarchy(data.get("hierarchy"), where):
             old = categories.get(cat.code)
-            if old is not None:
-                cat = Category(cat.code, cat.name, {**old.groups, **cat.groups})
-            categories[cat.code] = cat
+            if old is not None:  # a file adds groups to a category, or renames it
+                cat = Category(cat.code, cat.name or old.name, {**old.groups, **cat.groups})
+            categories[cat.code] = Category(cat.code, cat.name or cat.code, cat.groups)
         raw = data.get("entries") or {}
         if not isinstance(raw, dict):
             raise VocabularyError(f"{where}: 'entries' must map codes to entries")
@@ -387,9 +390,44 @@ def _check_owners(entries: Mapping[str, Entry], owners: Mapping[str, str], where
             )
 
 
+CACHE_VARIABLE = "DERM_STRESS_CACHE"  # where the parsed packaged vocabulary is cached
+
+
+def _cache_dir() -> Path:
+    explicit = os.environ.get(CACHE_VARIABLE)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "derm-stress"
+
+
+def _read_packaged() -> dict[str, Any]:
+    """The packaged file, parsed. YAML parsing is most of a cold load, so the parsed form is
+    cached as JSON named by the file's SHA-256 (a changed file is a new name; a cache that
+    cannot be written or read is skipped)."""
+    path = packaged_path()
+    blob = path.read_bytes()
+    cached = _cache_dir() / f"vocabulary-{hashlib.sha256(blob).hexdigest()[:24]}.json"
+    try:
+        data = json.loads(cached.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    data = _read(path)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(partial, cached)
+    except OSError:
+        pass
+    return data
+
+
 @cache
 def _packaged() -> Vocabulary:
-    return build([(_read(packaged_path()), "vocabulary.yaml")])
+    return build([(_read_packaged(), "vocabulary.yaml")])
 
 
 def load_vocabulary(extra: Path | str | None = None) -> Vocabulary:
@@ -414,7 +452,7 @@ def _with_file(path: str, mtime_ns: int, size: int) -> Vocabulary:
     """Cached per file version (path, modification time, size): every process and every
     lookup of a run loads a user's file once."""
     del mtime_ns, size  # part of the cache key only
-    packaged = _read(packaged_path())
+    packaged = _read_packaged()
     return build([(packaged, "vocabulary.yaml"), (_read(Path(path)), path)], check_icd=True)
 
 

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Literal, get_args
 
 from derm_stress.errors import UnknownName
@@ -36,13 +37,15 @@ UNCLASSIFIED = "unclassified"  # category and group of an ICD code with no liste
 DATASET_GROUP = "dataset_group"  # the hierarchy group of datasets' group labels
 
 
+_NOT_KEY = re.compile(r"[^a-z0-9']+")
+
+
+@lru_cache(maxsize=1 << 16)
 def _key(text: str) -> str:
     """Normalise label text for lookup: case, accents, punctuation and spacing."""
     text = text.replace("’", "'").replace("‘", "'")  # before ASCII folding drops them
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    text = text.lower()
-    text = re.sub(r"[^a-z0-9']+", " ", text)
-    return re.sub(r"\s+", " ", text).strip()
+    return _NOT_KEY.sub(" ", text.lower()).strip()
 
 
 class AmbiguousName(UnknownName):
