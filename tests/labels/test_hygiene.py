@@ -75,6 +75,8 @@ MUST_BE_EMERGENCY = [
     "GENERALISED_PUSTULAR_PSORIASIS",
     "HERPES_ZOSTER_OPHTHALMICUS",
     "KAWASAKI_DISEASE",
+    "ORBITAL_CELLULITIS",
+    "ROCKY_MOUNTAIN_SPOTTED_FEVER",
 ]
 # malignant but indolent: seen soon rather than on an urgent pathway
 INDOLENT_MALIGNANT = {"LYMPHOMATOID_PAPULOSIS"}
@@ -201,6 +203,9 @@ def test_short_abbreviations_are_reviewed() -> None:
         "TSS",
         "VASC",
         "XP",
+        "CNH",
+        "LGV",
+        "RMSF",
         "PXE",
         "BKL",
         "CSCC",
