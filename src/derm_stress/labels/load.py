@@ -24,10 +24,13 @@ as one line naming the file, the entry and the field.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -133,7 +136,7 @@ def _hierarchy(raw: object, where: str) -> list[Category]:
             for k, v in groups.items()
         ):
             raise VocabularyError(f"{here}, field groups: map lower_snake_case codes to names")
-        categories.append(Category(code, str(body.get("name") or code), dict(groups)))
+        categories.append(Category(code, str(body.get("name") or ""), dict(groups)))
     return categories
 
 
@@ -216,32 +219,46 @@ def _resolve(entries: dict[str, Entry], raw: Mapping[str, Mapping[str, Any]]) ->
         entries[code] = resolve(code, frozenset())
 
 
-def _check(vocab_entries: dict[str, Entry], categories: dict[str, Category], where: str) -> None:
+def _check_values(entry: Entry, categories: Mapping[str, Category], here: str) -> None:
+    _malignancy(entry, here)
+    if entry.triage not in TRIAGE_LEVELS:
+        raise VocabularyError(
+            f"{here}, field triage: {entry.triage!r} is not one of {', '.join(TRIAGE_LEVELS)}"
+        )
+    cat = categories.get(entry.category)
+    if entry.category == "unclassified" and cat is None:
+        raise VocabularyError(
+            f"{here}, field category: required (or a parent to inherit it from); "
+            f"categories: {', '.join(sorted(categories))}"
+        )
+    if cat is None:
+        raise VocabularyError(
+            f"{here}, field category: {did_you_mean(entry.category, categories, 'category')}"
+        )
+    if entry.group not in cat.groups:
+        raise VocabularyError(
+            f"{here}, field group: "
+            f"{did_you_mean(entry.group, cat.groups, f'group of {entry.category}')}"
+        )
+
+
+def _check(
+    vocab_entries: dict[str, Entry],
+    categories: dict[str, Category],
+    where: str,
+    changed: Iterable[str] = (),
+) -> None:
     """Cross-entry consistency: references exist, hierarchy places exist, no term names two
-    entries, no cycle of parents."""
+    entries. Entries this file changed are checked last, so a clash names them."""
     owner: dict[str, tuple[str, str]] = {}  # term key -> (code, field)
-    for code, entry in vocab_entries.items():
+    late = [c for c in changed if c in vocab_entries]
+    for code in late:  # a bad value is reported where it was written, not where inherited
+        _check_values(vocab_entries[code], categories, f"{where}: entry {code}")
+    order = [c for c in vocab_entries if c not in set(late)] + late
+    for code in order:
+        entry = vocab_entries[code]
         here = f"{where}: entry {code}"
-        _malignancy(entry, here)
-        if entry.triage not in TRIAGE_LEVELS:
-            raise VocabularyError(
-                f"{here}, field triage: {entry.triage!r} is not one of {', '.join(TRIAGE_LEVELS)}"
-            )
-        cat = categories.get(entry.category)
-        if entry.category == "unclassified" and cat is None:
-            raise VocabularyError(
-                f"{here}, field category: required (or a parent to inherit it from); "
-                f"categories: {', '.join(sorted(categories))}"
-            )
-        if cat is None:
-            raise VocabularyError(
-                f"{here}, field category: {did_you_mean(entry.category, categories, 'category')}"
-            )
-        if entry.group not in cat.groups:
-            raise VocabularyError(
-                f"{here}, field group: "
-                f"{did_you_mean(entry.group, cat.groups, f'group of {entry.category}')}"
-            )
+        _check_values(entry, categories, here)
         for name, refs in (
             ("parent", (entry.parent,) if entry.parent else ()),
             ("lookalikes", entry.lookalikes),
@@ -308,9 +325,9 @@ def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = Fals
     for data, where in layers:
         for cat in _hierarchy(data.get("hierarchy"), where):
             old = categories.get(cat.code)
-            if old is not None:
-                cat = Category(cat.code, cat.name, {**old.groups, **cat.groups})
-            categories[cat.code] = cat
+            if old is not None:  # a file adds groups to a category, or renames it
+                cat = Category(cat.code, cat.name or old.name, {**old.groups, **cat.groups})
+            categories[cat.code] = Category(cat.code, cat.name or cat.code, cat.groups)
         raw = data.get("entries") or {}
         if not isinstance(raw, dict):
             raise VocabularyError(f"{where}: 'entries' must map codes to entries")
@@ -321,7 +338,7 @@ def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = Fals
         entries = dict(raw_entries)
         _check_parents(entries, where)
         _resolve(entries, raw_all)
-        _check(entries, categories, where)
+        _check(entries, categories, where, changed=[c for c in raw if isinstance(c, str)])
         if check_icd:
             for code in raw:
                 for text in entries[code].icd10cm:
@@ -373,9 +390,44 @@ def _check_owners(entries: Mapping[str, Entry], owners: Mapping[str, str], where
             )
 
 
+CACHE_VARIABLE = "DERM_STRESS_CACHE"  # where the parsed packaged vocabulary is cached
+
+
+def _cache_dir() -> Path:
+    explicit = os.environ.get(CACHE_VARIABLE)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "derm-stress"
+
+
+def _read_packaged() -> dict[str, Any]:
+    """The packaged file, parsed. YAML parsing is most of a cold load, so the parsed form is
+    cached as JSON named by the file's SHA-256 (a changed file is a new name; a cache that
+    cannot be written or read is skipped)."""
+    path = packaged_path()
+    blob = path.read_bytes()
+    cached = _cache_dir() / f"vocabulary-{hashlib.sha256(blob).hexdigest()[:24]}.json"
+    try:
+        data = json.loads(cached.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    data = _read(path)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(partial, cached)
+    except OSError:
+        pass
+    return data
+
+
 @cache
 def _packaged() -> Vocabulary:
-    return build([(_read(packaged_path()), "vocabulary.yaml")])
+    return build([(_read_packaged(), "vocabulary.yaml")])
 
 
 def load_vocabulary(extra: Path | str | None = None) -> Vocabulary:
@@ -387,8 +439,21 @@ def load_vocabulary(extra: Path | str | None = None) -> Vocabulary:
     if extra is None:
         return _packaged()
     path = Path(extra)
-    packaged = _read(packaged_path())
-    return build([(packaged, "vocabulary.yaml"), (_read(path), str(path))], check_icd=True)
+    try:
+        stat = path.stat()
+    except OSError:
+        _read(path)  # raises the error that names the problem
+        raise
+    return _with_file(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _with_file(path: str, mtime_ns: int, size: int) -> Vocabulary:
+    """Cached per file version (path, modification time, size): every process and every
+    lookup of a run loads a user's file once."""
+    del mtime_ns, size  # part of the cache key only
+    packaged = _read_packaged()
+    return build([(packaged, "vocabulary.yaml"), (_read(Path(path)), path)], check_icd=True)
 
 
 __all__ = [

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Literal, get_args
 
 from derm_stress.errors import UnknownName
@@ -33,15 +34,18 @@ TRIAGE_BY_MALIGNANCY: dict[Malignancy, Triage] = {
 
 OTHER = "OTHER"  # a diagnosis outside the vocabulary; never correct, triage unknown
 UNCLASSIFIED = "unclassified"  # category and group of an ICD code with no listed ancestor
+DATASET_GROUP = "dataset_group"  # the hierarchy group of datasets' group labels
 
 
+_NOT_KEY = re.compile(r"[^a-z0-9']+")
+
+
+@lru_cache(maxsize=1 << 16)
 def _key(text: str) -> str:
     """Normalise label text for lookup: case, accents, punctuation and spacing."""
     text = text.replace("’", "'").replace("‘", "'")  # before ASCII folding drops them
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    text = text.lower()
-    text = re.sub(r"[^a-z0-9']+", " ", text)
-    return re.sub(r"\s+", " ", text).strip()
+    return _NOT_KEY.sub(" ", text.lower()).strip()
 
 
 class AmbiguousName(UnknownName):
@@ -245,7 +249,10 @@ class Vocabulary:
         entry = self.entry(code)
         places = {(entry.category, entry.group)}
         places.update((self.entry(m).category, self.entry(m).group) for m in entry.members)
-        return frozenset(p for p in places if p != (UNCLASSIFIED, UNCLASSIFIED))
+        # a dataset's group label sits where its members are, not beside other group labels
+        return frozenset(
+            p for p in places if p[1] != DATASET_GROUP and p != (UNCLASSIFIED, UNCLASSIFIED)
+        )
 
     def match_level(self, answer: str, references: str | Iterable[str]) -> MatchLevel | None:
         """How well ``answer`` matches any of the references: ``"exact"`` (the condition, a

@@ -12,10 +12,21 @@ import yaml
 
 from derm_stress.datasets import Dataset, load_manifest, load_pad_ufes_20, load_sample
 from derm_stress.errors import InvalidArgument
+from derm_stress.labels import load_vocabulary
 from derm_stress.perturb.condition import Condition
 from derm_stress.perturb.grid import expand_grid
 
-TOP_LEVEL_KEYS = ("name", "image", "context", "dataset", "models", "seed", "top_k", "score_level")
+TOP_LEVEL_KEYS = (
+    "name",
+    "image",
+    "context",
+    "dataset",
+    "models",
+    "seed",
+    "top_k",
+    "score_level",
+    "vocabulary",
+)
 DATASET_KEYS = ("manifest", "pad_ufes_20", "sample", "limit", "cases")
 DEFAULT_MODELS: list[dict[str, Any]] = [{"name": "reference", "adapter": "reference"}]
 
@@ -33,6 +44,7 @@ class RunConfig:
     score_level: str = "exact"  # the level headline accuracy uses: exact or group
     base_dir: Path = field(default_factory=Path.cwd)
     raw: dict[str, Any] = field(default_factory=dict)
+    vocabulary: Path | None = None  # a vocabulary file adding to / overriding the packaged one
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -76,6 +88,12 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
     score_level = spec.get("score_level", "exact")
     if score_level not in ("exact", "group"):
         raise InvalidArgument(f"score_level: expected one of exact, group, got {score_level!r}")
+    vocabulary = spec.get("vocabulary")
+    if vocabulary is not None and (not isinstance(vocabulary, str) or not vocabulary.strip()):
+        raise InvalidArgument(f"vocabulary: expected a file name, got {vocabulary!r}")
+    vocabulary_path = (base_dir / vocabulary).resolve() if vocabulary else None
+    if vocabulary_path is not None:
+        load_vocabulary(vocabulary_path)  # errors now, naming the entry and the field
     return RunConfig(
         name=str(spec.get("name", name)),
         conditions=expand_grid(spec),
@@ -86,6 +104,7 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
         score_level=str(score_level),
         base_dir=base_dir,
         raw=dict(spec),
+        vocabulary=vocabulary_path,
     )
 
 

@@ -30,6 +30,7 @@ from derm_stress import __version__
 from derm_stress.cases import Case
 from derm_stress.datasets import Dataset
 from derm_stress.datasets.base import DatasetDigest
+from derm_stress.labels import Vocabulary, load_vocabulary, use_vocabulary, vocabulary
 from derm_stress.models import Model
 from derm_stress.models.base import Answer
 from derm_stress.perturb.condition import Condition, Probe
@@ -390,6 +391,19 @@ def run(
     ``executor`` defaults to a ``LocalExecutor``; ``budget`` stops the run early, cleanly.
     Interrupting (Ctrl-C) stores every answer already received, marks the manifest
     ``interrupted`` and re-raises; running the same config again resumes."""
+    vocab = load_vocabulary(config.vocabulary) if config.vocabulary else vocabulary()
+    with use_vocabulary(vocab, process_wide=config.vocabulary):
+        return _run(config, out_dir, progress, executor, budget, vocab)
+
+
+def _run(
+    config: RunConfig,
+    out_dir: str | Path,
+    progress: RunProgress | None,
+    executor: Executor | None,
+    budget: Budget | None,
+    vocab: Vocabulary,
+) -> RunSummary:
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -429,6 +443,11 @@ def run(
             "root": str(dataset.root) if dataset.root else None,
             "cases": len(dataset),
             "issues": [{"source": i.source, "reason": i.reason} for i in dataset.issues],
+        },
+        "vocabulary": {
+            "file": str(config.vocabulary) if config.vocabulary else None,
+            "fingerprint": vocab.fingerprint,
+            "entries": len(vocab),
         },
         "executor": executor.name,
         "budget": vars(budget) if budget else None,
