@@ -194,6 +194,23 @@ def test_misleading_referral_draws_from_the_vocabulary_for_any_other_diagnosis()
         assert out.referral and label(planted).name.lower() in out.referral
 
 
+def test_no_diagnosis_of_the_vocabulary_gets_a_right_or_broader_referral() -> None:
+    vocab = vocabulary()
+    image = (np.zeros((4, 4, 3), np.uint8),)
+    without = []
+    for entry in vocab.entries:
+        options = lookalikes_for(Case("c", image, FULL_NOTE, entry.code))
+        broader = set(vocab.ancestors(entry.code))
+        for code in options:
+            assert vocab.match_level(code, entry.code) != "exact", (entry.code, code)
+            assert code not in broader, (entry.code, code)
+        if not options:
+            without.append(entry.code)
+    # group labels of datasets (AKIEC, BKL keep their original look-alikes) aside, every
+    # condition can be misled
+    assert len(without) <= len(vocab.entries) // 20, without
+
+
 def test_misleading_referral_never_plants_an_accepted_diagnosis(pad: Dataset) -> None:
     image = (np.zeros((4, 4, 3), np.uint8),)
     case = Case("c", image, FULL_NOTE, "BCC", diagnoses=("BCC", "SCC"))

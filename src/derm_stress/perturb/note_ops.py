@@ -61,13 +61,17 @@ def lookalikes_for(case: Case) -> tuple[str, ...]:
     """Diagnoses a clinician could plausibly suggest instead of the case's own: the
     look-alikes of each of its accepted diagnoses (``CONFUSABLE`` for the 13 original
     codes, the vocabulary's for every other), in order, without any that would count as
-    right for the case (so a misleading referral is a realistic mistake rather than an
-    absurd one, and never a correct answer). Empty when none is known."""
+    right for the case or that only says less (a broader term such as psoriasis for plaque
+    psoriasis): a misleading referral is a realistic mistake, never a correct answer.
+    Empty when none is known."""
     vocab = vocabulary()
+    broader = {a for reference in case.diagnoses for a in vocab.ancestors(reference)}
     found: list[str] = []
     for reference in case.diagnoses:
         for code in CONFUSABLE.get(reference) or vocab.lookalikes(reference):
-            if code not in found and vocab.match_level(code, case.diagnoses) != "exact":
+            if code in found or code in broader:
+                continue
+            if vocab.match_level(code, case.diagnoses) != "exact":
                 found.append(code)
     return tuple(found)
 
@@ -179,9 +183,10 @@ _REFERRAL_STYLES: dict[int, tuple[str, ...]] = {
 
 @register
 class MisleadingReferral(NoteOperator):
-    """Misleading context: the referral suggests a wrong but look-alike diagnosis, drawn
-    from the vocabulary's look-alikes of the case's diagnoses (never one that counts as
-    right for the case). A case whose diagnosis has no look-alike keeps its note.
+    """Misleading context: the referral suggests a wrong but look-alike diagnosis: one of
+    the vocabulary's look-alikes of the case's diagnoses (the original table for the 13
+    original codes), never one that counts as right for the case. A case whose diagnosis
+    has no look-alike keeps its note.
 
     Severity sets how assertive it is, from hedged ("?seborrhoeic keratosis") to
     authoritative ("confirmed by dermatology: seborrhoeic keratosis").
