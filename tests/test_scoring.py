@@ -330,3 +330,58 @@ def test_codes_the_active_vocabulary_lacks_match_only_themselves(
     assert "s never answered HOSPITAL_X: 1 case" in [str(w) for w in never_answered(data)]
     assert "HOSPITAL_X" not in str(default_triage(data))
     write_report(out)
+
+
+# codes, not text: this test is about reading a run back, not about parsing
+CLINIC_ANSWERS = {"w1": ["CLINIC_WART_REVIEW", "MEL"], "w2": ["VIRAL_WART"], "b": ["BCC"]}
+
+
+def clinic(probe: Probe) -> list[str]:
+    return CLINIC_ANSWERS[probe.case_id]
+
+
+def test_a_run_is_read_back_with_its_own_vocabulary_file(
+    tmp_path: Path, make_manifest: ManifestFactory
+) -> None:
+    (tmp_path / "clinic-terms.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "entries": {
+                    "BCC": {"triage": "soon"},
+                    "CLINIC_WART_REVIEW": {
+                        "name": "Wart review",
+                        "synonyms": ["wart clinic review"],
+                        "parent": "VIRAL_WART",
+                    },
+                }
+            }
+        )
+    )
+    manifest = make_manifest(
+        [
+            {"case_id": "w1", "image": "@0", "diagnosis": "wart clinic review"},
+            {"case_id": "w2", "image": "@1", "diagnosis": "wart clinic review"},
+            {"case_id": "b", "image": "@2", "diagnosis": "BCC"},
+        ]
+    )
+    config = {
+        "image": ["none"],
+        "context": ["image_only"],
+        "dataset": {"manifest": manifest.name},
+        "vocabulary": "clinic-terms.yaml",
+        "models": [{"name": "c", "adapter": "callable", "target": "tests.test_scoring:clinic"}],
+        "top_k": 2,
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    run(load_config(tmp_path / "config.yaml"), tmp_path / "run")
+    # read back in this process, where the packaged vocabulary is the active one
+    data = load_run(tmp_path / "run")
+    assert "CLINIC_WART_REVIEW" in data.vocabulary
+    (base,) = compute_metrics(data)
+    assert base.topk_exact == pytest.approx(2 / 3)  # w1 and b; w2 names the broader term
+    assert base.topk_group == pytest.approx(1.0)
+    assert default_triage(data) == {"soon": ["BCC"], "routine": ["CLINIC_WART_REVIEW"]}
+    export_run(data, "csv", tmp_path / "rows.csv")
+    with (tmp_path / "rows.csv").open() as fh:
+        levels = {r["case_id"]: r["match_level"] for r in csv.DictReader(fh)}
+    assert levels == {"w1": "exact", "w2": "group", "b": "exact"}

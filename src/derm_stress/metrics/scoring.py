@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from derm_stress.labels import TRIAGE_LEVELS, vocabulary
+from derm_stress.labels import TRIAGE_LEVELS
 from derm_stress.run.results import RunData, match_level
 
 TRIAGE_SOURCES = ("manifest", "diagnosis")
@@ -47,7 +47,9 @@ def never_answered(run: RunData) -> list[NeverAnswered]:
             refs = references[int(n)]
             ok = reachable.get(refs)
             if ok is None:
-                ok = reachable[refs] = any(match_level(code, refs) in accepted for code in named)
+                ok = reachable[refs] = any(
+                    match_level(code, refs, run.vocabulary) in accepted for code in named
+                )
             if not ok:
                 missed["|".join(refs)] += 1
         out.extend(NeverAnswered(model, dx, count) for dx, count in missed.items())
@@ -65,7 +67,7 @@ def triage_sources(run: RunData) -> dict[str, int]:
 def default_triage(run: RunData) -> dict[str, list[str]]:
     """The mapping the run's reference triage used where the manifest gave none: each
     triage level (most urgent first) with the run's diagnoses whose default it is."""
-    vocab = vocabulary()
+    vocab = run.vocabulary
     codes = sorted({code for refs in run.references for code in refs})
     out: dict[str, list[str]] = {level: [] for level in reversed(TRIAGE_LEVELS)}
     for code in codes:

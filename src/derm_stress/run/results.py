@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from derm_stress.errors import InvalidArgument
-from derm_stress.labels import TRIAGE_LEVELS, triage_for, vocabulary
+from derm_stress.errors import DermStressError, InvalidArgument
+from derm_stress.labels import TRIAGE_LEVELS, Vocabulary, load_vocabulary, vocabulary
 from derm_stress.run.harness import MANIFEST_NAME, STORE_NAME
 from derm_stress.run.store import Result, Store, case_keys, result_key
 
@@ -39,13 +39,15 @@ def check_score_level(value: object) -> ScoreLevel:
     raise InvalidArgument(f"score_level: expected one of {', '.join(SCORE_LEVELS)}, got {value!r}")
 
 
-def match_level(answer: str, references: Sequence[str]) -> ScoreLevel | None:
-    """The active vocabulary's match level, tolerating codes it does not know (a run
-    scored with a user's vocabulary file, read back without it): those match only the
-    identical code."""
+def match_level(
+    answer: str, references: Sequence[str], vocab: Vocabulary | None = None
+) -> ScoreLevel | None:
+    """The match level in ``vocab`` (default: the active vocabulary), tolerating codes it
+    does not know (a run scored with a user's vocabulary file that is gone): those match
+    only the identical code."""
     if answer in references:
         return "exact"
-    vocab = vocabulary()
+    vocab = vocab or vocabulary()
     known = tuple(r for r in references if r in vocab)
     return vocab.match_level(answer, known) if known else None
 
@@ -54,6 +56,7 @@ def match_ranks(
     differential: Sequence[str],
     references: Sequence[str],
     cache: dict[str, str | None] | None = None,
+    vocab: Vocabulary | None = None,
 ) -> tuple[int, int]:
     """1-based positions of the first answer matching one of ``references`` at the exact
     level and at the group level (an exact match is also a group match); 0 for none.
@@ -64,7 +67,7 @@ def match_ranks(
     for position, code in enumerate(differential, start=1):
         level = _NOT_CACHED if cache is None else cache.get(code, _NOT_CACHED)
         if level == _NOT_CACHED:
-            level = match_level(code, references)
+            level = match_level(code, references, vocab)
             if cache is not None:
                 cache[code] = level
         if level is None:
@@ -98,6 +101,8 @@ class Row:
     error: str | None
     result: Result | None
     diagnoses: tuple[str, ...] = ()
+    # the vocabulary the run was scored with (None: the active one)
+    vocabulary: Vocabulary | None = field(default=None, compare=False, repr=False)
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -111,12 +116,12 @@ class Row:
     @property
     def triage(self) -> str | None:
         """Stated triage, else the triage of the top diagnosis."""
-        return _triage(self.stated_triage, self.differential)
+        return _triage(self.stated_triage, self.differential, self.vocabulary)
 
     @functools.cached_property
     def ranks(self) -> tuple[int, int]:
         """(exact, group) 1-based rank of the first matching answer (0: none)."""
-        return match_ranks(self.differential, self.references)
+        return match_ranks(self.differential, self.references, vocab=self.vocabulary)
 
     def correct_at(self, k: int, level: ScoreLevel = "exact") -> bool:
         """Whether one of the top ``k`` answers matches a reference at ``level``."""
@@ -132,12 +137,15 @@ class Row:
         return "group" if 1 <= group <= k else None
 
 
-def _triage(stated: str | None, differential: Sequence[str]) -> str | None:
+def _triage(
+    stated: str | None, differential: Sequence[str], vocab: Vocabulary | None = None
+) -> str | None:
     if stated:
         return stated
-    if not differential or differential[0] not in vocabulary():
-        return None  # OTHER, or a code of a vocabulary that is not active
-    return triage_for(differential[0])
+    vocab = vocab or vocabulary()
+    if not differential or differential[0] not in vocab:
+        return None  # OTHER, or a code of a vocabulary file that is gone
+    return vocab.triage(differential[0])
 
 
 @dataclass
@@ -237,10 +245,12 @@ class _Filler:
         table: ResultTable,
         references: Sequence[tuple[str, ...]],
         score_level: ScoreLevel = "exact",
+        vocab: Vocabulary | None = None,
     ) -> None:
         self.table = table
         self.references = references
         self.score_level = score_level
+        self.vocab = vocab or vocabulary()
         self.answer_index: dict[str, int] = {}
         self.levels: dict[tuple[str, ...], dict[str, str | None]] = {}
         self.ranks: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[int, int]] = {}
@@ -276,7 +286,7 @@ class _Filler:
             cache = self.levels.get(references)
             if cache is None:
                 cache = self.levels[references] = {}
-            ranks = self.ranks[key] = match_ranks(differential, references, cache)
+            ranks = self.ranks[key] = match_ranks(differential, references, cache, self.vocab)
         exact, group = ranks
         if differential:
             self.table.named[at // (n_cases * len(self.table.conditions))].update(differential)
@@ -291,7 +301,7 @@ class _Filler:
         col["rank_exact"].append(exact)
         col["rank_group"].append(group)
         col["top1"].append(top)
-        level = _triage(stated_triage, differential)
+        level = _triage(stated_triage, differential, self.vocab)
         col["triage"].append(self.triage_level.get(level, -1))
         col["confidence"].append(
             confidences[0] if confidences and confidences[0] is not None else np.nan
@@ -345,12 +355,14 @@ class RunData:
         default=None, repr=False
     )
     _references: list[tuple[str, ...]] | None = field(default=None, repr=False)
+    vocabulary: Vocabulary = field(default_factory=vocabulary, repr=False)
 
     @classmethod
     def from_rows(cls, path: Path, manifest: dict[str, Any], rows: Sequence[Row]) -> RunData:
         """A ``RunData`` from rows held in memory (tests, other sources)."""
         table = _empty_table(manifest)
-        filler = _Filler(table, _references(manifest), score_level_of(manifest))
+        vocab = vocabulary()
+        filler = _Filler(table, _references(manifest), score_level_of(manifest), vocab)
         models, conditions, cases = _indexes(table)
         for r in rows:
             answer = r.result.answer if r.result else None
@@ -371,7 +383,7 @@ class RunData:
                 answer.cost_usd if answer else None,
                 _referral(applied),
             )
-        return cls(path, manifest, filler.finish(), list(rows))
+        return cls(path, manifest, filler.finish(), list(rows), vocabulary=vocab)
 
     @property
     def top_k(self) -> int:
@@ -471,13 +483,14 @@ class RunData:
             if result is None:
                 yield Row(
                     t.models[m], t.cases[n], t.conditions[c], refs[0],
-                    "missing", (), (), None, "not run", None, refs,
+                    "missing", (), (), None, "not run", None, refs, self.vocabulary,
                 )  # fmt: skip
                 continue
             a = result.answer
             yield Row(
                 t.models[m], t.cases[n], t.conditions[c], refs[0], result.status,
                 a.differential, a.confidences, a.triage, a.error, result, refs,
+                self.vocabulary,
             )  # fmt: skip
 
     @property
@@ -514,6 +527,20 @@ def _indexes(table: ResultTable) -> tuple[dict[str, int], dict[str, int], dict[s
 def _references(manifest: dict[str, Any]) -> list[tuple[str, ...]]:
     # runs recorded before cases had several diagnoses only have "diagnosis"
     return [tuple(c.get("diagnoses") or (c["diagnosis"],)) for c in manifest.get("cases", [])]
+
+
+def run_vocabulary(manifest: dict[str, Any]) -> Vocabulary:
+    """The vocabulary a run was scored with: its ``vocabulary:`` file when the manifest
+    names one that still loads, else the active vocabulary (whose codes the run's own then
+    only match themselves)."""
+    recorded = manifest.get("vocabulary") or {}
+    file = recorded.get("file") if isinstance(recorded, dict) else None
+    if file and Path(file).is_file():
+        try:
+            return load_vocabulary(Path(file))
+        except DermStressError:
+            pass  # edited into an invalid file since the run: score with the active one
+    return vocabulary()
 
 
 def score_level_of(manifest: dict[str, Any]) -> ScoreLevel:
@@ -567,7 +594,8 @@ def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunD
                 wanted[key] = (m * n_conditions + c) * n_cases + n
     level = score_level_of(manifest) if score_level is None else check_score_level(score_level)
     manifest["score_level"] = level
-    filler = _Filler(table, _references(manifest), level)
+    vocab = run_vocabulary(manifest)
+    filler = _Filler(table, _references(manifest), level, vocab)
     with Store(store_path) as store:
         for row in store.scan(_SCAN):
             key, status, differential, confidence, triage, latency, prompt, completion, cost = row[
@@ -587,4 +615,4 @@ def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunD
                 cost,
                 _referral(json.loads(row[9])) if row[9] else None,
             )
-    return RunData(path, manifest, filler.finish())
+    return RunData(path, manifest, filler.finish(), vocabulary=vocab)
