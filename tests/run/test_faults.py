@@ -162,8 +162,15 @@ def test_exit_status_when_no_case_loads(make_manifest: Any, tmp_path: Path) -> N
 
 def test_run_help_documents_the_exit_codes() -> None:
     text = _cli("run", "--help").stdout
-    lines = ("0    completed", "2    usage", "3    completed, but the error rate",
-             "4    nothing", "5    another process", "6    the result store", "130  interrupted")  # fmt: skip
+    lines = [
+        "0    completed",
+        "2    usage",
+        "3    completed, but the error rate",
+        "4    nothing",
+        "5    another process",
+        "6    the result store",
+        "130  interrupted",
+    ]
     for line in lines:
         assert line in text, line
     assert "--max-error-rate" in text
