@@ -102,6 +102,21 @@ def test_the_guard_abandons_a_stuck_call_and_goes_on() -> None:
     assert guard.abandoned == 1
 
 
+def test_an_idle_worker_ends_and_the_next_call_starts_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from derm_stress.models import timeout
+
+    monkeypatch.setattr(timeout, "IDLE_S", 0.05)
+    guard = CallGuard("idle")
+    assert guard.call(threading.current_thread, timeout_s=5).name == "call-idle"
+    deadline = time.monotonic() + 30
+    while any(t.name == "call-idle" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the idle worker never ended"
+        time.sleep(0.01)
+    assert guard.call(lambda: 42, timeout_s=5) == 42
+
+
 def test_cancel_ends_the_wait_for_a_call_without_limit() -> None:
     guard = CallGuard("t")
     release = threading.Event()

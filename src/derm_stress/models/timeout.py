@@ -37,8 +37,22 @@ class _Job:
         self.error: BaseException | None = None
 
 
-def _work(jobs: queue.SimpleQueue[_Job | None]) -> None:
-    while (job := jobs.get()) is not None:
+IDLE_S = 30.0  # an idle worker ends (the next call starts another)
+
+
+def _work(guard: CallGuard, jobs: queue.SimpleQueue[_Job | None]) -> None:
+    while True:
+        try:
+            job = jobs.get(timeout=IDLE_S)
+        except queue.Empty:
+            with guard._lock:  # calls enqueue under this lock: none can slip in now
+                if jobs.empty():
+                    if guard._jobs is jobs:
+                        guard._jobs = None
+                    return
+            continue
+        if job is None:  # abandoned, and its stuck call has returned
+            return
         try:
             job.result = job.fn(*job.args)
         except BaseException as exc:  # handed to the caller, whatever it is
@@ -67,11 +81,11 @@ class CallGuard:
             if self._jobs is None:
                 self._jobs = queue.SimpleQueue()
                 threading.Thread(
-                    target=_work, args=(self._jobs,), name=f"call-{self.name}", daemon=True
+                    target=_work, args=(self, self._jobs), name=f"call-{self.name}", daemon=True
                 ).start()
             jobs = self._jobs
             job = self._current = _Job(fn, args)
-        jobs.put(job)
+            jobs.put(job)
         job.done.wait(timeout_s)
         with self._lock:
             self._current = None

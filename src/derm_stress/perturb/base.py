@@ -227,10 +227,11 @@ def replay(record: Applied | Mapping[str, Any] | str, target: T) -> T:
     ``record`` is an ``Applied``, or its printed form: the dict of ``Applied.to_dict`` or
     its JSON text (as property-test failures and ``derm-stress perturb`` print it)."""
     if isinstance(record, str):
+        text = record
         try:
-            record = json.loads(record)
+            record = json.loads(text)
         except ValueError as exc:
-            raise InvalidArgument(f"replay: not a JSON record ({exc}): {record[:80]!r}") from None
+            raise InvalidArgument(f"replay: not a JSON record ({exc}): {text[:80]!r}") from None
     if isinstance(record, Mapping):
         missing = [k for k in ("op", "severity", "target") if k not in record]
         if missing:
