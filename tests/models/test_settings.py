@@ -102,6 +102,35 @@ def test_the_guard_abandons_a_stuck_call_and_goes_on() -> None:
     assert guard.abandoned == 1
 
 
+def test_a_batch_times_out_item_by_item_and_the_rest_still_run() -> None:
+    guard = CallGuard("batch")
+    release = threading.Event()
+
+    def answer(item: int) -> int:
+        if item == 2:
+            release.wait()  # stuck
+        if item == 3:
+            raise ValueError("bad probe")
+        return item * 10
+
+    results = guard.map(answer, [0, 1, 2, 3, 4], timeout_s=0.3)
+    release.set()
+    assert [ok for ok, _ in results] == [True, True, False, False, True]
+    assert [v for ok, v in results if ok] == [0, 10, 40]
+    assert isinstance(results[2][1], CallTimeout) and isinstance(results[3][1], ValueError)
+    assert guard.abandoned == 1
+
+
+def test_cancel_ends_a_batch_and_fails_what_is_left() -> None:
+    guard = CallGuard("batch")
+    release = threading.Event()
+    threading.Timer(0.3, guard.cancel).start()
+    results = guard.map(lambda i: release.wait() if i == 1 else i, [0, 1, 2], timeout_s=None)
+    release.set()
+    assert results[0] == (True, 0)
+    assert [type(v) for _, v in results[1:]] == [CallCancelled, CallCancelled]
+
+
 def test_an_idle_worker_ends_and_the_next_call_starts_another(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

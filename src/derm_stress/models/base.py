@@ -116,17 +116,22 @@ class Model(ABC):
     def call_with_timeout(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` on a worker thread, abandoned after ``timeout_s`` (raises
         ``CallTimeout``) or when the run is stopping (raises ``CallCancelled``)."""
+        return self._guard().call(fn, *args, timeout_s=self.timeout_s)
+
+    def map_with_timeout(self, fn: Any, items: Sequence[Any]) -> list[tuple[bool, Any]]:
+        """``fn(item)`` for each item on a worker thread, each call bounded by ``timeout_s``
+        (see ``CallGuard.map``): per item ``(True, result)`` or ``(False, exception)``."""
+        return self._guard().map(fn, items, self.timeout_s)
+
+    def _guard(self) -> CallGuard:
         guard: CallGuard | None = self.__dict__.get("_call_guard")
         if guard is None:
             guard = self.__dict__["_call_guard"] = CallGuard(self.name)
-        return guard.call(fn, *args, timeout_s=self.timeout_s)
+        return guard
 
     def cancel(self) -> None:
         """The run is stopping (Ctrl-C): calls waited for end now, later ones fail fast."""
-        guard: CallGuard | None = self.__dict__.get("_call_guard")
-        if guard is None:
-            guard = self.__dict__["_call_guard"] = CallGuard(self.name)
-        guard.cancel()
+        self._guard().cancel()
 
     @abstractmethod
     def answer(self, probes: Sequence[Probe]) -> list[Answer]:

@@ -15,7 +15,6 @@ from typing import Any
 from derm_stress.errors import InvalidArgument
 from derm_stress.labels import OTHER, label
 from derm_stress.models.base import Answer, Model
-from derm_stress.models.timeout import CallCancelled
 from derm_stress.perturb.condition import Probe
 
 ProbeFn = Callable[[Probe], Any]
@@ -143,22 +142,27 @@ class CallableModel(Model):
         return {"adapter": self.adapter, "target": self.target, "version": self.version}
 
     def answer(self, probes: Sequence[Probe]) -> list[Answer]:
+        """Call the function on each probe in turn, each call bounded by ``timeout_s``; an
+        exception (or a timeout) is that probe's error, never the batch's."""
         answers = []
-        for probe in probes:
-            start = time.perf_counter()
+        for ok, value in self.map_with_timeout(self._timed, probes):
+            if not ok:  # a timeout, or the run stopping
+                answers.append(Answer.failed(f"{type(value).__name__}: {value}"))
+                continue
+            output, latency, error = value
+            if error is not None:  # the callable is user code: report, never crash
+                answers.append(Answer.failed(f"{type(error).__name__}: {error}", latency_s=latency))
+                continue
             try:
-                output = self.call_with_timeout(self.fn, probe)
-                answers.append(to_answer(output, time.perf_counter() - start))
-            except CallCancelled:
-                answers.extend(
-                    [Answer.failed("not answered: the run was stopping")]
-                    * (len(probes) - len(answers))
-                )
-                break
-            except Exception as exc:  # the callable is user code: report, never crash
-                answers.append(
-                    Answer.failed(
-                        f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - start
-                    )
-                )
+                answers.append(to_answer(output, latency))
+            except Exception as exc:
+                answers.append(Answer.failed(f"{type(exc).__name__}: {exc}", latency_s=latency))
         return answers
+
+    def _timed(self, probe: Probe) -> tuple[Any, float, Exception | None]:
+        start = time.perf_counter()
+        try:
+            output = self.fn(probe)
+        except Exception as exc:
+            return None, time.perf_counter() - start, exc
+        return output, time.perf_counter() - start, None
