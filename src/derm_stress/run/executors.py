@@ -21,7 +21,7 @@ from typing import Any
 from derm_stress.cases import Case
 from derm_stress.errors import CaseInputError, InvalidArgument
 from derm_stress.images import MIN_IMAGE_SIDE, load_image
-from derm_stress.models import Model, make_model
+from derm_stress.models import ADAPTERS, Model, check_settings, make_model
 from derm_stress.models.base import Answer
 from derm_stress.perturb.condition import Condition, Probe, build_probes
 
@@ -189,6 +189,10 @@ class RayExecutor(Executor):
         for spec in specs:
             spec = dict(spec)
             options = dict(spec.pop("ray", {}) or {})
+            settings = {k: v for k, v in spec.items() if k not in ("name", "adapter")}
+            adapter = str(spec.get("adapter", "reference"))
+            if adapter in ADAPTERS:  # refuse a typo here, not as an actor's traceback
+                check_settings(adapter, str(spec.get("name", adapter)), settings)
             unknown = set(options) - {"replicas", "num_gpus", "num_cpus"}
             if unknown:
                 raise InvalidArgument(
