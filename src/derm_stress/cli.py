@@ -79,6 +79,12 @@ def _echo_previous(previous: dict[str, Any] | None, where: Path) -> None:
             "stopped without finishing); its stored results are kept and this run goes on",
             err=True,
         )
+    elif previous.get("status") == "unreadable manifest":
+        click.echo(
+            f"note: the manifest in {where} was unreadable (a write that never finished); "
+            "this run rewrote it and kept the stored results",
+            err=True,
+        )
     elif previous.get("tidied"):
         click.echo(f"note: removed a leftover manifest.json.tmp in {where}", err=True)
 
