@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -223,7 +224,7 @@ def run_cmd(
     sys.exit(status)
 
 
-run_cmd.help = f"{run_cmd.help}\n\n{EXIT_CODES}"
+run_cmd.help = f"{inspect.cleandoc(run_cmd.help or '')}\n\n{EXIT_CODES}"
 
 
 @cli.command()
