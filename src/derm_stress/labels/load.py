@@ -40,6 +40,7 @@ import yaml
 from derm_stress.errors import InvalidArgument, UnknownName
 from derm_stress.errors import did_you_mean as _did_you_mean
 from derm_stress.labels import icd
+from derm_stress.labels.cache import cache_dir
 from derm_stress.labels.vocabulary import (
     MALIGNANCIES,
     OTHER,
@@ -390,24 +391,13 @@ def _check_owners(entries: Mapping[str, Entry], owners: Mapping[str, str], where
             )
 
 
-CACHE_VARIABLE = "DERM_STRESS_CACHE"  # where the parsed packaged vocabulary is cached
-
-
-def _cache_dir() -> Path:
-    explicit = os.environ.get(CACHE_VARIABLE)
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "derm-stress"
-
-
 def _read_packaged() -> dict[str, Any]:
     """The packaged file, parsed. YAML parsing is most of a cold load, so the parsed form is
     cached as JSON named by the file's SHA-256 (a changed file is a new name; a cache that
     cannot be written or read is skipped)."""
     path = packaged_path()
     blob = path.read_bytes()
-    cached = _cache_dir() / f"vocabulary-{hashlib.sha256(blob).hexdigest()[:24]}.json"
+    cached = cache_dir() / f"vocabulary-{hashlib.sha256(blob).hexdigest()[:24]}.json"
     try:
         data = json.loads(cached.read_text(encoding="utf-8"))
         if isinstance(data, dict):
