@@ -259,3 +259,20 @@ def test_user_file_errors_name_entry_and_field(tmp_path: Path, text: str, messag
 def test_missing_user_file(tmp_path: Path) -> None:
     with pytest.raises(VocabularyError, match="not found"):
         load_vocabulary(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "home"),
+    [
+        ("L03.115", "CELLULITIS"),  # cellulitis of right lower limb
+        ("C44.301", "SKIN_CANCER"),  # unspecified malignant neoplasm of skin of nose
+        ("T23.201A", "BURN"),  # burn of second degree of right hand
+        ("B35.5", "TINEA"),  # tinea imbricata
+        ("L89.153", "PRESSURE_ULCER"),
+    ],
+)
+def test_site_specific_hospital_codes_land_under_their_condition(text: str, home: str) -> None:
+    code = normalise_label(text)
+    assert code.startswith("ICD10CM:") and label(code).parent == home
+    assert match_level(code, home) == "exact"
+    assert label(code).triage == label(home).triage
