@@ -276,3 +276,30 @@ def test_site_specific_hospital_codes_land_under_their_condition(text: str, home
     assert code.startswith("ICD10CM:") and label(code).parent == home
     assert match_level(code, home) == "exact"
     assert label(code).triage == label(home).triage
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Psoriasis, unspecified", "PSORIASIS"),
+        ("Eczema NOS", "ECZEMA"),
+        ("Atopic dermatitis (eczema)", "ATOPIC_DERMATITIS"),
+        ("Dermatitis, atopic", "ATOPIC_DERMATITIS"),
+        ("Keratoses, actinic", "ACK"),
+        ("Seborrhoeic warts", "SEK"),
+        ("Melanoma, unspecified site", "MEL"),
+        # an ICD-10-CM description, as hospital exports write it
+        ("Herpesviral vesicular dermatitis", "HERPES_LABIALIS"),
+        ("Zoster without complications", "HERPES_ZOSTER"),
+        ("Melanocytic nevi of trunk", "NEV"),
+        ("Cellulitis of left lower limb", "ICD10CM:L03.116"),
+    ],
+)
+def test_clinic_and_hospital_forms_of_a_label(text: str, code: str) -> None:
+    assert normalise_label(text) == code
+
+
+@pytest.mark.parametrize("text", ["?BCC vs SCC", "rash", "lesion", "benign", "normal skin"])
+def test_vague_or_uncertain_labels_are_not_guessed(text: str) -> None:
+    with pytest.raises(UnknownName):
+        normalise_label(text)

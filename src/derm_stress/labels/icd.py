@@ -108,3 +108,25 @@ def parents(code: str) -> list[str]:
         chain.append(parent)
         parent = index[parent][1]
     return chain
+
+
+@cache
+def _descriptions() -> dict[str, str | None]:
+    """Normalised official description -> code (``None`` where several codes share one)."""
+    from derm_stress.labels.vocabulary import _key
+
+    index: dict[str, str | None] = {}
+    for code, (text, _) in _index().items():
+        key = _key(text)
+        index[key] = None if key in index and index[key] != code else code
+    return index
+
+
+def by_description(text: str) -> str | None:
+    """The code whose official description is ``text`` (any case or punctuation), if one."""
+    from derm_stress.labels.vocabulary import _key
+
+    key = _key(text)
+    if len(key) < 4:
+        return None
+    return _descriptions().get(key)
