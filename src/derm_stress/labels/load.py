@@ -156,7 +156,7 @@ def _entry(code: object, body: object, where: str, base: Entry | None) -> Entry:
     for name, value in body.items():
         field_where = f"{here}, field {name}"
         if name in (*_TUPLE_FIELDS, "add_synonyms"):
-            values[name] = _strings(value, field_where)
+            values[name] = tuple(dict.fromkeys(_strings(value, field_where)))  # no repeats
         elif name == "parent":
             if value is not None and not isinstance(value, str):
                 raise VocabularyError(f"{field_where}: expected a code, got {value!r}")
