@@ -15,24 +15,28 @@ def test_parsed_vocabulary_cache_is_written_read_and_survives_corruption(
 ) -> None:
     monkeypatch.setenv("DERM_STRESS_CACHE", str(tmp_path))
     fresh = load._read(load.packaged_path())
-    assert load._read_packaged() == fresh
-    digest = hashlib.sha256(load.packaged_path().read_bytes()).hexdigest()[:24]
-    cached = tmp_path / f"vocabulary-{digest}.json"
-    assert cached.is_file()
-    assert load._read_packaged() == fresh  # from the cache
-    cached.write_text("{not json")
-    assert load._read_packaged() == fresh  # a damaged cache is parsed again and replaced
-    assert cached.read_text().startswith("{")
-    assert (
-        load.build([(load._read_packaged(), "x")]).fingerprint == load.load_vocabulary().fingerprint
-    )
+    assert load._read_packaged() == (fresh, False)
+    load._packaged.cache_clear()
+    try:
+        checked = load._packaged()  # a checked build writes the cache
+        digest = hashlib.sha256(load.packaged_path().read_bytes()).hexdigest()[:24]
+        cached = tmp_path / f"vocabulary-{digest}.json"
+        assert cached.is_file()
+        assert load._read_packaged() == (fresh, True)
+        load._packaged.cache_clear()
+        assert load._packaged().fingerprint == checked.fingerprint  # from the cache
+        cached.write_text("{not json")
+        assert load._read_packaged() == (fresh, False)  # a damaged cache is not used
+    finally:
+        load._packaged.cache_clear()
 
 
 def test_unwritable_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("DERM_STRESS_CACHE", str(blocker / "sub"))  # cannot be a directory
-    assert load._read_packaged() == load._read(load.packaged_path())
+    load._store_packaged(load._read(load.packaged_path()))
+    assert load._read_packaged()[1] is False
 
 
 @pytest.mark.parametrize("code", ["L40.59", "C44.311", "B35.4", "T78.3XXA", "S61.411A", "L20.84"])

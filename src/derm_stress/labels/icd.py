@@ -14,7 +14,6 @@ import os
 import re
 import warnings
 from functools import cache
-from importlib import metadata
 from types import ModuleType
 
 from derm_stress.labels.cache import cache_dir
@@ -59,6 +58,8 @@ def _index() -> dict[str, tuple[str, str]]:
 
     Built from the package once per machine and package version and cached as JSON, which
     loads several times faster than the package parses its XML on import."""
+    from importlib import metadata  # only when an unlisted code is looked up
+
     try:
         version = metadata.version("simple-icd-10-cm")
     except metadata.PackageNotFoundError:
