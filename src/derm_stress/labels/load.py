@@ -35,7 +35,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-
 from derm_stress.errors import InvalidArgument, UnknownName
 from derm_stress.errors import did_you_mean as _did_you_mean
 from derm_stress.labels import icd
