@@ -243,7 +243,7 @@ entries:
             "entry X, field ambiguous: 'hives' is also an unambiguous term of URTICARIA",
         ),
         ("entries: [1, 2]\n", "'entries' must map codes to entries"),
-        ("entries:\n  X: [\n", "not valid YAML"),
+        ("entries:\n  X: [\n", "invalid YAML"),
         ("entrys: {}\n", "unknown top-level key 'entrys'"),
     ],
 )
@@ -303,3 +303,17 @@ def test_clinic_and_hospital_forms_of_a_label(text: str, code: str) -> None:
 def test_vague_or_uncertain_labels_are_not_guessed(text: str) -> None:
     with pytest.raises(UnknownName):
         normalise_label(text)
+
+
+def test_a_user_file_that_expands_through_aliases_is_refused(tmp_path: Path) -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 7):
+        lines.append(
+            f"{chr(97 + i)}: &{chr(97 + i)} [*{chr(96 + i)}" + f", *{chr(96 + i)}" * 9 + "]"
+        )
+    lines.append("entries: {}")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(VocabularyError, match="refused") as info:
+        load_vocabulary(path)
+    assert "\n" not in str(info.value)

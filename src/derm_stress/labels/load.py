@@ -92,12 +92,20 @@ def _read(path: Path) -> dict[str, Any]:
         raise VocabularyError(f"vocabulary file {path}: cannot read ({exc.strerror})") from None
     import yaml  # not needed when the packaged vocabulary comes from its cache
 
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" line {where.line + 1}" if where is not None else ""
-        raise VocabularyError(f"vocabulary file {path}:{line} not valid YAML") from None
+    if path == packaged_path():  # our own file: the fast C loader
+        try:
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            line = f" line {where.line + 1}" if where is not None else ""
+            raise VocabularyError(f"vocabulary file {path}:{line} not valid YAML") from None
+    else:  # someone else's: bounded (no alias bombs), errors on one line
+        from derm_stress.safe_yaml import load_yaml_text
+
+        try:
+            data = load_yaml_text(text, f"vocabulary file {path}")
+        except InvalidArgument as exc:
+            raise VocabularyError(" ".join(str(exc).split())) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
