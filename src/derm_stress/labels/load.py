@@ -35,11 +35,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from derm_stress.errors import InvalidArgument, UnknownName
 from derm_stress.errors import did_you_mean as _did_you_mean
 from derm_stress.labels import icd
+from derm_stress.labels.cache import cache_dir
 from derm_stress.labels.vocabulary import (
     MALIGNANCIES,
     OTHER,
@@ -91,12 +90,22 @@ def _read(path: Path) -> dict[str, Any]:
         raise VocabularyError(f"vocabulary file {path}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise VocabularyError(f"vocabulary file {path}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" line {where.line + 1}" if where is not None else ""
-        raise VocabularyError(f"vocabulary file {path}:{line} not valid YAML") from None
+    import yaml  # not needed when the packaged vocabulary comes from its cache
+
+    if path == packaged_path():  # our own file: the fast C loader
+        try:
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            line = f" line {where.line + 1}" if where is not None else ""
+            raise VocabularyError(f"vocabulary file {path}:{line} not valid YAML") from None
+    else:  # someone else's: bounded (no alias bombs), errors on one line
+        from derm_stress.safe_yaml import load_yaml_text
+
+        try:
+            data = load_yaml_text(text, f"vocabulary file {path}")
+        except InvalidArgument as exc:
+            raise VocabularyError(" ".join(str(exc).split())) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -155,7 +164,7 @@ def _entry(code: object, body: object, where: str, base: Entry | None) -> Entry:
     for name, value in body.items():
         field_where = f"{here}, field {name}"
         if name in (*_TUPLE_FIELDS, "add_synonyms"):
-            values[name] = _strings(value, field_where)
+            values[name] = tuple(dict.fromkeys(_strings(value, field_where)))  # no repeats
         elif name == "parent":
             if value is not None and not isinstance(value, str):
                 raise VocabularyError(f"{field_where}: expected a code, got {value!r}")
@@ -315,8 +324,13 @@ def _check_parents(entries: Mapping[str, Entry], where: str) -> None:
             parent = entries[parent].parent
 
 
-def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = False) -> Vocabulary:
-    """Build a vocabulary from parsed files, later layers adding to and overriding earlier."""
+def build(
+    layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = False, check: bool = True
+) -> Vocabulary:
+    """Build a vocabulary from parsed files, later layers adding to and overriding earlier.
+
+    ``check=False`` skips the cross-entry checks, for data that passed them when it was
+    cached (see ``_packaged``); field values are always checked."""
     entries: dict[str, Entry] = {}
     categories: dict[str, Category] = {}
     raw_all: dict[str, dict[str, Any]] = {}
@@ -336,9 +350,11 @@ def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = Fals
             if isinstance(body, dict):
                 raw_all[code] = {**raw_all.get(code, {}), **body}
         entries = dict(raw_entries)
-        _check_parents(entries, where)
+        if check:
+            _check_parents(entries, where)
         _resolve(entries, raw_all)
-        _check(entries, categories, where, changed=[c for c in raw if isinstance(c, str)])
+        if check:
+            _check(entries, categories, where, changed=[c for c in raw if isinstance(c, str)])
         if check_icd:
             for code in raw:
                 for text in entries[code].icd10cm:
@@ -347,7 +363,8 @@ def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = Fals
                             f"{where}: entry {code}, field icd10cm: {text!r} is not in ICD-10-CM"
                         )
         owners.update(_owners(data.get("icd10cm_owners"), where))
-        _check_owners(entries, owners, where)
+        if check:
+            _check_owners(entries, owners, where)
     source = " + ".join(where for _, where in layers)
     return Vocabulary(entries.values(), categories.values(), source=source, icd_owners=owners)
 
@@ -390,31 +407,29 @@ def _check_owners(entries: Mapping[str, Entry], owners: Mapping[str, str], where
             )
 
 
-CACHE_VARIABLE = "DERM_STRESS_CACHE"  # where the parsed packaged vocabulary is cached
-
-
-def _cache_dir() -> Path:
-    explicit = os.environ.get(CACHE_VARIABLE)
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "derm-stress"
-
-
-def _read_packaged() -> dict[str, Any]:
-    """The packaged file, parsed. YAML parsing is most of a cold load, so the parsed form is
-    cached as JSON named by the file's SHA-256 (a changed file is a new name; a cache that
-    cannot be written or read is skipped)."""
+def _packaged_cache() -> tuple[Path, bytes]:
     path = packaged_path()
     blob = path.read_bytes()
-    cached = _cache_dir() / f"vocabulary-{hashlib.sha256(blob).hexdigest()[:24]}.json"
+    return cache_dir() / f"vocabulary-{hashlib.sha256(blob).hexdigest()[:24]}.json", blob
+
+
+def _read_packaged() -> tuple[dict[str, Any], bool]:
+    """The packaged file, parsed, and whether it came from the cache. YAML parsing is most
+    of a cold load, so the parsed form of a file that passed every check is cached as JSON
+    named by the file's SHA-256 (a changed file is a new name; a cache that cannot be
+    written or read is skipped)."""
+    cached, _ = _packaged_cache()
     try:
         data = json.loads(cached.read_text(encoding="utf-8"))
         if isinstance(data, dict):
-            return data
+            return data, True
     except (OSError, ValueError):
         pass
-    data = _read(path)
+    return _read(packaged_path()), False
+
+
+def _store_packaged(data: dict[str, Any]) -> None:
+    cached, _ = _packaged_cache()
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -422,12 +437,15 @@ def _read_packaged() -> dict[str, Any]:
         os.replace(partial, cached)
     except OSError:
         pass
-    return data
 
 
 @cache
 def _packaged() -> Vocabulary:
-    return build([(_read_packaged(), "vocabulary.yaml")])
+    data, from_cache = _read_packaged()
+    vocab = build([(data, "vocabulary.yaml")], check=not from_cache)
+    if not from_cache:  # checked: later processes may skip the cross-entry checks
+        _store_packaged(data)
+    return vocab
 
 
 def load_vocabulary(extra: Path | str | None = None) -> Vocabulary:
@@ -452,7 +470,7 @@ def _with_file(path: str, mtime_ns: int, size: int) -> Vocabulary:
     """Cached per file version (path, modification time, size): every process and every
     lookup of a run loads a user's file once."""
     del mtime_ns, size  # part of the cache key only
-    packaged = _read_packaged()
+    packaged, _ = _read_packaged()
     return build([(packaged, "vocabulary.yaml"), (_read(Path(path)), path)], check_icd=True)
 
 

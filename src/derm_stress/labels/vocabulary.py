@@ -183,18 +183,32 @@ class Vocabulary:
             if not icd.looks_like_icd(stripped):
                 raise UnknownName(f"{text!r} is not an ICD-10-CM code")
         key = _key(stripped)
-        code = self._terms.get(key) or self._loose.get(key.replace("'", ""))
+        code = self._lookup(key)
         if code is not None:
             return code
         if icd.looks_like_icd(stripped):
             return self._resolve_icd(stripped)
+        if key in self._ambiguous:
+            self._raise_ambiguous(text, key)
+        for variant in _variants(stripped):
+            code = self._lookup(variant)
+            if code is not None:
+                return code
+        described = icd.by_description(stripped)
+        if described is not None:  # a hospital export's ICD-10-CM description as text
+            return self._resolve_icd(described)
+        raise UnknownName(f"unknown diagnosis label {text!r};{self._suggest(stripped)}")
+
+    def _lookup(self, key: str) -> str | None:
+        return self._terms.get(key) or self._loose.get(key.replace("'", ""))
+
+    def _raise_ambiguous(self, text: str, key: str) -> None:
         if key in self._ambiguous:
             names = ", ".join(f"{self.by_code[c].name} ({c})" for c in self._ambiguous[key])
             raise AmbiguousName(
                 f"ambiguous diagnosis label {text!r}: it can mean {names} or something else; "
                 "write the full name"
             )
-        raise UnknownName(f"unknown diagnosis label {text!r};{self._suggest(stripped)}")
 
     def terms(self) -> tuple[tuple[str, str, bool], ...]:
         """Every (normalised term, code, is_ambiguous), for parsers. Sorted, unique."""
@@ -379,6 +393,48 @@ class Vocabulary:
                 names.append(label)
         hint = f" did you mean {', '.join(names[:3])}?" if names else ""
         return f"{hint} see docs/labels.md for the {len(self)} entries of the vocabulary"
+
+
+_QUALIFIERS = re.compile(r"\b(?:nos|unspecified|not otherwise specified|unsp)\b")
+_PARENTHESES = re.compile(r"[(\[]([^)\]]*)[)\]]")
+
+
+def _variants(text: str) -> list[str]:
+    """Keys to try when a label is not a term as written: the forms clinic and hospital
+    exports use. Without a trailing qualifier ("Psoriasis, unspecified", "Eczema NOS"),
+    without a parenthesis or only its content ("Atopic dermatitis (eczema)"), an inverted
+    "Dermatitis, atopic", and the last word singular ("Seborrhoeic warts", "naevi")."""
+    found: list[str] = []
+
+    def add(candidate: str) -> None:
+        key = _key(candidate)
+        if key and key not in found:
+            found.append(key)
+            words = key.split(" ")
+            last = words[-1]
+            for plural, singular in (
+                ("ies", "y"),
+                ("ses", "sis"),
+                ("es", ""),
+                ("s", ""),
+                ("i", "us"),
+            ):
+                if last.endswith(plural) and len(last) > len(plural) + 2:
+                    singular_key = " ".join([*words[:-1], last[: -len(plural)] + singular])
+                    if singular_key not in found:
+                        found.append(singular_key)
+
+    base = _QUALIFIERS.sub(" ", text.lower())
+    add(base)
+    add(_PARENTHESES.sub(" ", base))
+    for inner in _PARENTHESES.findall(base):
+        add(inner)
+    plain = _PARENTHESES.sub(" ", base)
+    if plain.count(",") == 1:
+        head, tail = (part.strip() for part in plain.split(","))
+        add(f"{tail} {head}")
+        add(head)
+    return found
 
 
 def _malignancy_of_icd(code: str) -> Malignancy:

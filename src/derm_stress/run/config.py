@@ -54,9 +54,9 @@ class RunConfig:
     score_level: str = "exact"  # the level headline accuracy uses: exact or group
     base_dir: Path = field(default_factory=Path.cwd)
     raw: dict[str, Any] = field(default_factory=dict)
-    vocabulary: Path | None = None  # a vocabulary file adding to / overriding the packaged one
     max_raw_chars: int | None = DEFAULT_MAX_RAW_CHARS
     min_image_side: int = MIN_IMAGE_SIDE
+    vocabulary: Path | None = None  # a vocabulary file adding to / overriding the packaged one
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -107,7 +107,7 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
         )
     vocabulary = spec.get("vocabulary")
     if vocabulary is not None and (not isinstance(vocabulary, str) or not vocabulary.strip()):
-        raise InvalidArgument(f"vocabulary: expected a file name, got {vocabulary!r}")
+        raise InvalidArgument(f"vocabulary: expected a file name, got {shorten(vocabulary)}")
     vocabulary_path = (base_dir / vocabulary).resolve() if vocabulary else None
     if vocabulary_path is not None:
         load_vocabulary(vocabulary_path)  # errors now, naming the entry and the field
