@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from derm_stress.cases import Case, Note
 from derm_stress.datasets import load_manifest
 from derm_stress.errors import InvalidArgument
+from derm_stress.labels import vocabulary
 from derm_stress.metrics import (
     BASELINE_ID,
     compute_metrics,
@@ -26,7 +29,7 @@ from derm_stress.metrics import (
 from derm_stress.perturb import Probe
 from derm_stress.report import write_report
 from derm_stress.run import export_run, load_config, load_run, run
-from derm_stress.run.results import Row, RunData, match_ranks
+from derm_stress.run.results import Row, RunData, match_level, match_ranks
 from tests.conftest import ManifestFactory
 
 # case id -> (manifest diagnosis, manifest triage, what the scripted model answers)
@@ -385,3 +388,25 @@ def test_a_run_is_read_back_with_its_own_vocabulary_file(
     with (tmp_path / "rows.csv").open() as fh:
         levels = {r["case_id"]: r["match_level"] for r in csv.DictReader(fh)}
     assert levels == {"w1": "exact", "w2": "group", "b": "exact"}
+
+
+_CODES = sorted(e.code for e in vocabulary().entries)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    differential=st.lists(st.sampled_from([*_CODES, "OTHER"]), max_size=6),
+    references=st.lists(st.sampled_from(_CODES), min_size=1, max_size=3, unique=True),
+)
+def test_ranks_are_consistent_for_any_answer(
+    differential: list[str], references: list[str]
+) -> None:
+    exact, group = match_ranks(differential, references)
+    levels = [match_level(code, references) for code in differential]
+    # the first exact match, and the first match at any level (an exact match is a group match)
+    assert exact == next((i + 1 for i, lv in enumerate(levels) if lv == "exact"), 0)
+    assert group == next((i + 1 for i, lv in enumerate(levels) if lv is not None), 0)
+    assert exact == 0 or 1 <= group <= exact
+    # naming a reference itself is always exact; OTHER never matches
+    assert match_ranks([references[-1]], references) == (1, 1)
+    assert match_ranks(["OTHER"], references) == (0, 0)
