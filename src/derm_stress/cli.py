@@ -332,6 +332,58 @@ def preview(
     click.echo(f"wrote {out} and {notes}")
 
 
+@cli.command()
+@click.argument("target", metavar="OPERATOR-OR-GRID")
+@click.option(
+    "--dataset",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Manifest file or PAD-UFES-20 folder [default: the bundled sample].",
+)
+@click.option(
+    "--cases",
+    "n_cases",
+    type=click.IntRange(min=1),
+    default=12,
+    show_default=True,
+    help="Photos to average over, spread across diagnoses.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable curves.")
+def calibrate(
+    target: str, dataset: Path | None, n_cases: int, seed: int, as_json: bool
+) -> None:
+    """Print the mean similarity to the clean photo per severity of an image operator (a
+    name) or of each single-operator image condition of a grid file (e.g. an albumentations
+    severity table), and whether it falls with severity. Exit status 1 if any does not."""
+    from derm_stress.datasets import open_dataset
+    from derm_stress.perturb.calibrate import calibrate as run_calibration
+    from derm_stress.perturb.calibrate import operators_of, spread_cases
+
+    ops, skipped = operators_of(target)
+    cases = spread_cases(list(open_dataset(dataset)), n_cases)
+    curves = run_calibration(ops, cases, seed)
+    if as_json:
+        click.echo(json.dumps([c.to_dict() for c in curves], indent=1))
+    else:
+        width = max(len(c.operator) for c in curves)
+        levels = sorted({s for c in curves for s in c.means})
+        click.echo(
+            f"mean similarity to the clean photo ({len(cases)} photos, seed {seed}; 1.0 = "
+            "identical)"
+        )
+        click.echo(f"{'operator':<{width}}  " + "  ".join(f"{s:>6}" for s in levels) + "  falls")
+        for c in curves:
+            cells = "  ".join(f"{c.means[s]:6.3f}" if s in c.means else f"{'':>6}" for s in levels)
+            click.echo(f"{c.operator:<{width}}  {cells}  {'yes' if c.falls else 'NO'}")
+        if skipped:
+            click.echo(f"skipped {skipped} image conditions that are not a single operator")
+    bad = [c.operator for c in curves if not c.falls]
+    if bad:
+        click.echo(f"not falling with severity: {', '.join(bad)}", err=True)
+        sys.exit(1)
+
+
 @cli.group()
 def grid() -> None:
     """Inspect grid files."""
