@@ -29,6 +29,7 @@ registered by a user, unknown to this module, runs on images only and refuses ot
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -37,14 +38,14 @@ import numpy as np
 
 from derm_stress.cases import Case, Note
 from derm_stress.errors import InvalidArgument
-from derm_stress.perturb import registry
-from derm_stress.perturb.albumentations_bridge import INSTALL_HINT, import_albumentations
+from derm_stress.perturb.albumentations_bridge import INSTALL_HINT
 from derm_stress.perturb.base import MAX_SEVERITY, Operator, get_operator, make_operator
 from derm_stress.perturb.image_ops import check_image
 
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no PyPI version check on import
 try:
-    A = import_albumentations("derm_stress.augment")
-except InvalidArgument as exc:  # an import error, as for any missing package
+    import albumentations as A
+except ImportError as exc:  # the install command, as for every optional extra
     raise ImportError(f"derm_stress.augment needs albumentations: {INSTALL_HINT}") from exc
 
 __all__ = [
@@ -54,8 +55,8 @@ __all__ = [
     "ColorTemperature",
     "Contrast",
     "Defocus",
-    "DermoscopeCorners",
     "DermStressTransform",
+    "DermoscopeCorners",
     "Distance",
     "Exposure",
     "Gamma",
@@ -186,7 +187,9 @@ class DermStressTransform(A.DualTransform):  # type: ignore[misc]  # albumentati
         check_image(image, self.operator_name)
         if not self.photometric:
             self._check_targets(data)
-        severity = self.low if self.low == self.high else self.py_random.randint(self.low, self.high)
+        severity = (
+            self.low if self.low == self.high else self.py_random.randint(self.low, self.high)
+        )
         op = self.ops[severity]
         sampled = {} if severity == 0 else op.sample(self.random_generator, image, _CASE)
         return {"ds_severity": severity, "ds_params": sampled}
@@ -333,7 +336,12 @@ def _move_boxes(
     matrix = _matrix(name, params, h, w)
     x0, y0, x1, y1 = (bboxes[:, i] * s for i, s in enumerate((w, h, w, h)))
     corners = np.stack(
-        [np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1), np.stack([x0, y1], 1)],
+        [
+            np.stack([x0, y0], 1),
+            np.stack([x1, y0], 1),
+            np.stack([x1, y1], 1),
+            np.stack([x0, y1], 1),
+        ],
         1,
     )  # (N, 4, 2) in edge coordinates; OpenCV's maps are in pixel-centre coordinates
     moved = cv2.perspectiveTransform((corners - 0.5).reshape(-1, 1, 2), matrix).reshape(-1, 4, 2)
@@ -399,4 +407,3 @@ def transform_for(operator: str) -> type[DermStressTransform]:
         return found
     get_operator(operator)  # an unknown name fails with did-you-mean
     raise InvalidArgument(f"{operator!r} has no named transform; use Perturb({operator!r}, ...)")
-

@@ -35,7 +35,7 @@ import threading
 import warnings
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -61,7 +61,8 @@ def import_albumentations(what: str = "the albumentations operator") -> ModuleTy
         import albumentations
     except ImportError as exc:
         raise InvalidArgument(f"{what} needs albumentations: {INSTALL_HINT}") from exc
-    return albumentations
+    module: ModuleType = albumentations
+    return module
 
 
 def transform_classes(A: ModuleType) -> dict[str, type[Any]]:
@@ -105,7 +106,9 @@ def _check_arguments(cls: type[Any], args: Mapping[str, Any], where: str) -> Non
         return
     for key in args:
         if key not in allowed:
-            error = did_you_mean(str(key), sorted(allowed - {"strict"}), f"argument of {cls.__name__}")
+            error = did_you_mean(
+                str(key), sorted(allowed - {"strict"}), f"argument of {cls.__name__}"
+            )
             raise InvalidArgument(f"{where}: {error}")
 
 
@@ -174,7 +177,7 @@ class _Built:
     """The albumentations objects of one operator, built once per thread (transforms keep
     their random state and last params on themselves, so threads must not share them)."""
 
-    def __init__(self, A: ModuleType, rows: Mapping[int, Mapping[str, Any]]) -> None:
+    def __init__(self, A: ModuleType, rows: Mapping[int, dict[str, Any]]) -> None:
         self.transforms: dict[int, Any] = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # validated when the operator was built
@@ -196,7 +199,7 @@ class AlbumentationsOperator(ImageOperator):
     family = "albumentations"
     graded = False  # per instance: graded when it has a severity table
     configured = True
-    options = {"transform": None, "table": None, "pipeline": None}
+    options: ClassVar[Mapping[str, Any]] = {"transform": None, "table": None, "pipeline": None}
 
     def validate(self) -> None:
         A = import_albumentations()
@@ -304,11 +307,6 @@ class AlbumentationsOperator(ImageOperator):
         return row
 
     @property
-    def table(self) -> dict[int, dict[str, Any]]:
-        """Severity -> the serialised transform that level runs (``A.to_dict``'s ``transform``)."""
-        return dict(self.severities)
-
-    @property
     def label(self) -> str:
         text = f"{self.name}[{self.title}#{self.digest}]"
         if self.graded or self.severity == 0:
@@ -396,7 +394,9 @@ def _check_node(A: ModuleType, node: Any, where: str) -> None:
     from albumentations.core.serialization import SERIALIZABLE_REGISTRY, shorten_class_name
 
     if not isinstance(node, Mapping) or "__class_fullname__" not in node:
-        raise InvalidArgument(f"{where}: expected {{__class_fullname__: NAME, ...}}, got {node!r:.80}")
+        raise InvalidArgument(
+            f"{where}: expected {{__class_fullname__: NAME, ...}}, got {node!r:.80}"
+        )
     name = shorten_class_name(str(node["__class_fullname__"]))
     if name not in SERIALIZABLE_REGISTRY:
         raise InvalidArgument(

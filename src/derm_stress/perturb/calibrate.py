@@ -105,9 +105,7 @@ def _family(op: Operator[Any]) -> str:
     return label[: -len(tag)] if label.endswith(tag) else label
 
 
-def calibrate(
-    ops: Iterable[Operator[Any]], cases: Sequence[Case], seed: int = 0
-) -> list[Curve]:
+def calibrate(ops: Iterable[Operator[Any]], cases: Sequence[Case], seed: int = 0) -> list[Curve]:
     """Mean similarity to the clean photo per operator and severity, over the first photo
     of each case, perturbed exactly as a run with ``seed`` would perturb it."""
     photos = [(case, load_image(case.images[0])) for case in cases]
