@@ -324,7 +324,7 @@ class AlbumentationsOperator(ImageOperator):
         albumentations reports as applied (one entry per transform that ran)."""
         A = import_albumentations()
         transform = self._built().transforms[self.severity]
-        _seed_tree(A, transform, np.random.default_rng(seed))
+        _seed_tree(A, transform, seed)
         result = transform(image=target)
         if isinstance(transform, A.BaseCompose):
             applied = [
@@ -408,13 +408,16 @@ def _check_node(A: ModuleType, node: Any, where: str) -> None:
         _check_node(A, child, f"{where}.transforms[{i}]")
 
 
-def _seed_tree(A: ModuleType, transform: Any, rng: np.random.Generator) -> None:
-    """A distinct seed for every node of a pipeline, drawn in a fixed order from ``rng``.
+def _seed_tree(A: ModuleType, transform: Any, seed: int) -> None:
+    """Seed a transform with ``seed`` (as ``transform.set_random_seed(seed)`` would, so a
+    single transform's output can be reproduced with albumentations alone), and each child
+    of a pipeline with its own seed drawn from ``seed``.
 
-    ``Compose.set_random_seed`` would give every child the same seed (two p=0.5 flips
-    would then always agree); so the parent is seeded first, then each child afresh.
+    ``Compose.set_random_seed`` would give every child the same seed (two p=0.5 flips would
+    then always agree), so children are re-seeded after their parent.
     """
-    transform.set_random_seed(int(rng.integers(0, 2**63)))
+    transform.set_random_seed(seed)
     if isinstance(transform, A.BaseCompose):
+        rng = np.random.default_rng(seed)
         for child in transform.transforms:
-            _seed_tree(A, child, rng)
+            _seed_tree(A, child, int(rng.integers(0, 2**63)))
