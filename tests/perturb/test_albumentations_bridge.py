@@ -184,7 +184,7 @@ def test_grid_file_with_a_table_loads(tmp_path: Path) -> None:
         ),
         ({"transform": "RandomFog", "table": {1: {"p": 0.5}}}, 1, "'p' is not allowed"),
         ({"transform": "RandomFog", "table": {6: {}}}, 1, "keys must be 1-5"),
-        ({"transform": "RandomFog", "table": {1: {}}}, 3, "severity 3 is not in the severity table"),
+        ({"transform": "RandomFog", "table": {1: {}}}, 3, "severity 3 is not in the severity"),
         ({"transform": "RandomFog"}, 1, "needs a severity table"),
         ({}, 1, "give 'transform' with a severity table, or 'pipeline'"),
         ({"transform": "RandomFog", "pipeline": {}, "table": {1: {}}}, 1, "not both"),
@@ -228,7 +228,7 @@ def test_replay_refuses_a_record_from_another_albumentations_version(photos: lis
     old = Applied.from_dict(
         {**record.to_dict(), "params": {**record.params, "albumentations": "1.4.0"}}
     )
-    with pytest.raises(InvalidArgument, match="albumentations 1.4.0, installed"):
+    with pytest.raises(InvalidArgument, match=r"albumentations 1\.4\.0, installed"):
         replay(old, img)
 
 

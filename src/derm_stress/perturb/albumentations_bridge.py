@@ -178,12 +178,15 @@ class _Built:
     their random state and last params on themselves, so threads must not share them)."""
 
     def __init__(self, A: ModuleType, rows: Mapping[int, dict[str, Any]]) -> None:
+        self.A = A
         self.transforms: dict[int, Any] = {}
+        self.composed: dict[int, bool] = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # validated when the operator was built
             for level, row in rows.items():
                 t = A.from_dict(dict(row))
-                if isinstance(t, A.BaseCompose):
+                self.composed[level] = isinstance(t, A.BaseCompose)
+                if self.composed[level]:
                     t.save_applied_params = True
                 self.transforms[level] = t
 
@@ -322,11 +325,14 @@ class AlbumentationsOperator(ImageOperator):
     def run(self, target: np.ndarray, seed: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Apply this severity's transform seeded with ``seed``; return the image and what
         albumentations reports as applied (one entry per transform that ran)."""
-        A = import_albumentations()
-        transform = self._built().transforms[self.severity]
-        _seed_tree(A, transform, seed)
+        built = self._built()
+        transform = built.transforms[self.severity]
+        if built.composed[self.severity]:
+            _seed_tree(built.A, transform, seed)
+        else:
+            transform.set_random_seed(seed)
         result = transform(image=target)
-        if isinstance(transform, A.BaseCompose):
+        if built.composed[self.severity]:
             applied = [
                 {"transform": name, "params": recordable(params)}
                 for name, params in result.get("applied_transforms", [])
