@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import math
 import os
 import threading
 import warnings
@@ -143,8 +144,11 @@ def _canonical(value: Any) -> Any:
 
 def recordable(value: Any) -> Any:
     """Applied params as plain JSON: small arrays as lists, large ones by shape and dtype."""
-    if isinstance(value, Mapping):
-        return {str(k): recordable(v) for k, v in value.items()}
+    kind = type(value)
+    if kind is int or kind is str or kind is bool or value is None:  # the common case first
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, (list, tuple)):
         if len(value) > _MAX_RECORDED_ARRAY:  # e.g. RandomFog's hundreds of particles
             return {"items": len(value), "first": [recordable(v) for v in value[:4]]}
@@ -153,12 +157,13 @@ def recordable(value: Any) -> Any:
         if value.size <= _MAX_RECORDED_ARRAY:
             return recordable(value.tolist())
         return {"array": list(value.shape), "dtype": str(value.dtype)}
+    if isinstance(value, Mapping):
+        return {str(k): recordable(v) for k, v in value.items()}
     if isinstance(value, np.generic):
         return recordable(value.item())
-    if isinstance(value, float):
-        return value if np.isfinite(value) else str(value)
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
+    for base in (bool, int, float, str):  # subclasses, e.g. an IntEnum
+        if isinstance(value, base):
+            return recordable(base(value))
     return repr(value)
 
 
@@ -361,7 +366,7 @@ class AlbumentationsOperator(ImageOperator):
     def __call__(
         self, target: np.ndarray, rng: np.random.Generator, case: Case, where: str
     ) -> tuple[np.ndarray, Applied]:
-        check_image(target, self.label)
+        check_image(target, self.name)
         if self.severity == 0:
             return target, Applied(self.name, 0, where, dict(self.config), {})
         params = self.sample(rng, target, case)
