@@ -161,6 +161,17 @@ def test_compose_seed_makes_a_pipeline_reproducible_and_serialisable(
     assert restored[-1]["options"] == {"direction": "darker"}
 
 
+def test_replay_compose_replays_them(photos: list[np.ndarray]) -> None:
+    pipeline = A.ReplayCompose(
+        [augment.Hair(severity=(1, 5), p=1.0), augment.Rotation(p=0.5), augment.Gamma(p=0.5)]
+    )
+    for img in photos[:3]:
+        out = pipeline(image=img, mask=_lesion_mask(img))
+        again = A.ReplayCompose.replay(out["replay"], image=img, mask=_lesion_mask(img))
+        assert np.array_equal(out["image"], again["image"])
+        assert np.array_equal(out["mask"], again["mask"])
+
+
 def test_probability_and_severity_range_are_honoured(photos: list[np.ndarray]) -> None:
     t = augment.Hair(severity=(2, 3), p=0.5)
     t.set_random_seed(0)

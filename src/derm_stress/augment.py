@@ -176,10 +176,6 @@ class DermStressTransform(A.DualTransform):  # type: ignore[misc]  # albumentati
         """The derm-stress operator this transform runs."""
         return next(iter(self.ops.values())).name
 
-    @property
-    def targets_as_params(self) -> list[str]:
-        return ["image"]
-
     def get_params_dependent_on_data(
         self, params: dict[str, Any], data: dict[str, Any]
     ) -> dict[str, Any]:

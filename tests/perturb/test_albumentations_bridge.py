@@ -135,6 +135,19 @@ def test_records_replay_byte_identically_after_a_json_round_trip(
         assert not np.array_equal(probe.images[0], img) or "pipeline" in config
 
 
+def test_a_pipeline_may_hold_derm_stress_transforms(photos: list[np.ndarray]) -> None:
+    from derm_stress import augment
+
+    spec = _pipeline(augment.Hair(severity=(2, 4), p=1.0), A.GaussNoise(p=1.0))
+    op = _op(1, pipeline=json.loads(json.dumps(spec)))
+    case = Case("x", (photos[0],), Note(), "NEV")
+    probe = build_probe(case, Condition(image_ops=(op,)), 0, [photos[0]])
+    applied = probe.applied[0].params["applied"]
+    assert [a["transform"] for a in applied] == ["Hair", "GaussNoise"]
+    assert 2 <= applied[0]["params"]["ds_severity"] <= 4
+    assert np.array_equal(replay(probe.applied[0], photos[0]), probe.images[0])
+
+
 def test_pipeline_children_get_distinct_seeds(pad: Dataset) -> None:
     # Compose(seed=...) would give both flips one seed: always both or neither
     op = _op(1, pipeline=_pipeline(A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)))

@@ -409,6 +409,8 @@ def _check_node(A: ModuleType, node: Any, where: str) -> None:
             f"{where}: expected {{__class_fullname__: NAME, ...}}, got {node!r:.80}"
         )
     name = shorten_class_name(str(node["__class_fullname__"]))
+    if name.startswith("derm_stress.augment.") and name not in SERIALIZABLE_REGISTRY:
+        import derm_stress.augment  # registers derm-stress's own transforms with albumentations
     if name not in SERIALIZABLE_REGISTRY:
         raise InvalidArgument(
             f"{where}: {did_you_mean(name, SERIALIZABLE_REGISTRY, 'albumentations transform')}"
