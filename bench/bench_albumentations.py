@@ -74,11 +74,13 @@ def inbound(sample: list[tuple[Case, np.ndarray]], repeats: int) -> dict[str, tu
             key = (0, case.case_id, f"img={op.label}", "0:image[0]")
             # interleaved, so load changes on the shared machine hit both alike
             seed = op(img, derive_rng(*key), case, "i")[1].params["seed"]
-            ours.append(best(lambda k=key, i=img, c=case: op(i, derive_rng(*k), c, "i"), repeats))
+            ours.append(
+                best(lambda o=op, k=key, i=img, c=case: o(i, derive_rng(*k), c, "i"), repeats)
+            )
             # the same seed, so both do the same work (many transforms' cost depends on their
             # random draws: RandomShadow's polygons, RandomFog's particles)
             theirs.append(
-                best(lambda i=img, s=seed: (direct.set_random_seed(s), direct(image=i)), repeats)
+                best(lambda d=direct, i=img, s=seed: (d.set_random_seed(s), d(image=i)), repeats)
             )
         out[name] = (statistics.median(ours), statistics.median(theirs))
     return out
@@ -93,8 +95,10 @@ def outbound(sample: list[tuple[Case, np.ndarray]], repeats: int) -> dict[str, t
         as_albu, native = [], []
         for case, img in sample:
             key = (0, case.case_id, f"img={name}", "0:image[0]")
-            as_albu.append(best(lambda i=img: transform(image=i), repeats))
-            native.append(best(lambda k=key, i=img, c=case: op(i, derive_rng(*k), c, "i"), repeats))
+            as_albu.append(best(lambda t=transform, i=img: t(image=i), repeats))
+            native.append(
+                best(lambda o=op, k=key, i=img, c=case: o(i, derive_rng(*k), c, "i"), repeats)
+            )
         out[name] = (statistics.median(as_albu), statistics.median(native))
     return out
 

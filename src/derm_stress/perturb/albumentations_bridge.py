@@ -28,6 +28,7 @@ imported only when such an operator is built.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import json
 import math
@@ -410,7 +411,7 @@ def _check_node(A: ModuleType, node: Any, where: str) -> None:
         )
     name = shorten_class_name(str(node["__class_fullname__"]))
     if name.startswith("derm_stress.augment.") and name not in SERIALIZABLE_REGISTRY:
-        import derm_stress.augment  # registers derm-stress's own transforms with albumentations
+        importlib.import_module("derm_stress.augment")  # registers its transform classes
     if name not in SERIALIZABLE_REGISTRY:
         raise InvalidArgument(
             f"{where}: {did_you_mean(name, SERIALIZABLE_REGISTRY, 'albumentations transform')}"
