@@ -214,6 +214,9 @@ def test_grid_file_with_a_table_loads(tmp_path: Path) -> None:
             1,
             "did you mean 'std_range'",
         ),
+        ({"transform": "RandomFog", "table": {1: {}, "1": {}}}, 1, "appears twice"),
+        ({"transform": "RandomFog", "table": [{}]}, 1, "must map levels 1-5"),
+        ({"transform": "MedianBlur", "table": {1: {"blur_lmit": 5}}}, 1, "'blur_limit'"),
         ({"transform": "Normalize", "table": {1: {}}}, 1, None),
     ],
 )  # fmt: skip
@@ -228,6 +231,25 @@ def test_bad_tables_fail_at_load_with_one_clear_line(
     with pytest.raises(InvalidArgument, match=message) as info:
         make_operator("albumentations", severity, **config)
     assert "\n" not in str(info.value)
+
+
+def test_every_albumentations_image_transform_with_defaults_builds(photos: list) -> None:  # type: ignore[type-arg]
+    from derm_stress.perturb.albumentations_bridge import transform_classes
+
+    built = 0
+    for name in sorted(transform_classes(A)):
+        try:
+            op = make_operator("albumentations", 1, transform=name, table={1: {}})
+        except InvalidArgument as exc:
+            # transforms that need arguments (a size, a function, reference images): a clear
+            # line naming them, never a crash in the bridge
+            message = str(exc)
+            assert message.startswith(f"albumentations[1]: {name}: "), message
+            assert "\n" not in message and "'strict'" not in message, message
+            continue
+        built += 1
+        assert op.rows[1]["transform"]["__class_fullname__"] == name
+    assert built > 60
 
 
 def test_unknown_names_are_unknown_name_errors() -> None:

@@ -114,6 +114,19 @@ def _check_arguments(cls: type[Any], args: Mapping[str, Any], where: str) -> Non
             raise InvalidArgument(f"{where}: {error}")
 
 
+def _construct(cls: type[Any], args: dict[str, Any]) -> Any:
+    """``cls(**args)`` in albumentations' strict mode, where a bad value raises instead of
+    warning and falling back to the defaults. (``strict`` is a keyword of its validating
+    wrapper, which a few transforms such as MedianBlur lack; their argument names are
+    checked before this all the same.)"""
+    try:
+        return cls(**args, strict=True)
+    except TypeError as exc:
+        if "'strict'" not in str(exc):
+            raise
+    return cls(**args)
+
+
 def _one_line(exc: BaseException) -> str:
     """A pydantic validation error as ``field: message``; anything else as its first line."""
     cause = exc.__cause__ if exc.__cause__ is not None else exc
@@ -217,6 +230,18 @@ class AlbumentationsOperator(ImageOperator):
         where = "albumentations"
         if transform is not None and pipeline is not None:
             raise InvalidArgument(f"{where}: give 'transform' or 'pipeline', not both")
+        if table is not None:
+            if not isinstance(table, Mapping):
+                raise InvalidArgument(
+                    f"{where}: the severity table must map levels 1-{MAX_SEVERITY} to rows, "
+                    f"got {table!r:.80}"
+                )
+            # int levels, whatever the source (a JSON round trip turns keys into strings)
+            levels = {_severity_key(k, where): v for k, v in table.items()}
+            if len(levels) != len(table):
+                raise InvalidArgument(f"{where}: a severity level appears twice in the table")
+            table = dict(sorted(levels.items()))
+            self.config["table"] = table
         rows: dict[int, dict[str, Any]] = {}
         if transform is not None:
             if not isinstance(transform, str):
@@ -231,8 +256,7 @@ class AlbumentationsOperator(ImageOperator):
                 raise InvalidArgument(
                     f"{where}: {did_you_mean(transform, classes, 'albumentations transform')}"
                 )
-            for key, args in table.items():
-                level = _severity_key(key, where)
+            for level, args in table.items():
                 rows[level] = self._transform_row(A, classes[transform], args, f"{where}[{level}]")
             self.title = transform
         elif pipeline is not None:
@@ -242,8 +266,7 @@ class AlbumentationsOperator(ImageOperator):
                 )
             rows[1] = self._pipeline_row(A, pipeline, where)
         elif isinstance(table, Mapping) and table:
-            for key, spec in table.items():
-                level = _severity_key(key, where)
+            for level, spec in table.items():
                 rows[level] = self._pipeline_row(A, spec, f"{where}[{level}]")
         else:
             raise InvalidArgument(
@@ -262,12 +285,6 @@ class AlbumentationsOperator(ImageOperator):
             )
         if not self.graded and self.severity:
             self.severity = 1
-        if table is not None:
-            # int levels, whatever the source (a JSON round trip turns keys into strings)
-            levels = {_severity_key(k, where): v for k, v in table.items()}
-            if len(levels) != len(table):
-                raise InvalidArgument(f"{where}: a severity level appears twice in the table")
-            self.config["table"] = dict(sorted(levels.items()))
         self.severities = {  # type: ignore[misc]
             s: _canonical(r["transform"]) for s, r in self.rows.items()
         }
@@ -290,11 +307,9 @@ class AlbumentationsOperator(ImageOperator):
                 "(severity 0 is the clean photo)"
             )
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", UserWarning)  # never warn-and-ignore
-                built = cls(**dict(args), p=1.0, strict=True)
-                row: dict[str, Any] = _canonical(A.to_dict(built))
-        except (ValueError, TypeError, UserWarning, NotImplementedError) as exc:
+            built = _construct(cls, {**args, "p": 1.0})
+            row: dict[str, Any] = _canonical(A.to_dict(built))
+        except (ValueError, TypeError, NotImplementedError) as exc:
             raise InvalidArgument(f"{where}: {cls.__name__}: {_one_line(exc)}") from None
         return row
 
@@ -307,11 +322,9 @@ class AlbumentationsOperator(ImageOperator):
             )
         _check_node(A, spec["transform"], f"{where}.transform")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", UserWarning)
-                built = A.from_dict(dict(spec))
-                row: dict[str, Any] = _canonical(A.to_dict(built))
-        except (ValueError, TypeError, KeyError, UserWarning, NotImplementedError) as exc:
+            built = A.from_dict(dict(spec))  # every node was checked strictly above
+            row: dict[str, Any] = _canonical(A.to_dict(built))
+        except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
             raise InvalidArgument(f"{where}: {_one_line(exc)}") from None
         return row
 
@@ -417,7 +430,14 @@ def _check_node(A: ModuleType, node: Any, where: str) -> None:
             f"{where}: {did_you_mean(name, SERIALIZABLE_REGISTRY, 'albumentations transform')}"
         )
     args = {k: v for k, v in node.items() if k not in ("__class_fullname__", "id", "params")}
-    _check_arguments(SERIALIZABLE_REGISTRY[name], args, where)
+    cls = SERIALIZABLE_REGISTRY[name]
+    _check_arguments(cls, args, where)
+    if not issubclass(cls, A.BaseCompose):
+        # albumentations.from_dict builds leaves leniently: build each strictly first
+        try:
+            _construct(cls, args)
+        except (ValueError, TypeError, NotImplementedError) as exc:
+            raise InvalidArgument(f"{where}: {name}: {_one_line(exc)}") from None
     for i, child in enumerate(node.get("transforms") or ()):
         _check_node(A, child, f"{where}.transforms[{i}]")
 
