@@ -102,14 +102,16 @@ def _argument_names(cls: type[Any]) -> set[str] | None:
     return names
 
 
-def _check_arguments(cls: type[Any], args: Mapping[str, Any], where: str) -> None:
+def _check_arguments(
+    cls: type[Any], args: Mapping[str, Any], where: str, hide: frozenset[str] = frozenset()
+) -> None:
     allowed = _argument_names(cls)
     if allowed is None:
         return
     for key in args:
         if key not in allowed:
             error = did_you_mean(
-                str(key), sorted(allowed - {"strict"}), f"argument of {cls.__name__}"
+                str(key), sorted(allowed - {"strict"} - hide), f"argument of {cls.__name__}"
             )
             raise InvalidArgument(f"{where}: {error}")
 
@@ -300,12 +302,12 @@ class AlbumentationsOperator(ImageOperator):
                 f"{where}: a severity row must map {cls.__name__}'s arguments to values, "
                 f"got {args!r}"
             )
-        _check_arguments(cls, args, where)
         if "p" in args:
             raise InvalidArgument(
                 f"{where}: 'p' is not allowed: the operator applies at every severity from 1 "
                 "(severity 0 is the clean photo)"
             )
+        _check_arguments(cls, args, where, hide=frozenset({"p"}))
         try:
             built = _construct(cls, {**args, "p": 1.0})
             row: dict[str, Any] = _canonical(A.to_dict(built))
