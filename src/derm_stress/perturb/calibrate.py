@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument
@@ -26,6 +25,7 @@ from derm_stress.perturb.compose import OneOf
 from derm_stress.perturb.condition import Condition, build_probe
 from derm_stress.perturb.grid import expand_grid
 from derm_stress.perturb.similarity import similarity
+from derm_stress.safe_yaml import load_yaml_file
 
 SEVERITY_TAG = "@"
 
@@ -71,8 +71,7 @@ def operators_of(target: str | Path) -> tuple[list[Operator[Any]], int]:
         return [make_operator(text, s) for s in levels], 0
     if not path.is_file():
         raise InvalidArgument(f"{text}: neither an operator name nor a file")
-    with path.open(encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
+    spec = load_yaml_file(path)
     if isinstance(spec, Mapping) and "op" in spec:
         axis: Any = [spec]
     elif isinstance(spec, list):
