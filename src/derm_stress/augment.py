@@ -234,9 +234,10 @@ class DermStressTransform(A.DualTransform):  # type: ignore[misc]  # albumentati
         return keypoints  # refused in _check_targets for operators that move pixels
 
     def __repr__(self) -> str:
+        named = "" if type(self).operator else f"{self.operator_name!r}, "
         return (
-            f"{type(self).__name__}(severity={self.severity!r}, options={self.options!r}, "
-            f"p={self.p!r})"
+            f"{type(self).__name__}({named}severity={self.severity!r}, "
+            f"options={self.options!r}, p={self.p!r})"
         )
 
 
