@@ -24,6 +24,7 @@ from derm_stress.run.store import Result
 
 BLUR = "img=motion_blur@3|ctx=image_only"
 MISLED = "img=none|ctx=misleading_referral@5"
+FULL = "img=none|ctx=full"
 
 
 def _row(
@@ -67,7 +68,8 @@ def _referral(wrong: str) -> tuple[Applied, ...]:
 def run() -> RunData:
     """Six cases. Baseline: c1-c4 right at top-1 (c5 right at top-2, c6 wrong).
     Blur: c1, c2 right; c3, c4 now wrong; c6 now right.
-    Misled: the referral's wrong diagnosis becomes top-1 for c1 and c2."""
+    Misled: the referral's wrong diagnosis becomes top-1 for c1 and c2 (it was second with
+    the full note); c4's full note already put it first, so c4 did not adopt it."""
     truth = {"c1": "MEL", "c2": "BCC", "c3": "NEV", "c4": "SEK", "c5": "SCC", "c6": "ACK"}
     base = {
         "c1": ("MEL", "NEV"),
@@ -93,6 +95,8 @@ def run() -> RunData:
         "c5": ("ACK", "SCC"),
         "c6": ("SEK", "NEV"),
     }
+    full = {**base, "c4": ("MEL", "SEK")}
+    misled["c4"] = ("MEL", "SEK")
     wrong = {"c1": "NEV", "c2": "SCC", "c3": "MEL", "c4": "MEL", "c5": "BCC", "c6": "BCC"}
     conf = {"c1": 0.9, "c2": 0.8, "c3": 0.7, "c4": 0.6, "c5": 0.5, "c6": 0.4}
     rows = []
@@ -100,11 +104,12 @@ def run() -> RunData:
         rows.append(_row(case, BASELINE_ID, dx, base[case], conf[case]))
         rows.append(_row(case, BLUR, dx, blur[case]))
         rows.append(_row(case, MISLED, dx, misled[case], applied=_referral(wrong[case])))
+        rows.append(_row(case, FULL, dx, full[case]))
     manifest = {
         "seed": 0,
         "top_k": 2,
         "models": [{"name": "m"}],
-        "conditions": [{"id": BASELINE_ID}, {"id": BLUR}, {"id": MISLED}],
+        "conditions": [{"id": BASELINE_ID}, {"id": BLUR}, {"id": MISLED}, {"id": FULL}],
         "cases": [
             {
                 "id": c,
@@ -120,7 +125,7 @@ def run() -> RunData:
 
 
 def test_accuracy_deltas_flips_and_mcnemar_by_hand(run: RunData) -> None:
-    base, blur, misled = compute_metrics(run)
+    base, blur, misled, _ = compute_metrics(run)
     assert base.top1 == pytest.approx(4 / 6) and base.topk == pytest.approx(5 / 6)
     assert blur.top1 == pytest.approx(3 / 6) and blur.topk == pytest.approx(6 / 6)
     assert blur.delta_top1 == pytest.approx(-1 / 6) and blur.delta_topk == pytest.approx(1 / 6)
@@ -131,8 +136,67 @@ def test_accuracy_deltas_flips_and_mcnemar_by_hand(run: RunData) -> None:
     assert base.mcnemar_p is None and base.flip_rate is None
     lo, hi = blur.delta_top1_ci  # type: ignore[misc]
     assert lo <= blur.delta_top1 <= hi
+    # c1, c2: the planted diagnosis rose from second (full note) to first; c4 top-1 is the
+    # planted MEL under both, which is not adoption; c3's MEL stays second
     assert misled.referral_adoption == pytest.approx(2 / 6)
-    assert misled.context_harm == pytest.approx(2 / 4)  # c1, c2 of the 4 right at baseline
+    lo, hi = misled.referral_adoption_ci  # type: ignore[misc]
+    assert 0.0 <= lo < 2 / 6 < hi <= 1.0
+    # c1, c2 and c4 of the 4 right at baseline are wrong under the misleading referral
+    assert misled.context_harm == pytest.approx(3 / 4)
+
+
+def test_referral_adoption_counts_entering_the_differential_not_naming_it() -> None:
+    """Planted diagnosis absent with the full note and present (third) under the referral:
+    adopted; present at the same place in both: not adopted; case without a full-note
+    result: left out."""
+    rows = []
+    for case, full, misled in (
+        ("c1", ("NEV", "SEK"), ("NEV", "SEK", "MEL")),  # MEL entered: adopted
+        ("c2", ("NEV", "MEL"), ("NEV", "MEL")),  # unchanged: not adopted
+        ("c3", ("MEL", "NEV"), ("NEV", "MEL")),  # MEL fell: not adopted
+    ):
+        rows.append(_row(case, FULL, "NEV", full))
+        rows.append(_row(case, MISLED, "NEV", misled, applied=_referral("MEL")))
+    rows.append(_row("c4", MISLED, "NEV", ("MEL",), applied=_referral("MEL")))
+    manifest = {
+        "seed": 0,
+        "top_k": 3,
+        "models": [{"name": "m"}],
+        "conditions": [{"id": BASELINE_ID}, {"id": FULL}, {"id": MISLED}],
+        "cases": [{"id": f"c{i}", "diagnosis": "NEV"} for i in range(1, 5)],
+    }
+    misled = compute_metrics(RunData.from_rows(Path("."), manifest, rows))[2]
+    assert misled.referral_adoption == pytest.approx(1 / 3)
+
+
+def always_melanoma(probe: object) -> str:
+    """A model that ignores the note: melanoma, whatever it is shown."""
+    return "1. melanoma 2. nevus"
+
+
+def test_a_model_that_ignores_notes_adopts_no_referral(tmp_path: Path) -> None:
+    """Issue 16, item 7: always answering melanoma names every planted melanoma, but it
+    adopts none of them (0, with a zero-width interval), while the flip rate is 0 too."""
+    from derm_stress.run import load_config, load_run
+    from derm_stress.run import run as run_grid
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "image: [none, {op: defocus, severity: 3}]\n"
+        "context: [image_only, full, {op: misleading_referral, severity: [1, 5]}]\n"
+        "dataset: {limit: 60}\n"
+        "models:\n  - {name: mel, adapter: callable, target: 'tests.test_metrics:always_melanoma'}\n"
+    )
+    run_grid(load_config(config), tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
+    planted = loaded.table.planted[loaded.table.planted >= 0]
+    mel = loaded.table.answers.index("MEL")
+    assert (planted == mel).any()  # some referrals plant melanoma, which it names at top-1
+    misled = [m for m in compute_metrics(loaded) if "misleading_referral" in m.condition]
+    assert len(misled) == 4  # two severities x (clean, defocused photo)
+    for m in misled:
+        assert m.referral_adoption == 0.0 and m.referral_adoption_ci == (0.0, 0.0)
+        assert m.flip_rate == 0.0 and m.n == 60
 
 
 def test_triage_calibration_and_costs_by_hand(run: RunData) -> None:
