@@ -146,7 +146,9 @@ def run_cmd(
     help="Output file [default: RUN_DIR/report.html].",
 )
 @click.option(
-    "--redact-notes", is_flag=True, help="Leave note contents out of the report (gallery)."
+    "--redact-notes",
+    is_flag=True,
+    help="Leave note contents (gallery) and model error text out of the report.",
 )
 @click.option(
     "--compare",

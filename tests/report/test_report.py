@@ -86,3 +86,60 @@ def test_notes_are_escaped_and_can_be_redacted() -> None:
     assert "c&lt;1&gt;" in shown
     hidden = _gallery([flip], redact_notes=True)
     assert "onerror" not in hidden and "note changes redacted" in hidden
+
+
+def leaky(probe: object) -> str:
+    """A model whose failures dump a long message holding a secret."""
+    raise RuntimeError("upstream said: api_key=sk-SECRET-123 " + "x" * 5000)
+
+
+def test_incomplete_runs_carry_a_banner_with_what_is_missing(tmp_path: Path) -> None:
+    """Issue 16, item 5: a run stopped part-way (and one whose process died: status
+    ``running``) says so at the top of report.html and report.md."""
+    import json
+
+    from derm_stress.run import Budget
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "image: [none, {op: defocus, severity: [2, 5]}]\ncontext: [image_only, full]\n"
+        "dataset: {limit: 40}\nmodels:\n  - {name: ref, adapter: reference}\n"
+    )
+    run(load_config(config), tmp_path / "run", budget=Budget(max_calls=64))
+    text = write_report(tmp_path / "run").read_text()
+    assert "Incomplete run:" in text and "stopped early by its budget" in text
+    stored = re.search(r"([\d,]+) of 240 results stored \(([\d.]+)% of the grid\)", text)
+    assert stored is not None and 0 < int(stored.group(1)) < 240
+    assert float(stored.group(2)) == round(100 * int(stored.group(1)) / 240, 1)
+    assert "fewer cases than the baseline" in text
+    summary = (tmp_path / "run" / "report.md").read_text()
+    assert "**Incomplete run:** status `stopped`" in summary
+    # the process was killed: the manifest still says running
+    manifest_path = tmp_path / "run" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["status"] = "running"
+    manifest_path.write_text(json.dumps(manifest))
+    text = write_report(tmp_path / "run").read_text()
+    assert "status <code>running</code>" in text and "ended abnormally" in text
+    # finished, it carries no banner
+    run(load_config(config), tmp_path / "run")
+    text = write_report(tmp_path / "run").read_text()
+    assert "Incomplete run" not in text and "class=banner" not in text
+
+
+def test_model_error_text_is_cut_and_redacted(tmp_path: Path) -> None:
+    """Issue 16, item 18: error text from a model is bounded in the report, and
+    --redact-notes leaves it out."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "image: [none]\ncontext: [image_only]\ndataset: {limit: 3}\n"
+        "models:\n  - {name: leaky, adapter: callable, "
+        "target: 'tests.report.test_report:leaky'}\n"
+    )
+    run(load_config(config), tmp_path / "run")
+    text = write_report(tmp_path / "run").read_text()
+    assert "api_key=sk-SECRET-123" in text and "x" * 300 not in text
+    assert "more characters)" in text
+    redacted = write_report(tmp_path / "run", tmp_path / "r.html", redact_notes=True).read_text()
+    assert "SECRET" not in redacted and "xxxx" not in redacted
+    assert "(error text redacted)" in redacted

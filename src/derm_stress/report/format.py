@@ -28,6 +28,8 @@ overflow-x:auto}
 figure svg{max-width:100%;height:auto}
 pre{background:#fff;border:1px solid #e1e4e8;padding:10px;overflow-x:auto;font-size:12px}
 .note{color:#5a6570;font-size:12.5px}
+.banner{background:#fdecea;border:1px solid #f3b8b2;border-left:5px solid #b3261e;
+border-radius:6px;padding:10px 14px;margin:0 0 16px}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:12px}
 .flip{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:10px;font-size:12.5px}
 .flip img{width:144px;height:auto;float:left;margin:0 10px 6px 0;border-radius:4px}

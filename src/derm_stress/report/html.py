@@ -23,6 +23,13 @@ from derm_stress.metrics import (
 from derm_stress.perturb.base import registry
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.gallery import Flip, worst_flips
+from derm_stress.report.status import (
+    Completeness,
+    completeness,
+    error_text,
+    short_counts,
+    status_text,
+)
 from derm_stress.report.plots import context_chart, severity_curves, severity_heatmap
 from derm_stress.run.results import OK, RunData, load_run
 
@@ -233,7 +240,26 @@ def _gallery(flips: Sequence[Flip], redact_notes: bool) -> str:
     return f"<div class=gallery>{''.join(cards)}</div>"
 
 
-def _problems(run: RunData) -> str:
+def _banner(c: Completeness) -> str:
+    if not c.incomplete:
+        return ""
+    items = short_counts(c)
+    short = (
+        f"<br>{len(c.short)} condition(s) have fewer cases than the baseline: "
+        + "; ".join(esc(i) for i in items)
+        if items
+        else ""
+    )
+    return (
+        f"<div class=banner id=incomplete><b>Incomplete run:</b> status <code>{esc(c.status)}"
+        f"</code> ({esc(status_text(c.status))}) · {c.stored:,} of {c.expected:,} results "
+        f"stored ({100 * c.share:.1f}% of the grid).{short}<br>Figures below cover what was "
+        "stored; differences are paired over the cases present under both conditions. Run "
+        "the same command again to finish it.</div>"
+    )
+
+
+def _problems(run: RunData, redact: bool = False) -> str:
     issues = run.manifest["dataset"].get("issues", [])
     parts = []
     if issues:
@@ -247,7 +273,9 @@ def _problems(run: RunData) -> str:
         )
     grouped: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for row in run.iter_rows(run.table.status != OK):
-        grouped[(row.status, row.case_id, row.error or "")].append(f"{row.model} · {row.condition}")
+        grouped[(row.status, row.case_id, error_text(row.error, redact))].append(
+            f"{row.model} · {row.condition}"
+        )
     if grouped:
         counts = Counter(status for status, _, _ in grouped)
         items = "".join(
@@ -280,6 +308,7 @@ def render_report(
     manifest = run.manifest
     k = run.top_k
     summary = manifest.get("summary", {})
+    state = completeness(run)
     cards = [
         ("cases", manifest["dataset"]["cases"]),
         ("conditions", len(run.conditions)),
@@ -324,6 +353,7 @@ def render_report(
 · every difference is paired per case against the clean image-only baseline
 (<code>{BASELINE_ID}</code>) of the same model; 95% intervals from a seeded case bootstrap;
 McNemar p-values are exact.</p>
+{_banner(state)}
 <div class=cards>{"".join(f"<div class=card><b>{esc(v)}</b>{esc(n)}</div>" for n, v in cards)}</div>
 <h2>Headline</h2>{headline_table(run, metrics)}
 <h2>Accuracy decay under image perturbations</h2>
@@ -341,7 +371,7 @@ the model saw it, what changed in the note, and the answers before and after.</p
 {_gallery(worst_flips(run, list(metrics)), redact_notes)}
 <h2>Subgroups</h2>{_subgroups(subgroups)}
 <h2>All conditions</h2>{_table(metrics, k)}
-<h2>Skipped cases and errors</h2>{_problems(run)}
+<h2>Skipped cases and errors</h2>{_problems(run, redact_notes)}
 <h2>Provenance</h2>
 <h3>Configuration</h3><pre>{esc(config_text)}</pre>
 <h3>Run</h3><pre>{esc(json.dumps(provenance, indent=1, default=str))}</pre>
@@ -358,9 +388,27 @@ def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
             return "–"
         return f"{100 * v:+.1f}" + (f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "")
 
+    state = completeness(run)
     lines = [
         f"# derm-stress report: {run.manifest['name']}",
         "",
+        *(
+            [
+                f"> **Incomplete run:** status `{state.status}` ({status_text(state.status)}); "
+                f"{state.stored:,} of {state.expected:,} results stored "
+                f"({100 * state.share:.1f}% of the grid)."
+                + (
+                    f" {len(state.short)} condition(s) have fewer cases than the baseline: "
+                    + "; ".join(short_counts(state))
+                    + "."
+                    if state.short
+                    else ""
+                ),
+                "",
+            ]
+            if state.incomplete
+            else []
+        ),
         f"Dataset {run.manifest['dataset']['name']} ({run.manifest['dataset']['cases']} "
         f"cases), seed {run.manifest['seed']}. Differences are paired against "
         f"`{BASELINE_ID}`, in percentage points with 95% bootstrap intervals.",

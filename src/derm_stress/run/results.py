@@ -219,11 +219,7 @@ class _Filler:
 
 def _referral(applied: Sequence[dict[str, Any]]) -> str | None:
     return next(
-        (
-            a.get("params", {}).get("diagnosis")
-            for a in applied
-            if a.get("op") in PLANTING_OPS
-        ),
+        (a.get("params", {}).get("diagnosis") for a in applied if a.get("op") in PLANTING_OPS),
         None,
     )
 
