@@ -185,7 +185,8 @@ def test_a_model_that_ignores_notes_adopts_no_referral(tmp_path: Path) -> None:
         "image: [none, {op: defocus, severity: 3}]\n"
         "context: [image_only, full, {op: misleading_referral, severity: [1, 5]}]\n"
         "dataset: {limit: 60}\n"
-        "models:\n  - {name: mel, adapter: callable, target: 'tests.test_metrics:always_melanoma'}\n"
+        "models:\n  - {name: mel, adapter: callable,"
+        " target: 'tests.test_metrics:always_melanoma'}\n"
     )
     run_grid(load_config(config), tmp_path / "run")
     loaded = load_run(tmp_path / "run")

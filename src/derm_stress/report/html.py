@@ -23,6 +23,7 @@ from derm_stress.metrics import (
 from derm_stress.perturb.base import registry
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.gallery import Flip, worst_flips
+from derm_stress.report.plots import context_chart, severity_curves, severity_heatmap
 from derm_stress.report.status import (
     Completeness,
     completeness,
@@ -30,7 +31,6 @@ from derm_stress.report.status import (
     short_counts,
     status_text,
 )
-from derm_stress.report.plots import context_chart, severity_curves, severity_heatmap
 from derm_stress.run.results import OK, RunData, load_run
 
 REPORT_NAME = "report.html"
