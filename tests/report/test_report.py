@@ -40,9 +40,13 @@ def test_report_is_self_contained_and_shows_curves_context_and_errors(
     )
     run(load_config(config), tmp_path / "run")
     text = write_report(tmp_path / "run").read_text()
-    assert "<script" not in text.replace("&lt;script&gt;", "")
+    # one script, the report's own, inline; the label's <script> is escaped
+    assert text.count("<script") == 1 and "<script>\n(function" in text
+    assert "<script>x</script>" not in text and "&lt;script&gt;x&lt;/script&gt;" in text
     assert not re.search(r"(src|href)=[\"']?https?://", text)
-    assert text.count("<svg") == 4  # top-1 and top-k curves, severity heatmap, context chart
+    assert not re.search(r"<script[^>]* src=", text)
+    # top-1 and top-k curves, severity heatmap, context chart, context x image chart
+    assert text.count("<svg") == 5
     for op in ("exposure", "motion_blur", "rotation"):
         assert f">{op}<" in text  # panel titles in the SVG
     assert "img=none|ctx=drop_fields[age,itch]" in text

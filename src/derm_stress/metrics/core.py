@@ -270,11 +270,33 @@ def compute_metrics(run: RunData, keep: np.ndarray | None = None) -> list[Condit
     ]
 
 
+AGE_BANDS = ((0, 40, "<40"), (40, 60, "40-59"), (60, 80, "60-79"), (80, 1000, "80+"))
+
+
+def case_value(case: dict[str, object], by: str) -> str | None:
+    """A case record's value for a subgroup attribute: a recorded field (``diagnosis``,
+    ``fitzpatrick``, ``body_site``), or from its note ``sex`` and ``age_band``
+    (<40, 40-59, 60-79, 80+); None when unknown."""
+    note = case.get("note")
+    if by in ("sex", "age_band"):
+        if not isinstance(note, dict):
+            return None
+        if by == "sex":
+            return None if note.get("sex") is None else str(note["sex"])
+        age = note.get("age")
+        if not isinstance(age, int | float):
+            return None
+        return next(name for low, high, name in AGE_BANDS if low <= age < high)
+    value = case.get(by)
+    return None if value is None else str(value)
+
+
 def subgroup_metrics(run: RunData, by: str) -> dict[str, list[ConditionMetrics]]:
-    """Metrics per value of a case attribute (``diagnosis``, ``fitzpatrick``,
-    ``body_site``) for the cases where it is known."""
-    values = [None if c.get(by) is None else str(c.get(by)) for c in run.cases]
-    groups = sorted({v for v in values if v is not None})
+    """Metrics per value of a case attribute (see ``case_value``) for the cases where it
+    is known."""
+    values = [case_value(c, by) for c in run.cases]
+    order = {name: i for i, (_, _, name) in enumerate(AGE_BANDS)}
+    groups = sorted({v for v in values if v is not None}, key=lambda g: (order.get(g, -1), g))
     column = np.array(values, dtype=object)
     return {g: compute_metrics(run, keep=column == g) for g in groups}
 
