@@ -148,12 +148,12 @@ def severity_curves(
             color = model_color(models, model)
             clean = index.get((model, f"img=none|ctx={context}"))
             pts = sorted(points, key=lambda p: p[0])
-            xs = [0] if clean is not None and _value(clean, metric) is not None else []
-            cells = ([clean] if xs else []) + [m for _, m in pts]
-            xs += [s for s, _ in pts]
+            severities = [0] if clean is not None and _value(clean, metric) is not None else []
+            cells = ([clean] if severities else []) + [m for _, m in pts]
+            severities += [s for s, _ in pts]
             # models side by side, a little apart, so equal lines do not hide each other
             shift = (mi - (len(models) - 1) / 2) * 0.07
-            xs = [x + shift for x in xs]
+            xs = [x + shift for x in severities]
             ys = [_value(m, metric) for m in cells if m is not None]
             bands = [_ci(m, metric) for m in cells]
             if all(b is not None for b in bands):

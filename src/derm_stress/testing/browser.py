@@ -12,6 +12,7 @@ collect console messages and take screenshots, with nothing but the standard lib
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -112,7 +113,8 @@ class Browser:
         log = os.environ.get("DERM_STRESS_BROWSER_LOG", os.devnull)
         with open(log, "ab") as stderr:
             self.process = subprocess.Popen(
-                [shutil.which("bash") or "/bin/bash", "-c", f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}',
+                [shutil.which("bash") or "/bin/bash", "-c",
+                 f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}',
                  executable, *args],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                 pass_fds=(to_browser_r, from_browser_w),
@@ -137,20 +139,16 @@ class Browser:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(BrowserError, OSError):
                 self.send("Browser.close")
-            except (BrowserError, OSError):
-                pass
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         for fd in (self._to_browser, self._from_browser):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._profile.cleanup()
 
     def _message(self, deadline: float) -> dict[str, Any]:
