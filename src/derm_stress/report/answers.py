@@ -45,7 +45,9 @@ def _find(metrics: Sequence[ConditionMetrics], model: str, cond: str) -> Conditi
 
 
 def _corrupted_note(m: ConditionMetrics) -> bool:
-    return split_condition(m.condition)[1] not in ("image_only", "full")
+    """A corrupted note on a clean photo."""
+    image, context = split_condition(m.condition)
+    return image == "none" and context not in ("image_only", "full")
 
 
 def headline(run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers) -> str:
@@ -119,7 +121,7 @@ def headline(run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers
         f"<th class=l>model</th><th>hedged wrong referral (severity {low}) vs the note alone "
         f"(pp)</th><th>authoritative wrong referral (severity {high}) vs the note alone (pp)"
         f"</th><th>authoritative − hedged (pp)</th><th>adopted the authoritative referral</th>"
-        "<th>under-triage: baseline → worst corrupted note</th></tr>"
+        "<th>under-triage: baseline → worst corrupted note (clean photo)</th></tr>"
         f"{''.join(wrong_rows)}</table></section></div>"
         "<p class=note>Intervals: 95%, seeded case bootstrap, paired per case. Relative top-1 "
         "is the grid's mean top-1 over the image-only operator conditions divided by the "

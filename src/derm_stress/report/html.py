@@ -86,7 +86,7 @@ def _table(metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str] = 
             f"<td>{pvalue(m.mcnemar_p)}</td><td>{pct(m.flip_rate)}</td>"
             f"<td>{m.unparseable}</td><td>{errors}</td></tr>"
         )
-    return f"<table class=dt>{head}{''.join(body)}</table>"
+    return f"<table class=dt id=all-conditions>{head}{''.join(body)}</table>"
 
 
 def _find(
