@@ -217,7 +217,11 @@ def context_chart(
     index = {(m.model, split_condition(m.condition)[1]): m for m in clean}
     width = 0.8 / len(models)
     fig, axes = plt.subplots(
-        2, 1, figsize=(max(6.5, 0.55 * len(contexts) * len(models) + 2.5), 5.6), sharex=True
+        # wide enough for the bars, never so wide that the page scales the text down
+        2,
+        1,
+        figsize=(min(11.5, max(6.5, 0.55 * len(contexts) * len(models) + 2.5)), 5.6),
+        sharex=True,
     )
     for ax, metric, title in ((axes[0], "top1", "top-1"), (axes[1], "topk", f"top-{k}")):
         for i, model in enumerate(models):
@@ -241,7 +245,7 @@ def context_chart(
         ax.set_ylim(0, 1.02)
         ax.grid(axis="y", alpha=0.25)
     axes[1].set_xticks(range(len(contexts)))
-    axes[1].set_xticklabels(contexts, rotation=20, ha="right")
+    axes[1].set_xticklabels(contexts, rotation=25 if len(contexts) < 8 else 40, ha="right")
     axes[0].set_title("clean photos, by context (bars: 95% CI)", fontsize=9, loc="left")
     fig.legend(
         *axes[0].get_legend_handles_labels(), loc="lower center", bbox_to_anchor=(0.5, 1.0),
