@@ -269,3 +269,77 @@ def test_ece_of_a_perfectly_calibrated_set_is_zero() -> None:
     conf = np.array([0.25] * 4 + [0.75] * 4)
     hit = np.array([1, 0, 0, 0, 1, 1, 1, 0], dtype=float)
     assert expected_calibration_error(conf, hit) == pytest.approx(0.0)
+
+
+def test_the_three_answers_by_hand(run: RunData) -> None:
+    """Decay, context benefit and the authority curve on the six-case fixture."""
+    from derm_stress.metrics.answers import authority, context_benefit, decay
+
+    metrics = compute_metrics(run)
+    (d,) = decay(run, metrics)
+    # baseline right: c1-c4; blur right: c1, c2, c6
+    assert d.relative_top1 == pytest.approx(3 / 4)
+    assert d.mean_delta_top1 == pytest.approx(-1 / 6)
+    lo, hi = d.relative_top1_ci  # type: ignore[misc]
+    assert lo <= 3 / 4 <= hi
+    (op,) = d.operators
+    assert op.op == "motion_blur" and op.worst_severity == 3
+    assert op.lowest_significant is None  # one case worse on net: not significant
+    (clean,) = context_benefit(run)  # only the clean photo has both image-only and full
+    assert clean.image == "none" and clean.benefit == pytest.approx(-1 / 6)  # c4 lost
+    points, contrasts = authority(run, metrics)
+    (point,) = points
+    assert point.severity == 5 and point.adoption == pytest.approx(2 / 6)
+    # misled right: c3 only (of c1-c4 right with the note, c5 and c6 wrong in both)
+    assert point.delta_vs_note == pytest.approx((1 - 3) / 6)
+    assert contrasts == []  # one severity: nothing to contrast
+
+
+def test_hedged_against_authoritative_is_paired_per_case() -> None:
+    from derm_stress.metrics.answers import authority
+
+    hedged, confirmed = "img=none|ctx=misleading_referral@1", MISLED
+    rows = []
+    for i in range(10):
+        case = f"c{i}"
+        rows.append(_row(case, FULL, "NEV", ("NEV", "MEL")))
+        rows.append(_row(case, hedged, "NEV", ("NEV", "MEL"), applied=_referral("MEL")))
+        # the confirmed referral wins over the photo on 6 of 10 cases
+        answer = ("MEL", "NEV") if i < 6 else ("NEV", "MEL")
+        rows.append(_row(case, confirmed, "NEV", answer, applied=_referral("MEL")))
+    manifest = {
+        "seed": 0,
+        "top_k": 3,
+        "models": [{"name": "m"}],
+        "conditions": [{"id": c} for c in (BASELINE_ID, FULL, hedged, confirmed)],
+        "cases": [{"id": f"c{i}", "diagnosis": "NEV"} for i in range(10)],
+    }
+    data = RunData.from_rows(Path("."), manifest, rows)
+    points, (contrast,) = authority(data, compute_metrics(data))
+    assert [p.severity for p in points] == [1, 5]
+    assert [p.adoption for p in points] == [0.0, pytest.approx(0.6)]
+    assert contrast.delta_top1 == pytest.approx(-0.6) and contrast.n == 10
+    assert contrast.mcnemar_p == pytest.approx(2 / 2**6)
+    lo, hi = contrast.delta_top1_ci  # type: ignore[misc]
+    assert lo <= -0.6 <= hi < 0
+
+
+def test_subgroups_by_age_band_and_sex() -> None:
+    from derm_stress.metrics import subgroup_metrics
+    from derm_stress.metrics.core import case_value
+
+    assert case_value({"note": {"age": 39.5}}, "age_band") == "<40"
+    assert case_value({"note": {"age": 85}}, "age_band") == "80+"
+    assert case_value({"note": {"age": None}}, "age_band") is None
+    assert case_value({"note": {"sex": "female"}}, "sex") == "female"
+    ages = {"c0": 30, "c1": 45, "c2": 70, "c3": 72}
+    rows = [_row(c, BASELINE_ID, "NEV", ("NEV",) if c != "c2" else ("MEL",)) for c in ages]
+    manifest = {
+        "seed": 0,
+        "models": [{"name": "m"}],
+        "conditions": [{"id": BASELINE_ID}],
+        "cases": [{"id": c, "diagnosis": "NEV", "note": {"age": a}} for c, a in ages.items()],
+    }
+    groups = subgroup_metrics(RunData.from_rows(Path("."), manifest, rows), "age_band")
+    assert list(groups) == ["<40", "40-59", "60-79"]
+    assert groups["60-79"][0].n == 2 and groups["60-79"][0].top1 == pytest.approx(0.5)
