@@ -65,6 +65,8 @@ def test_report_is_self_contained_and_shows_curves_context_and_errors(
     run_dir = tmp_path / "run"
     summary = (run_dir / "report.md").read_text()
     assert "| reference | `img=none|ctx=image_only` |" in summary
+    assert "## The three answers" in summary and "- Decay: relative top-1" in summary
+    assert "- Context: the note adds" in summary and "Incomplete run" not in summary
     header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"model", "condition", "top1", "top1_ci_low", "mcnemar_p", "ece"} <= set(header)
     assert "attribute,group" in (run_dir / "subgroups.csv").read_text().splitlines()[0]

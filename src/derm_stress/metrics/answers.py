@@ -189,7 +189,7 @@ def context_benefit(run: RunData) -> list[ContextBenefit]:
                     inter_ci,
                 )
             )
-        if len(pooled) > 1:  # every degraded photo together: per case, its mean gain
+        if pooled:  # every degraded photo together: per case, its mean gain
             stack = np.vstack(pooled)
             known = ~np.isnan(stack).all(axis=0)
             per_case = np.nanmean(stack[:, known], axis=0) if known.any() else np.zeros(0)

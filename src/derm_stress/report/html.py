@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
@@ -22,6 +22,7 @@ from derm_stress.metrics import (
     split_condition,
     subgroup_metrics,
 )
+from derm_stress.metrics.answers import DEGRADED
 from derm_stress.perturb.base import registry
 from derm_stress.report import interactive
 from derm_stress.report.answers import (
@@ -472,7 +473,9 @@ the note, and the answers before and after.</p>
 """
 
 
-def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
+def _markdown(
+    run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers | None = None
+) -> str:
     def pct(v: float | None) -> str:
         return "–" if v is None else f"{100 * v:.1f}%"
 
@@ -506,6 +509,9 @@ def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
         f"cases), seed {run.manifest['seed']}. Differences are paired against "
         f"`{BASELINE_ID}`, in percentage points with 95% bootstrap intervals.",
         "",
+        *_markdown_answers(run, metrics, answers or compute_answers(run, metrics), pct, pp),
+        "## Every condition",
+        "",
         f"| model | condition | n | top-1 | Δ top-1 | top-{run.top_k} | "
         f"Δ top-{run.top_k} | McNemar p |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -517,6 +523,73 @@ def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
             f"{pp(m.delta_topk, m.delta_topk_ci)} | {pvalue(m.mcnemar_p)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _markdown_answers(
+    run: RunData,
+    metrics: Sequence[ConditionMetrics],
+    answers: Answers,
+    pct: Callable[[float | None], str],
+    pp: Callable[[float | None, tuple[float, float] | None], str],
+) -> list[str]:
+    """The three answers, one line per model and question."""
+    lines = ["## The three answers", ""]
+    for model in run.models:
+        base = next((m for m in metrics if m.model == model and m.condition == BASELINE_ID), None)
+        d = next((x for x in answers.decay if x.model == model), None)
+        clean = next((c for c in answers.context if c.model == model and c.image == "none"), None)
+        degraded = [c for c in answers.context if c.model == model and c.image == DEGRADED]
+        points = [a for a in answers.authority if a.model == model]
+        contrast = next((c for c in answers.contrasts if c.model == model), None)
+        lines.append(f"**{model}**: baseline top-1 {pct(base.top1 if base else None)}.")
+        if d:
+            ci = d.relative_top1_ci
+            top = d.operators[0] if d.operators else None
+            worst = f"{top.op} ({pp(top.mean_delta_top1, None)} pp)" if top else "–"
+            lines.append(
+                f"- Decay: relative top-1 over the image grid {pct(d.relative_top1)}"
+                + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
+                + f"; lowest severity significantly below baseline: "
+                f"{d.lowest_significant or 'none'}; most harmful operator: {worst}."
+            )
+        if clean:
+            lines.append(
+                f"- Context: the note adds {pp(clean.benefit, clean.benefit_ci)} pp top-1 on "
+                "clean photos"
+                + (
+                    f" and {pp(degraded[0].benefit, degraded[0].benefit_ci)} on degraded ones."
+                    if degraded
+                    else "."
+                )
+            )
+        if points:
+            strongest = points[-1]
+            lines.append(
+                f"- Wrong context: a misleading referral at severity {strongest.severity} "
+                f"changes top-1 by {pp(strongest.delta_vs_note, strongest.delta_vs_note_ci)} pp "
+                f"against the note alone (adopted {pct(strongest.adoption)})"
+                + (
+                    f"; against the hedged one: {pp(contrast.delta_top1, contrast.delta_top1_ci)}"
+                    " pp."
+                    if contrast
+                    else "."
+                )
+            )
+        corrupted = [
+            m.under_triage
+            for m in metrics
+            if m.model == model
+            and split_condition(m.condition)[0] == "none"
+            and split_condition(m.condition)[1] not in ("image_only", "full")
+            and m.under_triage is not None
+        ]
+        if base and corrupted:
+            lines.append(
+                f"- Under-triage: {pct(base.under_triage)} at baseline, up to "
+                f"{pct(max(corrupted))} under a corrupted note."
+            )
+        lines.append("")
+    return lines
 
 
 def write_report(
@@ -531,7 +604,7 @@ def write_report(
     answers = compute_answers(run, metrics)
     path.write_text(render_report(run, redact_notes, metrics, subgroups, answers), encoding="utf-8")
     folder = path.parent
-    (folder / SUMMARY_NAME).write_text(_markdown(run, metrics), encoding="utf-8")
+    (folder / SUMMARY_NAME).write_text(_markdown(run, metrics, answers), encoding="utf-8")
     write_csv(folder / METRICS_CSV, [flatten(m.as_dict()) for m in metrics])
     write_csv(
         folder / SUBGROUPS_CSV,

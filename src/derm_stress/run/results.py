@@ -147,7 +147,7 @@ class _Filler:
         }  # fmt: skip
         self.adopted: tuple[list[int], list[int]] = ([], [])
         self.planted: tuple[list[int], list[int]] = ([], [])
-        self.ranked: tuple[list[int], list[list[int]]] = ([], [])
+        self.ranked: tuple[list[int], list[int]] = ([], [])  # cells, RANK_DEPTH codes each
         self.triage_level: dict[str | None, int] = {t: i for i, t in enumerate(TRIAGE_LEVELS)}
         self.status_code = {status: i for i, status in enumerate(STATUSES)}
 
@@ -174,7 +174,8 @@ class _Filler:
         top = codes[0] if codes else -1
         if codes:
             self.ranked[0].append(at)
-            self.ranked[1].append(codes + [-1] * (RANK_DEPTH - len(codes)))
+            self.ranked[1].extend(codes)
+            self.ranked[1].extend([-1] * (RANK_DEPTH - len(codes)))
         col["at"].append(at)
         col["status"].append(self.status_code[status])
         col["rank"].append(next((i + 1 for i, c in enumerate(differential) if c in accepted), 0))
@@ -213,7 +214,7 @@ class _Filler:
             flat = t.ranked.reshape(-1, RANK_DEPTH)
             flat[np.asarray(self.ranked[0], dtype=np.intp)] = np.asarray(
                 self.ranked[1], dtype=np.int16
-            )
+            ).reshape(-1, RANK_DEPTH)
         return t
 
 
