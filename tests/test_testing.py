@@ -156,3 +156,22 @@ def test_example_file_runs_against_a_model_given_on_the_command_line(tmp_path: P
 
 def always_mole(probe):  # type: ignore[no-untyped-def]
     return "1. Melanocytic nevus (90%)\nTriage: routine"
+
+
+def test_toy_models_ignore_notes_or_follow_referrals() -> None:
+    """The toy models of the three-model screenshots: note_blind answers every note as the
+    photo alone; referral_follower puts a referral's diagnosis first."""
+    from derm_stress.models import ReferenceModel
+    from derm_stress.perturb import BASELINE, Condition, build_probe
+    from derm_stress.perturb.base import make_operator
+    from derm_stress.testing.toy_models import note_blind, referral_follower
+
+    case = ds.load_sample().cases[0]
+    misled = Condition(context="full", note_ops=(make_operator("misleading_referral", 5),))
+    probe = build_probe(case, misled, 0)
+    planted = probe.applied[-1].params["diagnosis"]
+    alone = ReferenceModel().answer([build_probe(case, BASELINE, 0)])[0]
+    assert note_blind(probe).differential == alone.differential
+    assert referral_follower(probe)[0] == planted
+    full = build_probe(case, Condition(context="full"), 0)
+    assert referral_follower(full) == list(ReferenceModel().answer([full])[0].differential)
