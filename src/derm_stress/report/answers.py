@@ -68,15 +68,24 @@ def headline(run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers
             f"<td class=l>{esc(worst_op.op) if worst_op else '–'}"
             f"{f' ({100 * worst_op.mean_delta_top1:+.1f} pp)' if worst_op else ''}</td></tr>"
         )
-        clean = next((c for c in answers.context if c.model == model and c.image == "none"), None)
         degraded = next(
             (c for c in answers.context if c.model == model and c.image == DEGRADED), None
+        )
+        rescue = max(
+            (
+                c
+                for c in answers.context
+                if c.model == model and c.image not in ("none", DEGRADED) and c.benefit is not None
+            ),
+            key=lambda c: c.benefit or 0.0,
+            default=None,
         )
         context_rows.append(
             f"{_tr(models, model)}<td class=l>{esc(model)}</td>"
             f"<td>{delta(full.delta_top1, full.delta_top1_ci) if full else '–'}</td>"
-            f"<td>{delta(clean.benefit, clean.benefit_ci) if clean else '–'}</td>"
-            f"<td>{delta(degraded.benefit, degraded.benefit_ci) if degraded else '–'}</td></tr>"
+            f"<td>{delta(degraded.benefit, degraded.benefit_ci) if degraded else '–'}</td>"
+            f"<td class=l>{esc(rescue.image) if rescue else '–'}</td>"
+            f"<td>{delta(rescue.benefit, rescue.benefit_ci) if rescue else '–'}</td></tr>"
         )
         mine = [a for a in answers.authority if a.model == model]
         hedged, confirmed = (mine[0], mine[-1]) if mine else (None, None)
@@ -113,9 +122,9 @@ def headline(run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers
         "baseline</th><th class=l>most harmful operator (mean Δ)</th></tr>"
         f"{''.join(decay_rows)}</table></section>"
         "<section><h3>2 · How much does context help?</h3><table class=dt><tr>"
-        "<th class=l>model</th><th>full note vs baseline, clean photo (pp)</th>"
-        "<th>note vs no note, clean photo (pp)</th><th>note vs no note, degraded photos "
-        "(pp, mean over the image grid)</th></tr>"
+        "<th class=l>model</th><th>full note vs no note, clean photo (pp)</th>"
+        "<th>full note vs no note, degraded photos (pp, mean over the image grid)</th>"
+        "<th class=l>photo the note rescues most</th><th>its note benefit (pp)</th></tr>"
         f"{''.join(context_rows)}</table></section>"
         "<section><h3>3 · How badly does wrong context hurt?</h3><table class=dt><tr>"
         f"<th class=l>model</th><th>hedged wrong referral (severity {low}) vs the note alone "
