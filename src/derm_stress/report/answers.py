@@ -75,7 +75,7 @@ def headline(run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers
             (
                 c
                 for c in answers.context
-                if c.model == model and c.image not in ("none", DEGRADED) and c.benefit is not None
+                if c.model == model and c.image not in ("none", DEGRADED) and (c.benefit or 0) > 0
             ),
             key=lambda c: c.benefit or 0.0,
             default=None,
@@ -84,7 +84,7 @@ def headline(run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers
             f"{_tr(models, model)}<td class=l>{esc(model)}</td>"
             f"<td>{delta(full.delta_top1, full.delta_top1_ci) if full else '–'}</td>"
             f"<td>{delta(degraded.benefit, degraded.benefit_ci) if degraded else '–'}</td>"
-            f"<td class=l>{esc(rescue.image) if rescue else '–'}</td>"
+            f"<td class=l>{esc(rescue.image) if rescue else 'none (no benefit)'}</td>"
             f"<td>{delta(rescue.benefit, rescue.benefit_ci) if rescue else '–'}</td></tr>"
         )
         mine = [a for a in answers.authority if a.model == model]
