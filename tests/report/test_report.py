@@ -120,13 +120,17 @@ def test_incomplete_runs_carry_a_banner_with_what_is_missing(tmp_path: Path) -> 
     assert "fewer cases than the baseline" in text
     summary = (tmp_path / "run" / "report.md").read_text()
     assert "**Incomplete run:** status `stopped`" in summary
-    # the process was killed: the manifest still says running
+    # the process was killed: the manifest still says running, and no process holds the lock
     manifest_path = tmp_path / "run" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["status"] = "running"
     manifest_path.write_text(json.dumps(manifest))
     text = write_report(tmp_path / "run").read_text()
-    assert "status <code>running</code>" in text and "ended abnormally" in text
+    assert "status <code>ended abnormally</code>" in text and "process ended" in text
+    assert (
+        "**Incomplete run:** status `ended abnormally`"
+        in (tmp_path / "run" / "report.md").read_text()
+    )
     # finished, it carries no banner
     run(load_config(config), tmp_path / "run")
     text = write_report(tmp_path / "run").read_text()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from derm_stress.run.results import MISSING, RunData
+from derm_stress.run.results import ENDED_ABNORMALLY, MISSING, RunData
 
 ERROR_TEXT_LIMIT = 200  # characters of a model's error message shown in the report
 
@@ -51,7 +51,8 @@ def completeness(run: RunData) -> Completeness:
 
 
 _STATUS_TEXT = {
-    "running": "still running, or ended abnormally (killed, crashed) before it finished",
+    "running": "still running: another process holds the run directory's lock",
+    ENDED_ABNORMALLY: "its process ended before the run finished (killed, crashed, full disk)",
     "interrupted": "interrupted (Ctrl-C) before it finished",
     "stopped": "stopped early by its budget",
 }
