@@ -237,7 +237,9 @@ run_cmd.help = f"{inspect.cleandoc(run_cmd.help or '')}\n\n{EXIT_CODES}"
     help="Output file [default: RUN_DIR/report.html].",
 )
 @click.option(
-    "--redact-notes", is_flag=True, help="Leave note contents out of the report (gallery)."
+    "--redact-notes",
+    is_flag=True,
+    help="Leave note contents (gallery) and model error text out of the report.",
 )
 @click.option(
     "--compare",
