@@ -10,13 +10,17 @@ from typing import Any
 
 import yaml
 
-from derm_stress.datasets import Dataset, load_manifest, load_pad_ufes_20, load_sample
+from derm_stress.datasets import Dataset, load_manifest, load_sample
+from derm_stress.datasets.benchmarks import LAYOUTS, load_benchmark
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb.condition import Condition
 from derm_stress.perturb.grid import expand_grid
 
 TOP_LEVEL_KEYS = ("name", "image", "context", "dataset", "models", "seed", "top_k")
-DATASET_KEYS = ("manifest", "pad_ufes_20", "sample", "limit", "cases")
+# a dataset is one source: a manifest, a folder in a published layout (named, or `folder` to
+# detect it), or the bundled sample
+SOURCE_KEYS = ("manifest", "folder", *LAYOUTS, "sample")
+DATASET_KEYS = (*SOURCE_KEYS, "limit", "cases")
 DEFAULT_MODELS: list[dict[str, Any]] = [{"name": "reference", "adapter": "reference"}]
 
 
@@ -55,10 +59,10 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
             f"dataset: expected a mapping such as {{manifest: cases.csv}}, got {dataset!r}"
         )
     _check_keys(dataset, DATASET_KEYS, "dataset")
-    sources = [k for k in ("manifest", "pad_ufes_20", "sample") if k in dataset]
+    sources = [k for k in SOURCE_KEYS if k in dataset]
     if len(sources) > 1:
         raise InvalidArgument(
-            f"dataset: give one of manifest, pad_ufes_20 or sample, not {', '.join(sources)}"
+            f"dataset: give one of {', '.join(SOURCE_KEYS)}, not {', '.join(sources)}"
         )
     models = spec.get("models") or DEFAULT_MODELS
     if not isinstance(models, list) or not all(isinstance(m, Mapping) for m in models):
@@ -98,10 +102,13 @@ def load_config(path: str | Path) -> RunConfig:
 
 def load_dataset(spec: Mapping[str, Any], base_dir: Path) -> Dataset:
     """Load the dataset a config names (the bundled sample when it names none)."""
+    layout = next((k for k in LAYOUTS if k in spec), None)
     if "manifest" in spec:
         dataset = load_manifest(base_dir / str(spec["manifest"]))
-    elif "pad_ufes_20" in spec:
-        dataset = load_pad_ufes_20(base_dir / str(spec["pad_ufes_20"]))
+    elif "folder" in spec:
+        dataset = load_benchmark(base_dir / str(spec["folder"]))
+    elif layout is not None:
+        dataset = load_benchmark(base_dir / str(spec[layout]), layout)
     else:
         sample = spec.get("sample", "pad_ufes_20")
         if sample != "pad_ufes_20":
