@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import yaml
 
 from derm_stress.datasets import Dataset, load_manifest, load_sample
 from derm_stress.datasets.benchmarks import LAYOUTS, load_benchmark
+from derm_stress.datasets.combined import check_name, check_names, combine
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb.condition import Condition
 from derm_stress.perturb.grid import expand_grid
@@ -30,7 +31,8 @@ class RunConfig:
 
     name: str
     conditions: list[Condition]
-    dataset: dict[str, Any] = field(default_factory=dict)
+    # one dataset's spec, or a list of named specs (several datasets in one run)
+    dataset: dict[str, Any] | list[dict[str, Any]] = field(default_factory=dict)
     models: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_MODELS))
     seed: int = 0
     top_k: int = 3
@@ -48,22 +50,41 @@ def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str
             )
 
 
-def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfig:
-    """Validate a config mapping (paths in it are relative to ``base_dir``)."""
-    if not isinstance(spec, Mapping):
-        raise InvalidArgument(f"config {name}: expected a mapping at the top level")
-    _check_keys(spec, TOP_LEVEL_KEYS, f"config {name}")
-    dataset = spec.get("dataset") or {}
+def _check_dataset(dataset: object, named: bool) -> None:
+    """One dataset entry: a mapping with one source (and, in a list, a ``name``)."""
     if not isinstance(dataset, Mapping):
-        raise InvalidArgument(
-            f"dataset: expected a mapping such as {{manifest: cases.csv}}, got {dataset!r}"
-        )
-    _check_keys(dataset, DATASET_KEYS, "dataset")
+        example = "{name: clinic, manifest: cases.csv}" if named else "{manifest: cases.csv}"
+        raise InvalidArgument(f"dataset: expected a mapping such as {example}, got {dataset!r}")
+    _check_keys(dataset, (*DATASET_KEYS, "name") if named else DATASET_KEYS, "dataset")
     sources = [k for k in SOURCE_KEYS if k in dataset]
     if len(sources) > 1:
         raise InvalidArgument(
             f"dataset: give one of {', '.join(SOURCE_KEYS)}, not {', '.join(sources)}"
         )
+    if named:
+        if "name" not in dataset:
+            raise InvalidArgument(
+                f"dataset: each dataset of a list needs a name, e.g. {{name: clinic, "
+                f"{sources[0] if sources else 'manifest'}: ...}}; got {dict(dataset)!r}"
+            )
+        check_name(dataset["name"])
+
+
+def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfig:
+    """Validate a config mapping (paths in it are relative to ``base_dir``)."""
+    if not isinstance(spec, Mapping):
+        raise InvalidArgument(f"config {name}: expected a mapping at the top level")
+    _check_keys(spec, TOP_LEVEL_KEYS, f"config {name}")
+    dataset = spec.get("dataset")
+    dataset = {} if dataset is None else dataset
+    if isinstance(dataset, list):
+        if not dataset:
+            raise InvalidArgument("dataset: an empty list; give at least one dataset")
+        for entry in dataset:
+            _check_dataset(entry, named=True)
+        check_names([e["name"] for e in dataset])
+    else:
+        _check_dataset(dataset, named=False)
     models = spec.get("models") or DEFAULT_MODELS
     if not isinstance(models, list) or not all(isinstance(m, Mapping) for m in models):
         raise InvalidArgument(f"models: expected a list of mappings, got {models!r}")
@@ -79,7 +100,7 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
     return RunConfig(
         name=str(spec.get("name", name)),
         conditions=expand_grid(spec),
-        dataset=dict(dataset),
+        dataset=[dict(d) for d in dataset] if isinstance(dataset, list) else dict(dataset),
         models=[dict(m) for m in models],
         seed=seed,
         top_k=top_k,
@@ -100,8 +121,15 @@ def load_config(path: str | Path) -> RunConfig:
     return parse_config(spec, path.resolve().parent, path.stem)
 
 
-def load_dataset(spec: Mapping[str, Any], base_dir: Path) -> Dataset:
-    """Load the dataset a config names (the bundled sample when it names none)."""
+def load_dataset(spec: Mapping[str, Any] | Sequence[Mapping[str, Any]], base_dir: Path) -> Dataset:
+    """Load the dataset a config names (the bundled sample when it names none); a list of
+    named datasets becomes one dataset whose case ids carry the dataset's name."""
+    if not isinstance(spec, Mapping):
+        return combine([(str(s["name"]), _load_one(s, base_dir)) for s in spec])
+    return _load_one(spec, base_dir)
+
+
+def _load_one(spec: Mapping[str, Any], base_dir: Path) -> Dataset:
     layout = next((k for k in LAYOUTS if k in spec), None)
     if "manifest" in spec:
         dataset = load_manifest(base_dir / str(spec["manifest"]))

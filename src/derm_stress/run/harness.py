@@ -362,6 +362,9 @@ def execute(
     return log.digest.hexdigest()
 
 
+CASE_META_FIELDS = ("dataset", "monk_skin_tone", "fitzpatrick_group")
+
+
 def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
     """What the manifest keeps of a case: enough for metrics and subgroups."""
     return {
@@ -371,6 +374,8 @@ def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
         "fingerprint": fingerprint,
         "fitzpatrick": case.note.fitzpatrick,
         "body_site": case.note.body_site,
+        # subgroup attributes a loader may set (several datasets in one run; skin tone)
+        **{k: case.meta[k] for k in CASE_META_FIELDS if case.meta.get(k)},
         "images": [str(i) for i in case.images if not isinstance(i, np.ndarray)],
         "note": case.note.to_dict(),
     }
