@@ -134,3 +134,21 @@ def test_bad_dataset_lists_fail_clearly(
 ) -> None:
     with pytest.raises(InvalidArgument, match=message):
         load_config(_write(tmp_path, datasets))
+
+
+def test_report_leads_with_benchmark_vs_bedside(
+    tmp_path: Path, make_manifest: ManifestFactory
+) -> None:
+    from derm_stress.report import write_report
+
+    manifest = _clinic(make_manifest)
+    two = [{"name": "benchmark", "limit": 6}, {"name": "clinic", "manifest": manifest.name}]
+    _truth(two, tmp_path)
+    run(load_config(_write(tmp_path, two)), tmp_path / "run")
+    path = write_report(tmp_path / "run")
+    html = Path(path).read_text()
+    assert html.index("Benchmark vs bedside") < html.index("Headline")
+    assert "unpaired" in html and "clinic − benchmark" in html
+    assert "Skin tone" in html and "6 (darkest present) − 1 (lightest)" in html
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "Benchmark vs bedside (unpaired)" in md and "gap -100.0 pp" in md

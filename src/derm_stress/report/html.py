@@ -23,6 +23,7 @@ from derm_stress.metrics import (
 from derm_stress.perturb.base import registry
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.gallery import Flip, worst_flips
+from derm_stress.report.gaps import benchmark_section, markdown_lines, skin_tone_section
 from derm_stress.report.plots import context_chart, severity_curves, severity_heatmap
 from derm_stress.run.results import OK, RunData, load_run
 
@@ -180,7 +181,7 @@ def _family_table(metrics: Sequence[ConditionMetrics]) -> str:
     )
 
 
-SUBGROUP_ATTRIBUTES = ("diagnosis", "fitzpatrick", "body_site")
+SUBGROUP_ATTRIBUTES = ("dataset", "diagnosis", "fitzpatrick", "monk_skin_tone", "body_site")
 Subgroups = dict[str, dict[str, list[ConditionMetrics]]]
 
 
@@ -325,6 +326,7 @@ def render_report(
 (<code>{BASELINE_ID}</code>) of the same model; 95% intervals from a seeded case bootstrap;
 McNemar p-values are exact.</p>
 <div class=cards>{"".join(f"<div class=card><b>{esc(v)}</b>{esc(n)}</div>" for n, v in cards)}</div>
+{benchmark_section(run) or ""}
 <h2>Headline</h2>{headline_table(run, metrics)}
 <h2>Accuracy decay under image perturbations</h2>
 {"".join(figures) or "<p>No single-operator image conditions in this grid.</p>"}
@@ -340,6 +342,7 @@ McNemar p-values are exact.</p>
 the model saw it, what changed in the note, and the answers before and after.</p>
 {_gallery(worst_flips(run, list(metrics)), redact_notes)}
 <h2>Subgroups</h2>{_subgroups(subgroups)}
+{skin_tone_section(run) or ""}
 <h2>All conditions</h2>{_table(metrics, k)}
 <h2>Skipped cases and errors</h2>{_problems(run)}
 <h2>Provenance</h2>
@@ -375,6 +378,7 @@ def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
             f"{pp(m.delta_top1, m.delta_top1_ci)} | {pct(m.topk)} | "
             f"{pp(m.delta_topk, m.delta_topk_ci)} | {pvalue(m.mcnemar_p)} |"
         )
+    lines += markdown_lines(run)
     return "\n".join(lines) + "\n"
 
 
