@@ -187,8 +187,8 @@ def render_comparison(
         facts = {
             "path": str(run.path),
             "models": [x["name"] for x in m["models"]],
-            "dataset": m["dataset"]["name"],
-            "cases": m["dataset"]["cases"],
+            "dataset": m.get("dataset", {}).get("name"),
+            "cases": m.get("dataset", {}).get("cases", len(run.table.cases)),
             "conditions": len(m["conditions"]),
             "seed": m["seed"],
             "git_revision": m.get("git_revision"),
