@@ -389,3 +389,7 @@ def main() -> None:
     except (DermStressError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -152,3 +152,18 @@ def test_report_leads_with_benchmark_vs_bedside(
     assert "Skin tone" in html and "6 (darkest present) − 1 (lightest)" in html
     md = (tmp_path / "run" / "report.md").read_text()
     assert "Benchmark vs bedside (unpaired)" in md and "gap -100.0 pp" in md
+
+
+def test_where_selects_cases_by_metadata(tmp_path: Path) -> None:
+    biopsied = load_dataset({"sample": "pad_ufes_20", "where": {"biopsed": "true"}}, tmp_path)
+    clinical = load_dataset({"where": {"biopsed": ["False"]}}, tmp_path)
+    assert (len(biopsied), len(clinical)) == (61, 29)
+    assert {c.meta["biopsed"] for c in biopsied} == {"True"}
+    with pytest.raises(InvalidArgument, match=r"dataset\.where: expected a mapping"):
+        load_dataset({"where": "biopsed"}, tmp_path)
+
+
+def test_bedside_preset_expands() -> None:
+    config = load_config(Path(__file__).resolve().parents[2] / "perturbations" / "bedside.yaml")
+    assert [d["name"] for d in config.dataset] == ["biopsy-proven", "clinical-diagnosis"]
+    assert len(load_dataset(config.dataset, config.base_dir)) == 90

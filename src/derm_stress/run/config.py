@@ -21,7 +21,7 @@ TOP_LEVEL_KEYS = ("name", "image", "context", "dataset", "models", "seed", "top_
 # a dataset is one source: a manifest, a folder in a published layout (named, or `folder` to
 # detect it), or the bundled sample
 SOURCE_KEYS = ("manifest", "folder", *LAYOUTS, "sample")
-DATASET_KEYS = (*SOURCE_KEYS, "limit", "cases")
+DATASET_KEYS = (*SOURCE_KEYS, "where", "limit", "cases")
 DEFAULT_MODELS: list[dict[str, Any]] = [{"name": "reference", "adapter": "reference"}]
 
 
@@ -109,6 +109,26 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
     )
 
 
+def _where(dataset: Dataset, where: object) -> Dataset:
+    """The cases whose metadata matches every ``column: value`` (or ``[values]``) of
+    ``where`` (metadata: a manifest's extra columns, a loader's fields such as PAD-UFES-20's
+    ``biopsed``); values compare as text, case-insensitively."""
+    if not isinstance(where, Mapping) or not where:
+        raise InvalidArgument(
+            f"dataset.where: expected a mapping of metadata column to value(s), got {where!r}"
+        )
+    wanted = {
+        str(k): {str(v).lower() for v in (vs if isinstance(vs, list) else [vs])}
+        for k, vs in where.items()
+    }
+    cases = [
+        c
+        for c in dataset.stream()
+        if all(str(c.meta.get(k, "")).lower() in vs for k, vs in wanted.items())
+    ]
+    return Dataset(dataset.name, cases, list(dataset.issues), dataset.root)
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML run configuration."""
     path = Path(path)
@@ -144,6 +164,8 @@ def _load_one(spec: Mapping[str, Any], base_dir: Path) -> Dataset:
                 f"dataset.sample: the bundled sample is 'pad_ufes_20', got {sample!r}"
             )
         dataset = load_sample()
+    if "where" in spec:
+        dataset = _where(dataset, spec["where"])
     ids, limit = spec.get("cases"), spec.get("limit")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
         raise InvalidArgument(f"dataset.cases: expected a list of case ids, got {ids!r}")
