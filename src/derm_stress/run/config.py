@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from derm_stress.datasets import Dataset, load_manifest, load_sample
 from derm_stress.datasets.benchmarks import LAYOUTS, load_benchmark
 from derm_stress.datasets.combined import check_name, check_names, combine
-from derm_stress.errors import InvalidArgument
+from derm_stress.errors import InvalidArgument, shorten
+from derm_stress.images import MIN_IMAGE_SIDE
 from derm_stress.perturb.condition import Condition
 from derm_stress.perturb.grid import expand_grid
+from derm_stress.safe_yaml import load_yaml_file
 
-TOP_LEVEL_KEYS = ("name", "image", "context", "dataset", "models", "seed", "top_k")
+TOP_LEVEL_KEYS = (
+    "name", "image", "context", "dataset", "models", "seed", "top_k", "max_raw_chars"
+)  # fmt: skip
 # a dataset is one source: a manifest, a folder in a published layout (named, or `folder` to
 # detect it), or the bundled sample
 SOURCE_KEYS = ("manifest", "folder", *LAYOUTS, "sample")
-DATASET_KEYS = (*SOURCE_KEYS, "where", "limit", "cases")
+DATASET_KEYS = (*SOURCE_KEYS, "where", "limit", "cases", "encoding", "min_image_side")
 DEFAULT_MODELS: list[dict[str, Any]] = [{"name": "reference", "adapter": "reference"}]
+DEFAULT_MAX_RAW_CHARS = 20_000  # a differential is a few hundred characters
+# run names become folder names under runs/: no separators, no "..", nothing hidden
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_run_name(name: str, where: str = "name") -> str:
+    """A run name: letters, digits, ``.``, ``_`` and ``-`` (not first), at most 100
+    characters, no ``..``; so ``runs/<name>`` stays inside ``runs/``."""
+    if not RUN_NAME.fullmatch(name) or ".." in name:
+        raise InvalidArgument(
+            f"{where}: run name {shorten(name)} is not allowed: use letters, digits, '.', '_' "
+            "and '-' (starting with a letter or digit, no '..', at most 100 characters)"
+        )
+    return name
 
 
 @dataclass
@@ -38,6 +55,8 @@ class RunConfig:
     top_k: int = 3
     base_dir: Path = field(default_factory=Path.cwd)
     raw: dict[str, Any] = field(default_factory=dict)
+    max_raw_chars: int | None = DEFAULT_MAX_RAW_CHARS
+    min_image_side: int = MIN_IMAGE_SIDE
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -46,7 +65,7 @@ def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f" did you mean {close[0]!r}?" if close else ""
             raise InvalidArgument(
-                f"{where}: unknown key {key!r};{hint} allowed: {', '.join(allowed)}"
+                f"{where}: unknown key {shorten(key)};{hint} allowed: {', '.join(allowed)}"
             )
 
 
@@ -85,27 +104,61 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
         check_names([e["name"] for e in dataset])
     else:
         _check_dataset(dataset, named=False)
+    entries = dataset if isinstance(dataset, list) else [dataset]
     models = spec.get("models") or DEFAULT_MODELS
     if not isinstance(models, list) or not all(isinstance(m, Mapping) for m in models):
-        raise InvalidArgument(f"models: expected a list of mappings, got {models!r}")
+        raise InvalidArgument(f"models: expected a list of mappings, got {shorten(models)}")
+    for m in models:
+        if not isinstance(m.get("name", ""), str):
+            raise InvalidArgument(f"models: a model name must be text, got {shorten(m['name'])}")
     names = [str(m.get("name", m.get("adapter", "reference"))) for m in models]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InvalidArgument(f"models: duplicate model name(s) {', '.join(duplicates)}")
     seed, top_k = spec.get("seed", 0), spec.get("top_k", 3)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InvalidArgument(f"seed: expected a non-negative integer, got {seed!r}")
+        raise InvalidArgument(f"seed: expected a non-negative integer, got {shorten(seed)}")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise InvalidArgument(f"top_k: expected a positive integer, got {top_k!r}")
+        raise InvalidArgument(f"top_k: expected a positive integer, got {shorten(top_k)}")
+    max_raw = spec.get("max_raw_chars", DEFAULT_MAX_RAW_CHARS)
+    if max_raw is not None and (
+        isinstance(max_raw, bool) or not isinstance(max_raw, int) or max_raw < 1
+    ):
+        raise InvalidArgument(
+            f"max_raw_chars: expected a positive integer (or null: no cap), got {shorten(max_raw)}"
+        )
+    sides = {e.get("min_image_side", MIN_IMAGE_SIDE) for e in entries}
+    if len(sides) > 1:
+        raise InvalidArgument(
+            "dataset.min_image_side: a run has one minimum photo size; the datasets give "
+            f"{', '.join(sorted(map(str, sides)))}"
+        )
+    (min_side,) = sides
+    if isinstance(min_side, bool) or not isinstance(min_side, int) or min_side < 1:
+        raise InvalidArgument(
+            f"dataset.min_image_side: expected a positive number of pixels, got {shorten(min_side)}"
+        )
+    if "name" in spec:
+        if not isinstance(spec["name"], str):
+            raise InvalidArgument(f"name: expected text, got {shorten(spec['name'])}")
+        run_name = check_run_name(spec["name"])
+    else:
+        run_name = check_run_name(name, f"config {name}: no name: set, and the file name")
+    model_specs = [dict(m) for m in models]
+    for m in model_specs:  # a callable's file target is relative to the config
+        if m.get("adapter") == "callable" and "base_dir" not in m:
+            m["base_dir"] = str(base_dir)
     return RunConfig(
-        name=str(spec.get("name", name)),
+        name=run_name,
         conditions=expand_grid(spec),
         dataset=[dict(d) for d in dataset] if isinstance(dataset, list) else dict(dataset),
-        models=[dict(m) for m in models],
+        models=model_specs,
         seed=seed,
         top_k=top_k,
         base_dir=base_dir,
         raw=dict(spec),
+        max_raw_chars=max_raw,
+        min_image_side=min_side,
     )
 
 
@@ -134,10 +187,12 @@ def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
     if not path.is_file():
         raise InvalidArgument(f"config file not found: {path}")
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidArgument(f"{path}: invalid YAML: {exc}") from None
+    spec = load_yaml_file(path)
+    if spec is None:
+        raise InvalidArgument(
+            f"{path}: the config is empty; give at least a grid (image: and/or context:), "
+            "e.g. perturbations/quickstart.yaml, or run 'derm-stress demo'"
+        )
     return parse_config(spec, path.resolve().parent, path.stem)
 
 
@@ -152,7 +207,10 @@ def load_dataset(spec: Mapping[str, Any] | Sequence[Mapping[str, Any]], base_dir
 def _load_one(spec: Mapping[str, Any], base_dir: Path) -> Dataset:
     layout = next((k for k in LAYOUTS if k in spec), None)
     if "manifest" in spec:
-        dataset = load_manifest(base_dir / str(spec["manifest"]))
+        encoding = spec.get("encoding")
+        if encoding is not None and not isinstance(encoding, str):
+            raise InvalidArgument(f"dataset.encoding: expected a name, got {shorten(encoding)}")
+        dataset = load_manifest(base_dir / str(spec["manifest"]), encoding=encoding)
     elif "folder" in spec:
         dataset = load_benchmark(base_dir / str(spec["folder"]))
     elif layout is not None:
@@ -161,14 +219,14 @@ def _load_one(spec: Mapping[str, Any], base_dir: Path) -> Dataset:
         sample = spec.get("sample", "pad_ufes_20")
         if sample != "pad_ufes_20":
             raise InvalidArgument(
-                f"dataset.sample: the bundled sample is 'pad_ufes_20', got {sample!r}"
+                f"dataset.sample: the bundled sample is 'pad_ufes_20', got {shorten(sample)}"
             )
         dataset = load_sample()
     if "where" in spec:
         dataset = _where(dataset, spec["where"])
     ids, limit = spec.get("cases"), spec.get("limit")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
-        raise InvalidArgument(f"dataset.cases: expected a list of case ids, got {ids!r}")
+        raise InvalidArgument(f"dataset.cases: expected a list of case ids, got {shorten(ids)}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise InvalidArgument(f"dataset.limit: expected a positive integer, got {limit!r}")
+        raise InvalidArgument(f"dataset.limit: expected a positive integer, got {shorten(limit)}")
     return dataset.select(ids, limit) if ids is not None or limit is not None else dataset
