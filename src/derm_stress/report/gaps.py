@@ -21,7 +21,7 @@ from derm_stress.metrics.gaps import (
 )
 from derm_stress.perturb.base import registry
 from derm_stress.report.format import delta, esc, pct, pvalue
-from derm_stress.report.plots import COLORS, _svg
+from derm_stress.report.plots import _svg, _tag, model_color
 from derm_stress.run.results import RunData
 
 SKIN_TONES = (("fitzpatrick", "Fitzpatrick type"), ("monk_skin_tone", "Monk skin tone"))
@@ -80,10 +80,13 @@ def _gap_chart(summaries: Sequence[GroupSummary], k: int) -> str:
                 continue
             x = j + (i - (len(models) - 1) / 2) * width
             lo, hi = s.topk_ci or (s.topk, s.topk)
-            ax.bar(x, 100 * s.topk, width * 0.9, color=COLORS[i % len(COLORS)],
-                   label=model if j == 0 else None)  # fmt: skip
-            ax.errorbar(x, 100 * s.topk, yerr=[[100 * (s.topk - lo)], [100 * (hi - s.topk)]],
-                        color="#222", capsize=3, lw=1)  # fmt: skip
+            bars = ax.bar(x, 100 * s.topk, width * 0.9, color=model_color(models, model),
+                          label=model if j == 0 else None)  # fmt: skip
+            err = ax.errorbar(x, 100 * s.topk,
+                              yerr=[[100 * (s.topk - lo)], [100 * (hi - s.topk)]],
+                              color="#222", capsize=3, lw=1)  # fmt: skip
+            for artist in (*bars, *err.lines[1], *err.lines[2]):
+                _tag(artist, i)
     ax.set_xticks(range(len(groups)), groups)
     ax.set_ylabel(f"baseline top-{k} (%)")
     ax.set_ylim(0, 100)
@@ -101,7 +104,7 @@ def benchmark_section(run: RunData) -> str | None:
     gaps = group_gaps(run, "dataset")
     first = datasets_of(run)[0]
     return (
-        "<h2>Benchmark vs bedside</h2>"
+        "<h2 id=bedside>Benchmark vs bedside</h2>"
         f"<p class=sub>The same models and perturbations on each dataset of this run; gaps are "
         f"each dataset minus <b>{esc(first)}</b> (listed first in the config) on the clean "
         f"image-only baseline. Different datasets hold different cases, so these gaps are "
