@@ -147,7 +147,7 @@ def test_report_leads_with_benchmark_vs_bedside(
     run(load_config(_write(tmp_path, two)), tmp_path / "run")
     path = write_report(tmp_path / "run")
     html = Path(path).read_text()
-    assert html.index("Benchmark vs bedside") < html.index("Headline")
+    assert html.index("Benchmark vs bedside</h2>") < html.index("The three answers</h2>")
     assert "unpaired" in html and "clinic − benchmark" in html
     assert "Skin tone" in html and "6 (darkest present) − 1 (lightest)" in html
     md = (tmp_path / "run" / "report.md").read_text()
