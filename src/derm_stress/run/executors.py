@@ -22,7 +22,7 @@ from derm_stress.cases import Case
 from derm_stress.errors import CaseInputError, InvalidArgument
 from derm_stress.images import load_image
 from derm_stress.models import Model, make_model
-from derm_stress.models.base import Answer
+from derm_stress.models.base import Answer, AsyncModel
 from derm_stress.perturb.condition import Condition, Probe, build_probes
 
 EXECUTORS = ("local", "ray")
@@ -88,6 +88,12 @@ class Executor(ABC):
     def batches_in_flight(self, model: int) -> int:
         return 1
 
+    def stream(self, model: int) -> tuple[int, int] | None:
+        """For a model that answers on its own event loop (an ``AsyncModel`` here): (probes
+        per submission, submissions kept in flight), so the harness feeds it continuously;
+        ``None``: the model answers batches of ``batch_size``."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Release workers and models."""
@@ -118,7 +124,16 @@ class LocalExecutor(Executor):
         return self._perturb.submit(perturb_case, case, conditions, seed)
 
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
-        return self._model_pools[model].submit(answer_batch, self._models[model], probes)
+        instance = self._models[model]
+        if isinstance(instance, AsyncModel):  # its own loop: no worker thread in between
+            return instance.submit(probes)
+        return self._model_pools[model].submit(answer_batch, instance, probes)
+
+    def stream(self, model: int) -> tuple[int, int] | None:
+        instance = self._models[model]
+        if isinstance(instance, AsyncModel):
+            return instance.submit_size, instance.in_flight
+        return None
 
     def close(self) -> None:
         self._perturb.shutdown(wait=True, cancel_futures=True)

@@ -168,6 +168,14 @@ class _Pipeline:
         self.budget = budget
         self.queues: list[list[tuple[str, Probe]]] = [[] for _ in models]
         self.inflight: dict[Future[Any], tuple[int, list[tuple[str, Probe]]]] = {}
+        self.busy = [0] * len(models)
+        # (probes per submission, submissions in flight, probes queued ahead) per model:
+        # batches for local models, a continuous stream for API models (AsyncModel)
+        self.feed: list[tuple[int, int, int]] = []
+        for m, model in enumerate(models):
+            stream = executor.stream(m)
+            size, limit = stream or (model.batch_size, executor.batches_in_flight(m))
+            self.feed.append((size, limit, 2 * max(size, model.batch_size, limit)))
         self.pending: deque[_Pending] = deque()
         self.submitted = 0
         self.cost = 0.0
@@ -187,8 +195,8 @@ class _Pipeline:
                     and not exhausted
                     and len(self.pending) < self.executor.window
                     and all(
-                        len(q) < 2 * m.batch_size
-                        for q, m in zip(self.queues, self.models, strict=True)
+                        len(q) < ahead
+                        for q, (_, _, ahead) in zip(self.queues, self.feed, strict=True)
                     )
                 ):
                     case = next(remaining, None)
@@ -283,13 +291,12 @@ class _Pipeline:
         self.progress.advance(len(rows))
 
     def _submit(self, flush: bool) -> None:
-        for m, model in enumerate(self.models):
+        for m, (size, limit, _) in enumerate(self.feed):
             queue = self.queues[m]
-            busy = sum(1 for owner, _ in self.inflight.values() if owner == m)
-            while queue and (len(queue) >= model.batch_size or flush):
-                if self.stop_reason is not None or busy >= self.executor.batches_in_flight(m):
+            while queue and (len(queue) >= size or flush):
+                if self.stop_reason is not None or self.busy[m] >= limit:
                     break
-                batch = queue[: model.batch_size]
+                batch = queue[:size]
                 if self.budget.max_calls is not None:
                     allowed = self.budget.max_calls - self.submitted
                     if allowed <= 0:
@@ -300,24 +307,33 @@ class _Pipeline:
                 future = self.executor.answer(m, [p for _, p in batch])
                 self.inflight[future] = (m, batch)
                 self.submitted += len(batch)
-                busy += 1
+                self.busy[m] += 1
 
     def _collect(self) -> None:
-        for future in [f for f in self.inflight if f.done()]:
+        done = [f for f in self.inflight if f.done()]
+        rows: list[StoreRow] = []
+        settled = []
+        for future in done:
             m, batch = self.inflight.pop(future)
+            self.busy[m] -= 1
             model = self.models[m]
             try:
                 answers: list[Answer] = future.result()
+                if len(answers) != len(batch):
+                    raise RuntimeError(f"{len(answers)} answers for {len(batch)} probes")
             except Exception as exc:  # the worker or actor died
                 answers = [Answer.failed(f"{type(exc).__name__}: {exc}")] * len(batch)
-            self.store.put(
-                [
-                    (key, model.name, p.case_id, p.condition_id, a, p.applied)
-                    for (key, p), a in zip(batch, answers, strict=True)
-                ]
-            )
+            rows += [
+                (key, model.name, p.case_id, p.condition_id, a, p.applied)
+                for (key, p), a in zip(batch, answers, strict=True)
+            ]
+            settled.append((model, batch, answers))
+        if rows:  # everything that returned meanwhile, in one transaction
+            self.store.put(rows)
+        for model, batch, answers in settled:
             errors = sum(a.status == "error" for a in answers)
             cost = sum(a.cost_usd or 0.0 for a in answers)
+            self.progress.activity(model.name, model.activity())
             self.summary.calls += len(batch)
             self.summary.per_model_calls[model.name] = self.summary.per_model_calls.get(
                 model.name, 0
@@ -345,6 +361,8 @@ def execute(
     """Run everything not yet in the store, streaming the dataset; record every case (also
     those a budget stop left unreached) in the store. Returns the dataset fingerprint."""
     progress = progress or RunProgress()
+    for model in models:
+        model.use_journal(str(store.path))
     log = _CaseLog(store, dataset.name)
     store.clear_cases()
     pipeline = _Pipeline(
