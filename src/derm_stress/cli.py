@@ -117,6 +117,12 @@ def demo(out: Path, quiet: bool) -> None:
     default=None,
     help="Stop once the estimated cost reaches USD (calls in flight complete).",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Call nothing: per model, the calls the run would make, those already stored, and "
+    "the estimated tokens and cost.",
+)
 def run_cmd(
     config: Path,
     out: Path | None,
@@ -125,6 +131,7 @@ def run_cmd(
     address: str | None,
     max_calls: int | None,
     max_cost: float | None,
+    dry_run: bool,
 ) -> None:
     """Run CONFIG (a YAML grid plus optional dataset, models, seed, top_k).
 
@@ -132,6 +139,13 @@ def run_cmd(
     stops cleanly (what was answered is stored); the HTML report is rewritten at the end
     and its path printed.
     """
+    if dry_run:
+        from derm_stress.run import load_config
+        from derm_stress.run.dryrun import format_plan, plan_run
+
+        parsed = load_config(config)
+        click.echo(format_plan(plan_run(parsed, out or DEFAULT_RUNS / parsed.name)))
+        return
     report = _run_and_report(config, out, quiet, executor, address, max_calls, max_cost)
     click.echo(f"report: {report.resolve()}")
 

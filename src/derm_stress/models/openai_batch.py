@@ -4,9 +4,11 @@ requests made one by one, answered within 24 hours.
 Each submission of probes becomes a JSONL file of chat-completion requests, uploaded through
 the files endpoint and submitted as one batch, which is then polled every ``batch_poll_s``
 seconds; its answers go back to the harness (and into the store) when it completes. A
-request's ``custom_id`` is a hash of its body, and the batch holding it is written to the run's
-store (table ``openai_batches``) before polling starts: a run interrupted while its batches
-are pending resumes polling them instead of paying for them again.
+request's ``custom_id`` is a hash of its body, and the batch holding it is recorded in the run
+directory, next to the results store (``openai-batches.sqlite``: the results store is held
+by the harness's writes, which a journal written from the model's loop must not wait on),
+before polling starts: a run interrupted while its batches are pending resumes polling them
+instead of paying for them again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from derm_stress.models.base import Answer
@@ -28,12 +31,16 @@ if TYPE_CHECKING:
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 
 
-class BatchJournal:
-    """Which batch holds which request: a table in the run's SQLite store (in memory when
-    the model runs outside a run)."""
+JOURNAL_NAME = "openai-batches.sqlite"
 
-    def __init__(self, path: str | None) -> None:
-        self._db = sqlite3.connect(path or ":memory:", timeout=60)
+
+class BatchJournal:
+    """Which batch holds which request: ``openai-batches.sqlite`` beside the run's results
+    store ``store_path`` (in memory when the model runs outside a run)."""
+
+    def __init__(self, store_path: str | None) -> None:
+        path = str(Path(store_path).with_name(JOURNAL_NAME)) if store_path else ":memory:"
+        self._db = sqlite3.connect(path, timeout=60)
         with self._db:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS openai_batches (request TEXT PRIMARY KEY, "
@@ -108,7 +115,7 @@ class BatchRunner:
                 output = await self._wait_for(batch_id)
                 results.update({c: output[c] for c in todo if output and c in output})
         except Exception as exc:  # the API refused or failed: every probe of it fails
-            text = f"batch API: {type(exc).__name__}: {exc}"
+            text = model.redact(f"batch API: {type(exc).__name__}: {exc}")
             return [Answer.failed(text) for _ in probes]
         answers = [self._to_answer(c, results.get(c), p) for c, p in zip(ids, prompts, strict=True)]
         # a failed request is submitted again next time, not read back from its old batch
@@ -167,7 +174,8 @@ class BatchRunner:
         if status != 200:
             error = record.get("error") or body.get("error") or {}
             message = error.get("message") if isinstance(error, dict) else str(error)
-            return Answer.failed(f"batch API: HTTP {status}: {message or 'no answer'}")
+            text = f"batch API: HTTP {status}: {message or 'no answer'}"
+            return Answer.failed(self.model.redact(text))
         try:
             text = body["choices"][0]["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):

@@ -106,6 +106,13 @@ def _observed_transport(model: OpenAIChatModel) -> Any:
     return Observed(limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100))
 
 
+def _completion_type() -> Any:
+    """The SDK's ChatCompletion model, imported when first needed."""
+    from openai.types.chat import ChatCompletion as completion_type
+
+    return completion_type
+
+
 class _Malformed(Exception):
     pass
 
@@ -147,6 +154,7 @@ class OpenAIChatModel(AsyncModel):
         extra_body: Mapping[str, Any] | None = None,
         batch_size: int | None = None,
         batch_poll_s: float = 30.0,
+        batches_in_flight: int = 2,
     ) -> None:
         super().__init__(name)
         if max_concurrency < 1:
@@ -206,8 +214,11 @@ class OpenAIChatModel(AsyncModel):
         }
         if image_detail is not None:  # only when set: older stores keep their identity
             self.settings["image_detail"] = image_detail
+        if batches_in_flight < 1:
+            raise InvalidArgument(f"batches_in_flight must be >= 1, got {batches_in_flight!r}")
+        self.batches_in_flight = batches_in_flight
         if mode == "batch":
-            self.batch_size = batch_size or 1000
+            self.batch_size = batch_size or 500
             self.submit_size = self.batch_size
         else:
             self.batch_size = batch_size or max(16, 4 * max_concurrency)
@@ -239,8 +250,8 @@ class OpenAIChatModel(AsyncModel):
 
     @property
     def in_flight(self) -> int:
-        if self.mode == "batch":
-            return self.max_concurrency  # batches, each of ``batch_size`` requests
+        if self.mode == "batch":  # each holds its probes' photos until it completes
+            return self.batches_in_flight
         return super().in_flight
 
     def activity(self) -> Activity:
@@ -249,6 +260,10 @@ class OpenAIChatModel(AsyncModel):
 
     def use_journal(self, path: str) -> None:
         self._journal_path = path
+
+    def redact(self, text: str) -> str:
+        """``text`` without the API key (servers quote a wrong key in their messages)."""
+        return text.replace(self._api_key, "[API key]") if self._api_key else text
 
     def _retried(self, reason: str) -> None:
         self._activity.retries += 1
@@ -386,9 +401,8 @@ class OpenAIChatModel(AsyncModel):
                 continue
             except Exception as exc:  # the SDK gave up: an error answer, retried on resume
                 attempts += call.attempts
-                return Answer.failed(
-                    _error_text(exc, call, attempts), latency_s=time.perf_counter() - started
-                )
+                text = self.redact(_error_text(exc, call, attempts))
+                return Answer.failed(text, latency_s=time.perf_counter() - started)
             attempts += call.attempts
             self.limit.succeeded()
             return self._to_answer(
@@ -402,15 +416,14 @@ class OpenAIChatModel(AsyncModel):
         context = _CALL.set(call)
         try:
             await self.pacer.wait(tokens)
-            params = dict(body)
-            known = {"model", "messages", "temperature", "max_tokens", "seed", "response_format"}
-            extra = {k: params.pop(k) for k in list(params) if k not in known}
             start = time.perf_counter()
             try:
-                raw = await self.client().chat.completions.with_raw_response.create(
-                    **params, extra_body=extra or None
+                # the client's own POST (retries, timeouts, auth, Azure paths): the body is
+                # built here already, so the SDK's per-request walk of the parameter types
+                # (a quarter of its CPU time per request) is skipped
+                completion = await self.client().post(
+                    "/chat/completions", cast_to=_completion_type(), body=body
                 )
-                completion = raw.parse()
             except openai.BadRequestError as exc:
                 if "response_format" in body and "response_format" in str(exc.message):
                     raise _JsonModeRejected() from None

@@ -15,10 +15,11 @@ import json
 import os
 import platform
 import subprocess
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -169,6 +170,9 @@ class _Pipeline:
         self.queues: list[list[tuple[str, Probe]]] = [[] for _ in models]
         self.inflight: dict[Future[Any], tuple[int, list[tuple[str, Probe]]]] = {}
         self.busy = [0] * len(models)
+        # futures report themselves when done (no scan of hundreds in flight per answer)
+        self.finished: deque[Future[Any]] = deque()
+        self.wake = threading.Event()
         # (probes per submission, submissions in flight, probes queued ahead) per model:
         # batches for local models, a continuous stream for API models (AsyncModel)
         self.feed: list[tuple[int, int, int]] = []
@@ -213,9 +217,9 @@ class _Pipeline:
                     or (exhausted and not self.pending and not any(self.queues))
                 ):
                     break
-                waiting = list(self.inflight) + [p.future for p in list(self.pending)[:1]]
-                if waiting:
-                    wait(waiting, return_when=FIRST_COMPLETED)
+                if self.inflight or self.pending:
+                    self.wake.wait()
+                    self.wake.clear()
                 self._collect()
         except BaseException:  # Ctrl-C (or a bug): keep what is answered, then stop
             self.stop_reason = self.stop_reason or "interrupted"
@@ -258,6 +262,7 @@ class _Pipeline:
         needed = {c for _, c in todo}
         conditions = [c for c in self.conditions if c.id in needed]
         future = self.executor.perturb(case, conditions, self.seed)
+        future.add_done_callback(lambda _: self.wake.set())
         self.pending.append(_Pending(case, todo, conditions, future))
 
     def _take(self, entry: _Pending) -> None:
@@ -306,11 +311,16 @@ class _Pipeline:
                 del queue[: len(batch)]
                 future = self.executor.answer(m, [p for _, p in batch])
                 self.inflight[future] = (m, batch)
+                future.add_done_callback(self._finished)
                 self.submitted += len(batch)
                 self.busy[m] += 1
 
+    def _finished(self, future: Future[Any]) -> None:
+        self.finished.append(future)
+        self.wake.set()
+
     def _collect(self) -> None:
-        done = [f for f in self.inflight if f.done()]
+        done = [self.finished.popleft() for _ in range(len(self.finished))]
         rows: list[StoreRow] = []
         settled = []
         for future in done:

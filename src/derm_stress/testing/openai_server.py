@@ -37,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Responder = Callable[[dict[str, Any]], str]
-FAULTS = ("429", "500", "timeout", "malformed", "empty_choices")
+FAULTS = ("429", "500", "timeout", "malformed", "empty_choices", "401")
 
 
 def default_responder(request: dict[str, Any]) -> str:
@@ -323,7 +323,7 @@ class FakeOpenAIServer:
                 if server.latency_s:
                     time.sleep(server.latency_s)
                 if fault is not None:
-                    self._fault(fault)
+                    self._fault(fault, self.headers.get("Authorization", ""))
                     return
                 if server.reject_json_mode and "response_format" in request:
                     self._send(
@@ -333,8 +333,12 @@ class FakeOpenAIServer:
                     return
                 self._send(200, json.dumps(server._completion(request)).encode())
 
-            def _fault(self, fault: Fault) -> None:
-                if fault.kind == "429":
+            def _fault(self, fault: Fault, authorization: str) -> None:
+                if fault.kind == "401":  # like OpenAI's, the message quotes the key
+                    key = authorization.removeprefix("Bearer ")
+                    message = {"error": {"message": f"Incorrect API key provided: {key}."}}
+                    self._send(401, json.dumps(message).encode())
+                elif fault.kind == "429":
                     headers = (
                         {}
                         if fault.retry_after is None
