@@ -162,7 +162,15 @@ def main() -> None:
     parser.add_argument("--cpu-concurrency", type=int, default=64)
     args = parser.parse_args()
     server = subprocess.Popen(
-        [sys.executable, "-m", "derm_stress.testing.openai_server", "--latency", str(args.latency)],
+        [
+            sys.executable,
+            "-W",
+            "ignore::RuntimeWarning",
+            "-m",
+            "derm_stress.testing.openai_server",
+            "--latency",
+            str(args.latency),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -176,15 +176,12 @@ class BatchRunner:
             message = error.get("message") if isinstance(error, dict) else str(error)
             text = f"batch API: HTTP {status}: {message or 'no answer'}"
             return Answer.failed(self.model.redact(text))
+        from derm_stress.models.openai_chat import _Malformed, read_completion
+
         try:
-            text = body["choices"][0]["message"].get("content") or ""
-        except (KeyError, IndexError, TypeError, AttributeError):
-            return Answer.failed("batch API: malformed response: not chat-completion JSON")
-        usage = body.get("usage") or {}
-        prompt_tokens, completion_tokens = (
-            usage.get("prompt_tokens"),
-            usage.get("completion_tokens"),
-        )
+            text, prompt_tokens, completion_tokens = read_completion(body)
+        except _Malformed as exc:
+            return Answer.failed(f"batch API: {exc}")
         cost = None
         if prompt_tokens is not None and completion_tokens is not None:
             cost = self.model.cost(prompt_tokens, completion_tokens)

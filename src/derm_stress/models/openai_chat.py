@@ -63,11 +63,13 @@ def image_data_url(img: np.ndarray, max_side: int, quality: int) -> str:
 
 @dataclass
 class _Call:
-    """One SDK call as the transport sees it: its attempts and the last failure."""
+    """One SDK call as the transport sees it: its attempts, the last failure, and whether
+    it holds a slot of the concurrency limit (given up on a 429 until its retry)."""
 
     attempts: int = 0
     failure: str | None = None
     epoch: int = 0
+    holds_slot: bool = False
 
 
 _CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("derm_call", default=None)
@@ -85,6 +87,9 @@ def _observed_transport(model: OpenAIChatModel) -> Any:
                 call.attempts += 1
                 if call.attempts > 1:
                     model._retried(call.failure or "retry")
+                if not call.holds_slot:  # a retry after a 429 waits for the lowered limit
+                    call.epoch = await model.limit.acquire()
+                    call.holds_slot = True
             try:
                 response = await super().handle_async_request(request)
             except httpx2.TimeoutException:
@@ -98,19 +103,32 @@ def _observed_transport(model: OpenAIChatModel) -> Any:
             status = response.status_code
             if call is not None and (status in (408, 409, 429) or status >= 500):
                 call.failure = f"HTTP {status}"
-                if status == 429:
+                if status == 429:  # back off: this request's slot too, while it waits
                     model.limit.rate_limited(call.epoch)
+                    model.limit.release()
+                    call.holds_slot = False
             return response
 
     # the SDK's own defaults for connections (it uses these when given no client)
     return Observed(limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100))
 
 
-def _completion_type() -> Any:
-    """The SDK's ChatCompletion model, imported when first needed."""
-    from openai.types.chat import ChatCompletion as completion_type
-
-    return completion_type
+def read_completion(data: Any) -> tuple[str, int | None, int | None]:
+    """The answer text and token usage of a chat-completion JSON body; ``_Malformed`` when it
+    is not one (no choices, no message)."""
+    try:
+        choices = data["choices"]
+        message = choices[0]["message"] if choices else None
+    except (KeyError, IndexError, TypeError):
+        raise _Malformed("malformed response: not chat-completion JSON") from None
+    if not isinstance(message, dict):
+        raise _Malformed("malformed response: empty choices")
+    usage = data.get("usage") or {}
+    return (
+        str(message.get("content") or ""),
+        usage.get("prompt_tokens"),
+        usage.get("completion_tokens"),
+    )
 
 
 class _Malformed(Exception):
@@ -409,21 +427,23 @@ class OpenAIChatModel(AsyncModel):
                 completion, prompt, latency, attempts, time.perf_counter() - started
             )
 
-    async def _create(self, call: _Call, body: dict[str, Any], tokens: int) -> tuple[Any, float]:
+    async def _create(
+        self, call: _Call, body: dict[str, Any], tokens: int
+    ) -> tuple[tuple[str, int | None, int | None], float]:
         import openai
 
         call.epoch = await self.limit.acquire()
+        call.holds_slot = True
         context = _CALL.set(call)
         try:
             await self.pacer.wait(tokens)
             start = time.perf_counter()
             try:
-                # the client's own POST (retries, timeouts, auth, Azure paths): the body is
-                # built here already, so the SDK's per-request walk of the parameter types
-                # (a quarter of its CPU time per request) is skipped
-                completion = await self.client().post(
-                    "/chat/completions", cast_to=_completion_type(), body=body
-                )
+                # the client's own POST (retries, timeouts, auth, Azure paths), with the body
+                # built here and the JSON read as a dict: the SDK's per-request walk of the
+                # parameter types and its response model (together a third of its CPU time
+                # per request) are skipped
+                completion = await self.client().post("/chat/completions", cast_to=dict, body=body)
             except openai.BadRequestError as exc:
                 if "response_format" in body and "response_format" in str(exc.message):
                     raise _JsonModeRejected() from None
@@ -433,19 +453,19 @@ class OpenAIChatModel(AsyncModel):
             latency = time.perf_counter() - start
         finally:
             _CALL.reset(context)
-            self.limit.release()
-        if isinstance(completion, str) or not getattr(completion, "choices", None):
-            raise _Malformed("malformed response: empty choices")
-        return completion, latency
+            if call.holds_slot:
+                self.limit.release()
+        return read_completion(completion), latency
 
     def _to_answer(
-        self, completion: Any, prompt: str, latency: float, attempts: int, elapsed: float
+        self,
+        completion: tuple[str, int | None, int | None],
+        prompt: str,
+        latency: float,
+        attempts: int,
+        elapsed: float,
     ) -> Answer:
-        message = completion.choices[0].message
-        text = (message.content if message is not None else None) or ""
-        usage = completion.usage
-        prompt_tokens = usage.prompt_tokens if usage is not None else None
-        completion_tokens = usage.completion_tokens if usage is not None else None
+        text, prompt_tokens, completion_tokens = completion
         cost = None
         if prompt_tokens is not None and completion_tokens is not None:
             cost = self.cost(prompt_tokens, completion_tokens)

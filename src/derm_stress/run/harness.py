@@ -2,8 +2,10 @@
 and shared by all models.
 
 Cases are taken one at a time (never the whole grid in memory); the store says which of a
-case's results exist; the missing ones are perturbed on the executor and answered in batches,
-and every batch is written to the store (one SQLite transaction) as soon as it returns. So an
+case's results exist; the missing ones are perturbed on the executor and answered in batches
+(local models) or as a continuous stream of requests (API models, ``AsyncModel``: a new one
+starts as soon as one returns), and what returns is written to the store (one SQLite
+transaction for everything that returned meanwhile) at once. So an
 interrupted run loses at most the calls in flight, and running it again repeats none of the
 others. A case whose input cannot be read or perturbed is stored as an ``input_error`` for
 that case, and the run goes on.
@@ -140,7 +142,8 @@ class _Pipeline:
     """Streams cases through perturbation and the models, writing results as they arrive.
 
     Memory does not grow with the dataset: at most ``executor.window`` cases are perturbed
-    ahead, a case is only taken while every model's queue holds less than two batches, and
+    ahead, a case is only taken while every model's queue holds less than two batches (or twice
+    its submissions in flight, for a stream), and
     each case's record goes to the store as it is reached.
     Perturbation results are taken in case order, so batches hold the same probes whatever
     finishes first.
@@ -179,7 +182,7 @@ class _Pipeline:
         for m, model in enumerate(models):
             stream = executor.stream(m)
             size, limit = stream or (model.batch_size, executor.batches_in_flight(m))
-            self.feed.append((size, limit, 2 * max(size, model.batch_size, limit)))
+            self.feed.append((size, limit, 2 * max(size, limit)))
         self.pending: deque[_Pending] = deque()
         self.submitted = 0
         self.cost = 0.0
