@@ -94,7 +94,7 @@ def _observed_transport(model: OpenAIChatModel) -> Any:
                 response = await super().handle_async_request(request)
             except httpx2.TimeoutException:
                 if call is not None:
-                    call.failure = f"timed out after {model.timeout_s:g} s"
+                    call.failure = f"timed out after {model.timeout_s or 0:g} s"
                 raise
             except httpx2.TransportError as exc:
                 if call is not None:
@@ -166,7 +166,7 @@ class OpenAIChatModel(AsyncModel):
         jpeg_quality: int = 90,
         image_detail: Detail | None = None,
         seed: int | None = None,
-        timeout_s: float = 60.0,
+        timeout_s: float | None = 60.0,
         max_retries: int = 5,
         price: Mapping[str, float] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -195,9 +195,9 @@ class OpenAIChatModel(AsyncModel):
             model = model or deployment
         if not model:
             raise InvalidArgument(f"model {name!r}: set model (the name the API knows)")
-        if max_retries < 0 or timeout_s <= 0 or batch_poll_s <= 0:
+        if max_retries < 0 or (timeout_s is not None and timeout_s <= 0) or batch_poll_s <= 0:
             raise InvalidArgument(
-                "max_retries must be >= 0, timeout_s and batch_poll_s positive; got "
+                "max_retries must be >= 0, timeout_s (or null) and batch_poll_s positive; got "
                 f"{max_retries!r}, {timeout_s!r}, {batch_poll_s!r}"
             )
         self._api_key: str | None = None
