@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -373,3 +374,22 @@ def test_batch_mode_half_price_same_answers(
     line = json.loads(upload)
     assert line["url"] == "/v1/chat/completions" and line["body"]["model"] == "gpt-test"
     assert {p.split("?")[0] for p in server.paths} >= {"/v1/files", "/v1/batches"}
+
+
+def test_ctrl_c_during_api_calls_stores_what_returned_and_exits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_KEY", KEY)
+    with FakeOpenAIServer(latency_s=60.0) as srv:  # no answer comes back in time
+        config = _api_config(tmp_path, srv, max_concurrency=4)
+        process = _cli("run", str(config), "--out", str(tmp_path / "run"), "--quiet")
+        deadline = time.time() + 120
+        while len(srv.requests) < 4 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(srv.requests) == 4  # the stream keeps max_concurrency in flight
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)  # a hang would time out here
+    assert process.returncode == 130, stderr
+    assert "interrupted: results so far are stored" in stderr
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
