@@ -122,7 +122,7 @@ def test_a_damaged_store_is_one_error_and_is_never_overwritten(
     shutil.copytree(finished, out)
     store = out / "results.sqlite"
     data = store.read_bytes()
-    assert len(data) >= 16 * 4096  # several pages: truncation cuts results, not the header
+    assert len(data) >= 8 * 4096  # several pages: truncation cuts results, not the header
     store.write_bytes(b"not a database " * 400 if damage == "garbage" else data[: len(data) // 3])
     before = store.read_bytes()
     config = _write(
