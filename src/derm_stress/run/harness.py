@@ -361,7 +361,6 @@ class _Pipeline:
         for model, batch, answers in settled:
             errors = sum(a.status == "error" for a in answers)
             cost = sum(a.cost_usd or 0.0 for a in answers)
-            self.progress.activity(model.name, model.activity())
             self.summary.calls += len(batch)
             self.summary.per_model_calls[model.name] = self.summary.per_model_calls.get(
                 model.name, 0
@@ -395,6 +394,7 @@ def execute(
     progress = progress or RunProgress()
     for model in models:
         model.use_journal(str(store.path))
+        progress.activity(model.name, model.activity())  # retries shown from the first
     log = _CaseLog(store, dataset.name)
     store.clear_cases()
     pipeline = _Pipeline(
