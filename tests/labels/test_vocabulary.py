@@ -301,6 +301,10 @@ def test_site_specific_hospital_codes_land_under_their_condition(text: str, home
         ("Recurrent herpes labialis", "HERPES_LABIALIS"),
         ("Kawasaki", "KAWASAKI_DISEASE"),
         ("Behcets", "BEHCETS_DISEASE"),
+        ("Eczema - atopic", "ATOPIC_DERMATITIS"),
+        ("Psoriasis flare", "PSORIASIS"),
+        ("Actinic keratosis x3", "ACK"),
+        ("Basal cell ca", "BCC"),
     ],
 )
 def test_clinic_and_hospital_forms_of_a_label(text: str, code: str) -> None:

@@ -411,6 +411,7 @@ _ATTRIBUTES = re.compile(
     r"^(?:(?:acute|chronic|recurrent|persistent|severe|mild|moderate|extensive|multiple|"
     r"widespread|generali[sz]ed|locali[sz]ed|bilateral|left|right|infected|primary)\s+)+"
 )
+_TRAILING = re.compile(r"(?:\s+(?:flare|flare-up|flare up|exacerbation|x\s*\d+|\d+))+\s*$")
 _SITE = re.compile(r"\s+(?:of|on|affecting)\s+(?:the\s+)?[a-z ,\-]+$")
 
 
@@ -439,8 +440,9 @@ def _variants(text: str) -> list[str]:
                     if singular_key not in found:
                         found.append(singular_key)
 
-    base = _QUALIFIERS.sub(" ", text.lower())
-    base = _ATTRIBUTES.sub("", base)  # "chronic", "recurrent", "left", "infected" ...
+    base = _QUALIFIERS.sub(" ", text.lower()).replace(" - ", ", ")
+    base = _TRAILING.sub("", _ATTRIBUTES.sub("", base.strip()))  # "chronic", "left", "flare"
+    base = re.sub(r"\bca\b", "carcinoma", base)  # "basal cell ca"
     add(base)
     add(_SITE.sub("", base))  # "cellulitis of left leg", "onychomycosis of toenail"
     add(_PARENTHESES.sub(" ", base))
