@@ -36,12 +36,12 @@ def test_confidences_are_read_per_diagnosis() -> None:
 
 def test_json_answer_with_out_of_vocabulary_term() -> None:
     parsed = parse_answer(
-        'Here: {"differential": [{"diagnosis": "Psoriasis", "confidence": 55},'
+        'Here: {"differential": [{"diagnosis": "Olecranon bursitis", "confidence": 55},'
         ' {"diagnosis": "actinic keratosis", "confidence": 0.3}],'
         ' "triage": "soon"}'
     )
     assert parsed.differential == ("OTHER", "ACK") and parsed.confidences == (0.55, 0.3)
-    assert parsed.other_terms == ("Psoriasis",) and parsed.triage == "soon"
+    assert parsed.other_terms == ("Olecranon bursitis",) and parsed.triage == "soon"
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from derm_stress.labels import LABELS, OTHER, TRIAGE_LEVELS, _key, synonym_table
+from derm_stress.labels import LABELS, OTHER, TRIAGE_LEVELS, _key, synonym_table, vocabulary
 
 _NEGATION_BEFORE = re.compile(
     r"\b(not|no|without|unlikely|excluded?|rather than|rules? out|ruled out)\b[^.;,\n]{0,25}$",
@@ -47,6 +47,11 @@ def _build_patterns() -> list[tuple[re.Pattern[str], str]]:
             key = _key(text)
             short = len(key.replace(" ", "")) <= 3
             terms.setdefault(key, (lbl.code, short))
+    # an ambiguous abbreviation ("MM") counts in capitals inside an answer, the context of a
+    # dermatological differential, when only one entry of the vocabulary claims it
+    for key, code, ambiguous in vocabulary().terms():
+        if ambiguous and sum(1 for k, _, a in vocabulary().terms() if a and k == key) == 1:
+            terms.setdefault(key, (code, True))
     patterns = []
     for key, (code, short) in sorted(terms.items(), key=lambda kv: -len(kv[0])):
         words = [re.escape(w) for w in key.split(" ")]

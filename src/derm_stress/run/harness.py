@@ -35,6 +35,7 @@ from derm_stress.datasets import Dataset
 from derm_stress.datasets.base import DatasetDigest
 from derm_stress.errors import NothingToRun
 from derm_stress.images import MIN_IMAGE_SIDE
+from derm_stress.labels import Vocabulary, load_vocabulary, use_vocabulary, vocabulary
 from derm_stress.models import Model
 from derm_stress.models.base import Answer
 from derm_stress.perturb.condition import Condition, Probe
@@ -463,7 +464,21 @@ def run(
     manifest. Interrupting (Ctrl-C) stores every answer already received (calls still in
     flight after a short grace are abandoned), marks the manifest ``interrupted`` and
     re-raises; running the same config again resumes. 0 cases loaded raises
-    ``NothingToRun`` before anything is written."""
+    ``NothingToRun`` before anything is written. A config's ``vocabulary`` file is active for
+    the whole run (its fingerprint goes into the manifest)."""
+    vocab = load_vocabulary(config.vocabulary) if config.vocabulary else vocabulary()
+    with use_vocabulary(vocab, process_wide=config.vocabulary):
+        return _run(config, out_dir, progress, executor, budget, vocab)
+
+
+def _run(
+    config: RunConfig,
+    out_dir: str | Path,
+    progress: RunProgress | None,
+    executor: Executor | None,
+    budget: Budget | None,
+    vocab: Vocabulary,
+) -> RunSummary:
     start = time.perf_counter()
     out = Path(out_dir)
     executor = executor or LocalExecutor()
@@ -482,7 +497,7 @@ def run(
             with Store(out / STORE_NAME) as store:  # a damaged store stops the run here
                 summary = _run_locked(
                     config, out, dataset, executor, store, progress or RunProgress(), budget,
-                    start, previous,
+                    start, previous, vocab,
                 )  # fmt: skip
     except KeyboardInterrupt:
         interrupted = True
@@ -502,6 +517,7 @@ def _run_locked(
     budget: Budget | None,
     start: float,
     previous: dict[str, Any] | None,
+    vocab: Vocabulary,
 ) -> RunSummary:
     models = executor.start(config.models)
     summary = RunSummary(
@@ -533,6 +549,11 @@ def _run_locked(
             "root": str(dataset.root) if dataset.root else None,
             "cases": len(dataset),
             "issues": [{"source": i.source, "reason": i.reason} for i in dataset.issues],
+        },
+        "vocabulary": {
+            "file": str(config.vocabulary) if config.vocabulary else None,
+            "fingerprint": vocab.fingerprint,
+            "entries": len(vocab),
         },
         "executor": executor.name,
         "budget": vars(budget) if budget else None,
