@@ -1,0 +1,206 @@
+"""Parse a model's free-text (or JSON) answer into a ranked differential of canonical codes.
+
+A wrong parse is a wrong measurement, so this is conservative. Diagnoses are found through
+every term of the active vocabulary (``terms``: one tokenisation, n-gram lookups, longest
+match first, misspellings of long terms only); the answer's shape decides the ranking
+(``structure``: JSON, numbered or bulleted lists, tables, one-line enumerations, else the
+order of first mention in prose); negated mentions are dropped (``context``); an item that
+names no known condition keeps its rank as ``OTHER`` with its text in ``other_terms``; an
+answer naming nothing is ``unparseable`` with a reason. Triage is only what the answer
+states (``triage``); metrics fall back to the triage of the top diagnosis.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from derm_stress.labels import OTHER
+from derm_stress.parsing.context import (
+    chains,
+    negated,
+    number_confidence,
+    sentence_around,
+    word_confidence,
+)
+from derm_stress.parsing.structure import Item, json_items, list_items
+from derm_stress.parsing.terms import Mention, TermIndex
+from derm_stress.parsing.triage import LEVELS as TRIAGE_LEVELS
+from derm_stress.parsing.triage import stated_triage
+from derm_stress.parsing.vocab import active_index, ancestors
+
+__all__ = ["TRIAGE_LEVELS", "Parsed", "parse_answer"]
+
+_REFUSAL = re.compile(
+    r"\b(cannot|can't|unable to|not able to|won't)\b.{0,40}"
+    r"\b(diagnos|provide|determine|assess)",
+    re.IGNORECASE,
+)
+_STARTS_NEGATIVE = re.compile(r"^\W*(?:no|not|without|never)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The result of parsing one answer.
+
+    ``other_terms`` holds the text of each ``OTHER`` in ``differential``, in the same order.
+    """
+
+    differential: tuple[str, ...]
+    confidences: tuple[float | None, ...]
+    triage: str | None
+    status: str  # "ok" or "unparseable"
+    reason: str | None = None
+    other_terms: tuple[str, ...] = ()
+
+
+class _Answer:
+    """The state of one parse: the text, its mentions and the codes named unambiguously."""
+
+    def __init__(self, text: str, index: TermIndex) -> None:
+        self.text = text
+        self.index = index
+        self._named: frozenset[str] | None = None
+
+    def named(self) -> frozenset[str]:
+        """Codes the whole answer names by an unambiguous, non-negated term."""
+        if self._named is None:
+            mentions = self.index.mentions(self.text)
+            flags = negated(self.text, mentions)
+            self._named = frozenset(
+                m.code
+                for m, neg in zip(mentions, flags, strict=True)
+                if not neg and not m.ambiguous
+            )
+        return self._named
+
+    def resolve(self, mention: Mention, in_slot: bool) -> str | None:
+        """The code of a mention; an ambiguous one only where the context decides: the
+        answer names one of its meanings in full, or it has one meaning in this vocabulary
+        and stands where a diagnosis goes (a list item, a JSON name, "X vs Y")."""
+        if not mention.ambiguous:
+            return mention.code
+        spelled = [c for c in mention.codes if c in self.named()]
+        if len(spelled) == 1:
+            return spelled[0]
+        if len(mention.codes) == 1 and in_slot:
+            return mention.code
+        return None
+
+    def kept(self, text: str, slot_first: bool) -> tuple[list[tuple[Mention, str]], bool]:
+        """Resolved, non-negated mentions of ``text`` and whether any mention was negated."""
+        mentions = self.index.mentions(text)
+        flags = negated(text, mentions)
+        out: list[tuple[Mention, str]] = []
+        any_negated = False
+        groups = chains(text, mentions)
+        chain_of = {i: g for g in groups for i in g}
+        for i, (m, neg) in enumerate(zip(mentions, flags, strict=True)):
+            if neg:
+                any_negated = True
+                continue
+            chain = chain_of[i]
+            in_slot = (
+                slot_first and i == 0 and not re.search(r"[A-Za-z]{3,}", text[: m.start])
+            ) or (len(chain) > 1 and any(not mentions[j].ambiguous for j in chain))
+            code = self.resolve(m, in_slot)
+            if code is not None:
+                out.append((m, code))
+        return out, any_negated
+
+
+def _refine(code: str, later: list[str]) -> str:
+    """A more specific entry named in the same item beats its parent ("eczema, nummular
+    eczema" is nummular eczema)."""
+    for other in later:
+        if code in ancestors(other):
+            code = other
+    return code
+
+
+def _other_name(item: str) -> str:
+    name = re.split(r"\s[-\u2013\u2014:(]|:|\(|\s\|", re.sub(r"[*_`]", "", item))[0]
+    return name.strip(" .;,|")
+
+
+def _from_items(
+    answer: _Answer, items: list[Item]
+) -> tuple[list[str], list[float | None], list[str]]:
+    codes: list[str] = []
+    confidences: list[float | None] = []
+    others: list[str] = []
+    for item in items:
+        kept, any_negated = answer.kept(item.text, slot_first=True)
+        if kept:
+            first, code = kept[0]
+            code = _refine(code, [c for _, c in kept[1:]])
+            if code in codes:
+                continue
+            end = first.end
+        elif any_negated or _STARTS_NEGATIVE.match(item.text) or not _other_name(item.text):
+            continue  # "No features of melanoma" is not a diagnosis
+        else:
+            code, end = OTHER, 0
+            others.append(_other_name(item.text))
+        codes.append(code)
+        if item.confidence_given:
+            confidences.append(item.confidence)
+        else:
+            conf = number_confidence(item.text[end:])
+            confidences.append(conf if conf is not None else word_confidence(item.text))
+    return codes, confidences, others
+
+
+def _from_prose(answer: _Answer) -> tuple[list[str], list[float | None]]:
+    text = answer.text
+    codes: list[str] = []
+    confidences: list[float | None] = []
+    sentences: list[str] = []
+    kept, _ = answer.kept(text, slot_first=False)
+    for m, code in kept:
+        sentence = sentence_around(text, m.start, m.end)
+        parent = next(
+            (i for i, c in enumerate(codes) if c in ancestors(code) and sentences[i] == sentence),
+            None,
+        )
+        if parent is not None:
+            codes[parent] = code  # "psoriasis, the plaque type (plaque psoriasis)"
+            continue
+        if code in codes:
+            continue
+        line_end = text.find("\n", m.end)
+        conf = number_confidence(text[m.end : line_end if line_end >= 0 else len(text)])
+        if conf is None:
+            conf = word_confidence(sentence)
+        codes.append(code)
+        confidences.append(conf)
+        sentences.append(sentence)
+    return codes, confidences
+
+
+def parse_answer(text: str) -> Parsed:
+    """Parse one answer. Never raises: failures are ``status='unparseable'`` with a reason."""
+    if not text or not text.strip():
+        return Parsed((), (), None, "unparseable", "empty answer")
+    answer = _Answer(text, active_index())
+    others: list[str] = []
+    from_json = json_items(text, number_confidence)
+    if from_json is not None:
+        items, triage = from_json
+        codes, confidences, others = _from_items(answer, items)
+        if codes:
+            return Parsed(tuple(codes), tuple(confidences), triage, "ok", other_terms=tuple(others))
+
+    def names_diagnosis(item: str) -> bool:
+        return bool(answer.kept(item, slot_first=True)[0])
+
+    listed = list_items(text, names_diagnosis)
+    if listed is not None:
+        codes, confidences, others = _from_items(answer, [Item(i) for i in listed])
+    else:
+        codes, confidences = _from_prose(answer)
+    triage = stated_triage(text)
+    if not codes:
+        reason = "refusal" if _REFUSAL.search(text) else "no diagnosis found"
+        return Parsed((), (), triage, "unparseable", reason)
+    return Parsed(tuple(codes), tuple(confidences), triage, "ok", other_terms=tuple(others))

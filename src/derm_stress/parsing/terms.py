@@ -1,0 +1,266 @@
+"""Finding vocabulary terms in text: tokenise once, look n-grams up in a dict, fuzzy last.
+
+The index is built once per vocabulary (the active one can change through
+``use_vocabulary``) from ``Vocabulary.terms()``: every normalised term with its code and
+whether it is ambiguous. Matching is leftmost-longest over word tokens, so "nummular eczema"
+is found as itself, never as "eczema". Only tokens no exact term covers are tried against
+misspellings, with ``rapidfuzz`` (Damerau-Levenshtein on terms of at least
+``FUZZY_MIN_LETTERS`` letters, a bound that grows with length, and never when two terms tie).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from derm_stress.labels import _key
+
+# a word: letters/digits, with inner apostrophes ("Bowen's"); hyphens and slashes split
+_TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+FUZZY_MIN_LETTERS = 8  # shorter terms are never matched when misspelt
+SHORT_LETTERS = 3  # terms this short (abbreviations) match only when written in capitals
+
+
+def term_key(text: str) -> str:
+    """The lookup form of a term or a span of text: ``_key`` without apostrophes."""
+    return _key(text).replace("'", "")
+
+
+def _max_distance(letters: int) -> int:
+    """How many edits a misspelling of a term this long may have."""
+    if letters < FUZZY_MIN_LETTERS:
+        return 0
+    return 1 if letters < 11 else 2 if letters < 18 else 3
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A vocabulary term found in text: character span, candidate codes, how it matched."""
+
+    start: int
+    end: int
+    codes: tuple[str, ...]  # one code, or several for an ambiguous term
+    ambiguous: bool
+    fuzzy: bool = False
+
+    @property
+    def code(self) -> str:
+        return self.codes[0]
+
+
+@dataclass(frozen=True)
+class _Term:
+    codes: tuple[str, ...]
+    ambiguous: bool
+    short: bool
+
+
+def _plural_forms(word: str) -> tuple[str, ...]:
+    """English and Latin plurals of a term's last word ("keratosis" -> "keratoses")."""
+    forms = [word + "s"]
+    if word.endswith("sis"):
+        forms.append(word[:-3] + "ses")
+    elif word.endswith("us"):
+        forms += [word[:-2] + "i", word + "es"]
+    elif word.endswith("y") and len(word) > 3:
+        forms.append(word[:-1] + "ies")
+    elif word.endswith("a"):
+        forms.append(word + "e")
+    elif word.endswith(("x", "ch", "sh", "s")):
+        forms.append(word + "es")
+    return tuple(forms)
+
+
+class TermIndex:
+    """Every term of one vocabulary, ready for fast lookup in answers."""
+
+    def __init__(self, terms: Iterable[tuple[str, str, bool]]) -> None:
+        exact: dict[str, dict[str, bool]] = {}
+        for text, code, ambiguous in terms:
+            key = term_key(text)
+            if not key:
+                continue
+            codes = exact.setdefault(key, {})
+            codes[code] = codes.get(code, False) or ambiguous
+        self._terms: dict[tuple[str, ...], _Term] = {}
+        for key, codes in exact.items():
+            words = tuple(key.split(" "))
+            short = len(key.replace(" ", "")) <= SHORT_LETTERS
+            # a term naming two codes is ambiguous even if the vocabulary forgot to say so
+            ambiguous = len(codes) > 1 or any(codes.values())
+            self._terms[words] = _Term(tuple(sorted(codes)), ambiguous, short)
+        # plurals never override a real term of another entry
+        for words, term in list(self._terms.items()):
+            for plural in _plural_forms(words[-1]):
+                self._terms.setdefault((*words[:-1], plural), term)
+        self._lengths: dict[str, tuple[int, ...]] = {}
+        for words in self._terms:
+            lengths = set(self._lengths.get(words[0], ())) | {len(words)}
+            self._lengths[words[0]] = tuple(sorted(lengths, reverse=True))
+        self._words = {w for words in self._terms for w in words}
+        # fuzzy targets by word count: long, unambiguous terms only
+        self._fuzzy: dict[int, list[str]] = {}
+        self._fuzzy_codes: dict[str, str] = {}
+        for key, codes in exact.items():
+            long_enough = _max_distance(len(key.replace(" ", ""))) > 0
+            if len(codes) == 1 and not any(codes.values()) and long_enough:
+                self._fuzzy.setdefault(key.count(" ") + 1, []).append(key)
+                self._fuzzy_codes[key] = next(iter(codes))
+        # per-word memo: is this unknown word within reach of a vocabulary word?
+        self._near: dict[str, bool] = {}
+        self._word_list = sorted(w for w in self._words if len(w) >= 4)
+        self._lock = threading.Lock()
+
+    def tokens(self, text: str) -> list[tuple[str, int, int]]:
+        """(lookup form, start, end) of every word of ``text``."""
+        out = []
+        for m in _TOKEN.finditer(text):
+            key = term_key(m.group())
+            if key:
+                # a token can split further ("ﬁ" ligatures, accents): keep it whole
+                out.append((key.replace(" ", ""), m.start(), m.end()))
+        return out
+
+    def mentions(self, text: str) -> list[Mention]:
+        """Every vocabulary term in ``text``, leftmost-longest, in order."""
+        tokens = self.tokens(text)
+        words = [t[0] for t in tokens]
+        found: list[Mention] = []
+        covered = [False] * len(tokens)
+        i = 0
+        while i < len(tokens):
+            lengths = self._lengths.get(words[i])
+            hit = None
+            if lengths is not None:
+                for n in lengths:
+                    if i + n > len(tokens):
+                        continue
+                    term = self._terms.get(tuple(words[i : i + n]))
+                    if term is not None and self._spelt_right(text, tokens, i, n, term):
+                        hit = (n, term)
+                        break
+            if hit is None:
+                i += 1
+                continue
+            n, term = hit
+            start, end = tokens[i][1], tokens[i + n - 1][2]
+            found.append(Mention(start, end, term.codes, term.ambiguous))
+            for j in range(i, i + n):
+                covered[j] = True
+            i += n
+        found += self._misspelt(text, tokens, covered)
+        found.sort(key=lambda m: m.start)
+        return found
+
+    @staticmethod
+    def _spelt_right(
+        text: str, tokens: list[tuple[str, int, int]], i: int, n: int, term: _Term
+    ) -> bool:
+        """Short terms (abbreviations) count only in capitals ("BCC", "AKs"): "mm" is a unit."""
+        if not term.short:
+            return True
+        span = text[tokens[i][1] : tokens[i + n - 1][2]]
+        letters = span[:-1] if span.endswith("s") and len(span) > 2 else span
+        return letters.upper() == letters and any(c.isalpha() for c in letters)
+
+    def _is_near(self, word: str) -> bool:
+        near = self._near.get(word)
+        if near is None:
+            bound = _max_distance(len(word)) or 1
+            hit = process.extractOne(
+                word,
+                self._word_list,
+                scorer=DamerauLevenshtein.distance,
+                score_cutoff=bound,
+            )
+            near = hit is not None
+            with self._lock:
+                if len(self._near) > 200_000:  # bounded memo for endless streams of text
+                    self._near.clear()
+                self._near[word] = near
+        return near
+
+    def _misspelt(
+        self, text: str, tokens: list[tuple[str, int, int]], covered: list[bool]
+    ) -> list[Mention]:
+        """Misspelt long terms among the words no exact term covered."""
+        found: list[Mention] = []
+        suspects = [
+            i
+            for i, (word, _, _) in enumerate(tokens)
+            if not covered[i]
+            and len(word) >= 5
+            and word.isalpha()
+            and word not in self._words
+            and self._is_near(word)
+        ]
+        for i in suspects:
+            if covered[i]:
+                continue
+            best: tuple[int, int, int, str] | None = None  # (distance, start index, n, key)
+            for n in (4, 3, 2, 1):
+                for first in range(i - n + 1, i + 1):
+                    last = first + n - 1
+                    if first < 0 or last >= len(tokens) or any(covered[first : last + 1]):
+                        continue
+                    span_text = text[tokens[first][1] : tokens[last][2]]
+                    if "\n" in span_text:
+                        continue
+                    candidate = " ".join(t[0] for t in tokens[first : last + 1])
+                    match = self._closest(candidate, n)
+                    if match is not None and (best is None or match[0] < best[0]):
+                        best = (match[0], first, n, match[1])
+                if best is not None:
+                    break  # the longest span that matches wins
+            if best is None:
+                continue
+            _, first, n, key = best
+            for j in range(first, first + n):
+                covered[j] = True
+            code = self._fuzzy_codes[key]
+            found.append(Mention(tokens[first][1], tokens[first + n - 1][2], (code,), False, True))
+        return found
+
+    def _closest(self, candidate: str, words: int) -> tuple[int, str] | None:
+        """The one term ``candidate`` misspells, or None if none or two are as close."""
+        bound = _max_distance(len(candidate.replace(" ", "")))
+        choices = self._fuzzy.get(words)
+        if bound == 0 or not choices:
+            return None
+        hits = process.extract(
+            candidate, choices, scorer=DamerauLevenshtein.distance, score_cutoff=bound, limit=2
+        )
+        if not hits:
+            return None
+        tie = len(hits) == 2 and hits[1][1] == hits[0][1]
+        if tie and self._fuzzy_codes[hits[0][0]] != self._fuzzy_codes[hits[1][0]]:
+            return None  # two conditions as close: refuse to guess
+        key = hits[0][0]
+        # the misspelling must be as long as the term's own bound allows
+        if hits[0][1] > _max_distance(len(key.replace(" ", ""))):
+            return None
+        return int(hits[0][1]), key
+
+
+_INDEX: dict[int, tuple[object, TermIndex]] = {}
+_INDEX_LOCK = threading.Lock()
+
+
+def index_for(
+    vocabulary: object, terms: Callable[[], Iterable[tuple[str, str, bool]]]
+) -> TermIndex:
+    """The ``TermIndex`` of ``vocabulary`` (built on first use, then reused)."""
+    entry = _INDEX.get(id(vocabulary))
+    if entry is not None and entry[0] is vocabulary:
+        return entry[1]
+    built = TermIndex(terms())
+    with _INDEX_LOCK:
+        if len(_INDEX) > 8:
+            _INDEX.clear()
+        _INDEX[id(vocabulary)] = (vocabulary, built)
+    return built
