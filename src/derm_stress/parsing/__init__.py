@@ -23,7 +23,7 @@ from derm_stress.parsing.context import (
     sentence_around,
     word_confidence,
 )
-from derm_stress.parsing.structure import Item, json_items, list_items
+from derm_stress.parsing.structure import Item, json_items, lead_lines, list_items
 from derm_stress.parsing.terms import Mention, TermIndex
 from derm_stress.parsing.triage import LEVELS as TRIAGE_LEVELS
 from derm_stress.parsing.triage import stated_triage
@@ -34,6 +34,12 @@ __all__ = ["TRIAGE_LEVELS", "Parsed", "parse_answer"]
 _REFUSAL = re.compile(
     r"\b(cannot|can't|unable to|not able to|won't)\b.{0,40}"
     r"\b(diagnos|provide|determine|assess)",
+    re.IGNORECASE,
+)
+# words that make the clause around an abbreviation a diagnostic statement
+_DIAGNOSTIC_CUE = re.compile(
+    r"\b(?:likely|possible|probable|consider\w*|differential|diagnos\w*|ddx|exclude[sd]?|"
+    r"rule out|suspect\w*|vs|versus|consistent with|in keeping with|suggestive of)\b",
     re.IGNORECASE,
 )
 _STARTS_NEGATIVE = re.compile(r"^\W*(?:no|not|without|never)\b", re.IGNORECASE)
@@ -61,6 +67,7 @@ class _Answer:
         self.text = text
         self.index = index
         self._named: frozenset[str] | None = None
+        self._kept: dict[tuple[str, bool], tuple[list[tuple[Mention, str]], bool]] = {}
 
     def named(self) -> frozenset[str]:
         """Codes the whole answer names by an unambiguous, non-negated term."""
@@ -89,6 +96,12 @@ class _Answer:
 
     def kept(self, text: str, slot_first: bool) -> tuple[list[tuple[Mention, str]], bool]:
         """Resolved, non-negated mentions of ``text`` and whether any mention was negated."""
+        known = self._kept.get((text, slot_first))
+        if known is None:
+            known = self._kept[(text, slot_first)] = self._find(text, slot_first)
+        return known
+
+    def _find(self, text: str, slot_first: bool) -> tuple[list[tuple[Mention, str]], bool]:
         mentions = self.index.mentions(text)
         flags = negated(text, mentions)
         out: list[tuple[Mention, str]] = []
@@ -101,8 +114,10 @@ class _Answer:
                 continue
             chain = chain_of[i]
             in_slot = (
-                slot_first and i == 0 and not re.search(r"[A-Za-z]{3,}", text[: m.start])
-            ) or (len(chain) > 1 and any(not mentions[j].ambiguous for j in chain))
+                (slot_first and i == 0 and not re.search(r"[A-Za-z]{3,}", text[: m.start]))
+                or (len(chain) > 1 and any(not mentions[j].ambiguous for j in chain))
+                or bool(_DIAGNOSTIC_CUE.search(sentence_around(text, m.start, m.end)))
+            )
             code = self.resolve(m, in_slot)
             if code is not None:
                 out.append((m, code))
@@ -189,6 +204,7 @@ def parse_answer(text: str) -> Parsed:
         items, triage = from_json
         codes, confidences, others = _from_items(answer, items)
         if codes:
+            triage = triage or stated_triage(text)
             return Parsed(tuple(codes), tuple(confidences), triage, "ok", other_terms=tuple(others))
 
     def names_diagnosis(item: str) -> bool:
@@ -196,7 +212,9 @@ def parse_answer(text: str) -> Parsed:
 
     listed = list_items(text, names_diagnosis)
     if listed is not None:
-        codes, confidences, others = _from_items(answer, [Item(i) for i in listed])
+        listed_items, before = listed
+        leads = [Item(line) for line in lead_lines(before) if names_diagnosis(line)]
+        codes, confidences, others = _from_items(answer, leads + [Item(i) for i in listed_items])
     else:
         codes, confidences = _from_prose(answer)
     triage = stated_triage(text)

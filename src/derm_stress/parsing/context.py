@@ -20,14 +20,16 @@ _CONNECTOR = re.compile(
 )
 _CLAUSE_END = re.compile(r"[.;!?\n,]|\s-\s|\u2014")
 _BEFORE_CUE = re.compile(
-    r"\b(?:not|no|without|unlikely(?: to be)?|ruled out|rules out|rather than|neither|nor|"
+    r"\b(?:no (?:features|signs?|evidence|suggestion|history) (?:to suggest|suggesting|of|for)|"
+    r"nothing to suggest|nothing suggest(?:s|ing)|not|no|without|unlikely(?: to be)?|"
+    r"ruled out|rules out|rather than|neither|nor|"
     r"absence of|absent|negative for|free of|excludes?|excluded|against|instead of|"
-    r"doubt(?:ful)?|nothing to suggest|nothing suggest(?:s|ing)|non)\b",
+    r"doubt(?:ful)?|non)\b",
     re.IGNORECASE,
 )
 _TURN = re.compile(
-    r"\b(?:but|however|although|though|rather|instead|more likely|likely|favou?r\w*|"
-    r"suggest\w*|consistent with|so|only|just|yet|except|apart from|other than)\b",
+    r"\b(?:but|however|although|though|rather|instead|more likely|favou?r\w*|so|only|just|"
+    r"yet|except|apart from|other than)\b",
     re.IGNORECASE,
 )
 # "cannot exclude", "can't rule out", "not excluded", "to rule out", "rule out" (R/O)

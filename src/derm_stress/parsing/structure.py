@@ -148,7 +148,7 @@ def split_inline_lists(text: str) -> str:
 
 # ---- lists and tables ---------------------------------------------------------------------
 
-_ITEM = re.compile(r"^\s*[*_]*\s*(?:\(?#?\d{1,2}\s*[.):]|[-*\u2022+\u2013]|\|)[*_]*\s*(.*)$")
+_ITEM = re.compile(r"^\s*[*_]*\s*(?:\(?#?\d{1,2}\s*[.):]|[-*\u2022+\u2013](?=\s)|\|)[*_]*\s*(.*)$")
 _HEADER_WORDS = r"(?:rank|diagnosis|diagnoses|differential|confidence|probability|likelihood|#)"
 _NOT_AN_ITEM = re.compile(rf"^[\s|*#:\-]*(?:{_HEADER_WORDS}[\s|*#:\-]*)*$", re.IGNORECASE)
 _NOT_A_DIAGNOSIS = re.compile(
@@ -170,6 +170,7 @@ class _Block:
     items: list[str]
     numbered: bool
     negative: bool
+    line: int  # where it starts
 
 
 def _is_header(line: str) -> bool:
@@ -193,7 +194,7 @@ def _blocks(text: str) -> list[tuple[_Block, bool]]:
     adjacent = False  # does the next block directly follow the last one?
     negative = False
     diagnosis_column: int | None = None
-    for line in text.split("\n"):
+    for number, line in enumerate(text.split("\n")):
         match = _ITEM.match(line)
         if match and line.lstrip().startswith("|"):
             cells = _table_cells(line)
@@ -213,7 +214,7 @@ def _blocks(text: str) -> list[tuple[_Block, bool]]:
                 col = next((i for i, c in enumerate(cells) if not _RANK_CELL.match(c)), 0)
             item = " | ".join(cells[col:])
             if current is None:
-                current = _Block([], True, negative)
+                current = _Block([], True, negative, number)
             current.items.append(item)
             continue
         if match:
@@ -221,7 +222,7 @@ def _blocks(text: str) -> list[tuple[_Block, bool]]:
             if _NOT_AN_ITEM.match(item) or _NOT_A_DIAGNOSIS.match(item):
                 continue  # table headers, triage lines: keep the block open
             if current is None:
-                current = _Block([], False, negative)
+                current = _Block([], False, negative, number)
             current.items.append(item)
             current.numbered = current.numbered or bool(re.match(r"\s*[*_]*\(?#?\d", line))
             continue
@@ -240,11 +241,14 @@ def _blocks(text: str) -> list[tuple[_Block, bool]]:
     return out
 
 
-def list_items(text: str, names_diagnosis: Callable[[str], bool]) -> list[str] | None:
-    """The items of the answer's ranked list: the first list in which enough items name a
-    diagnosis, and the lists that directly continue it ("Also consider:")."""
+def list_items(text: str, names_diagnosis: Callable[[str], bool]) -> tuple[list[str], str] | None:
+    """The items of the answer's ranked list (the first list in which enough items name a
+    diagnosis, and the lists that directly continue it: "Also consider:"), and the text
+    before it, where a lead such as "**Most likely:** X" may rank first."""
     taken: list[str] = []
-    for block, adjacent in _blocks(split_inline_lists(text)):
+    start = 0
+    text = split_inline_lists(text)
+    for block, adjacent in _blocks(text):
         if taken and (not adjacent or block.negative):
             break
         if block.negative:
@@ -256,5 +260,22 @@ def list_items(text: str, names_diagnosis: Callable[[str], bool]) -> list[str] |
             if taken:
                 break
             continue
+        if not taken:
+            start = block.line
         taken += block.items
-    return taken or None
+    if not taken:
+        return None
+    return taken, "\n".join(text.split("\n")[:start])
+
+
+_LEAD = re.compile(
+    r"\b(?:most likely|likely|probable|probably|diagnosis|impression|primary|working|"
+    r"favou?r|I think|looks? like|consistent with|in keeping with|suggestive of|answer|"
+    r"first|top|main)\b",
+    re.IGNORECASE,
+)
+
+
+def lead_lines(before: str) -> list[str]:
+    """Lines before a list that state a diagnosis ("**Most likely:** psoriasis")."""
+    return [line for line in before.split("\n") if _LEAD.search(line)]

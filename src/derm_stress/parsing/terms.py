@@ -35,7 +35,7 @@ def _max_distance(letters: int) -> int:
     """How many edits a misspelling of a term this long may have."""
     if letters < FUZZY_MIN_LETTERS:
         return 0
-    return 1 if letters < 11 else 2 if letters < 18 else 3
+    return 1 if letters < 16 else 2
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,10 @@ def _plural_forms(word: str) -> tuple[str, ...]:
 class TermIndex:
     """Every term of one vocabulary, ready for fast lookup in answers."""
 
-    def __init__(self, terms: Iterable[tuple[str, str, bool]]) -> None:
+    def __init__(self, terms: Iterable[tuple[str, str, bool]], words: Iterable[str] = ()) -> None:
+        """``terms``: (term, code, is_ambiguous); ``words``: short terms that are words, not
+        abbreviations ("orf"), and so match in any case."""
+        lowercase_ok = {term_key(w) for w in words}
         exact: dict[str, dict[str, bool]] = {}
         for text, code, ambiguous in terms:
             key = term_key(text)
@@ -90,7 +93,7 @@ class TermIndex:
         self._terms: dict[tuple[str, ...], _Term] = {}
         for key, codes in exact.items():
             words = tuple(key.split(" "))
-            short = len(key.replace(" ", "")) <= SHORT_LETTERS
+            short = len(key.replace(" ", "")) <= SHORT_LETTERS and key not in lowercase_ok
             # a term naming two codes is ambiguous even if the vocabulary forgot to say so
             ambiguous = len(codes) > 1 or any(codes.values())
             self._terms[words] = _Term(tuple(sorted(codes)), ambiguous, short)
@@ -103,16 +106,17 @@ class TermIndex:
             lengths = set(self._lengths.get(words[0], ())) | {len(words)}
             self._lengths[words[0]] = tuple(sorted(lengths, reverse=True))
         self._words = {w for words in self._terms for w in words}
-        # fuzzy targets by word count: long, unambiguous terms only
-        self._fuzzy: dict[int, list[str]] = {}
+        # fuzzy targets by (word count, letters): long, unambiguous terms only
+        self._fuzzy: dict[tuple[int, int], list[str]] = {}
         self._fuzzy_codes: dict[str, str] = {}
         for key, codes in exact.items():
-            long_enough = _max_distance(len(key.replace(" ", ""))) > 0
-            if len(codes) == 1 and not any(codes.values()) and long_enough:
-                self._fuzzy.setdefault(key.count(" ") + 1, []).append(key)
+            letters = len(key.replace(" ", ""))
+            if len(codes) == 1 and not any(codes.values()) and _max_distance(letters) > 0:
+                self._fuzzy.setdefault((key.count(" ") + 1, letters), []).append(key)
                 self._fuzzy_codes[key] = next(iter(codes))
-        # per-word memo: is this unknown word within reach of a vocabulary word?
-        self._near: dict[str, bool] = {}
+        # per-word memo: could this word be a misspelt vocabulary word?
+        self._suspect: dict[str, bool] = {}
+        self._closest_memo: dict[str, tuple[int, str] | None] = {}
         self._word_list = sorted(w for w in self._words if len(w) >= 4)
         self._lock = threading.Lock()
 
@@ -120,10 +124,11 @@ class TermIndex:
         """(lookup form, start, end) of every word of ``text``."""
         out = []
         for m in _TOKEN.finditer(text):
-            key = term_key(m.group())
+            word = m.group().lower()
+            # ASCII, the common case, skips ``_key``'s Unicode work
+            key = word.replace("'", "") if word.isascii() else term_key(word).replace(" ", "")
             if key:
-                # a token can split further ("ﬁ" ligatures, accents): keep it whole
-                out.append((key.replace(" ", ""), m.start(), m.end()))
+                out.append((key, m.start(), m.end()))
         return out
 
     def mentions(self, text: str) -> list[Mention]:
@@ -131,7 +136,7 @@ class TermIndex:
         tokens = self.tokens(text)
         words = [t[0] for t in tokens]
         found: list[Mention] = []
-        covered = [False] * len(tokens)
+        covered: list[int | None] = [None] * len(tokens)  # index in ``found`` per token
         i = 0
         while i < len(tokens):
             lengths = self._lengths.get(words[i])
@@ -149,12 +154,12 @@ class TermIndex:
                 continue
             n, term = hit
             start, end = tokens[i][1], tokens[i + n - 1][2]
-            found.append(Mention(start, end, term.codes, term.ambiguous))
             for j in range(i, i + n):
-                covered[j] = True
+                covered[j] = len(found)
+            found.append(Mention(start, end, term.codes, term.ambiguous))
             i += n
-        found += self._misspelt(text, tokens, covered)
-        found.sort(key=lambda m: m.start)
+        if len(tokens) > sum(c is not None for c in covered):
+            found = self._misspelt(text, tokens, covered, found)
         return found
 
     @staticmethod
@@ -168,48 +173,75 @@ class TermIndex:
         letters = span[:-1] if span.endswith("s") and len(span) > 2 else span
         return letters.upper() == letters and any(c.isalpha() for c in letters)
 
-    def _is_near(self, word: str) -> bool:
-        near = self._near.get(word)
-        if near is None:
-            bound = _max_distance(len(word)) or 1
-            hit = process.extractOne(
-                word,
-                self._word_list,
-                scorer=DamerauLevenshtein.distance,
-                score_cutoff=bound,
+    def _is_suspect(self, word: str) -> bool:
+        """Whether a word no term covers is within reach of a vocabulary word (memoised)."""
+        suspect = self._suspect.get(word)
+        if suspect is None:
+            suspect = (
+                len(word) >= 5
+                and word.isalpha()
+                and word not in self._words
+                and process.extractOne(
+                    word,
+                    self._word_list,
+                    scorer=DamerauLevenshtein.distance,
+                    score_cutoff=_max_distance(len(word)) or 1,
+                )
+                is not None
             )
-            near = hit is not None
             with self._lock:
-                if len(self._near) > 200_000:  # bounded memo for endless streams of text
-                    self._near.clear()
-                self._near[word] = near
-        return near
+                if len(self._suspect) > 200_000:  # bounded memo for endless streams of text
+                    self._suspect.clear()
+                self._suspect[word] = suspect
+        return suspect
 
     def _misspelt(
-        self, text: str, tokens: list[tuple[str, int, int]], covered: list[bool]
+        self,
+        text: str,
+        tokens: list[tuple[str, int, int]],
+        covered: list[int | None],
+        found: list[Mention],
     ) -> list[Mention]:
-        """Misspelt long terms among the words no exact term covered."""
-        found: list[Mention] = []
+        """``found`` with misspelt long terms added, from spans around words no term knows.
+
+        A span may swallow exact mentions it wholly contains: "conggenital nevus" is a
+        misspelt congenital nevus, not a nevus.
+        """
+        memo = self._suspect
         suspects = [
             i
             for i, (word, _, _) in enumerate(tokens)
-            if not covered[i]
-            and len(word) >= 5
-            and word.isalpha()
-            and word not in self._words
-            and self._is_near(word)
+            if covered[i] is None and (memo[word] if word in memo else self._is_suspect(word))
         ]
+        if not suspects:
+            return found
+        dropped: set[int] = set()
+        added: list[Mention] = []
+
+        def usable(first: int, last: int) -> bool:
+            for j in range(first, last + 1):
+                k = covered[j]
+                if k == -1 or (
+                    k is not None and not (first <= spans[k][0] and spans[k][1] <= last)
+                ):
+                    return False
+            return True
+
+        spans: dict[int, tuple[int, int]] = {}
+        for j, k in enumerate(covered):
+            if k is not None:
+                lo, hi = spans.get(k, (j, j))
+                spans[k] = (min(lo, j), max(hi, j))
         for i in suspects:
-            if covered[i]:
+            if covered[i] is not None:
                 continue
-            best: tuple[int, int, int, str] | None = None  # (distance, start index, n, key)
-            for n in (4, 3, 2, 1):
+            best: tuple[int, int, int, str] | None = None  # (distance, first index, n, key)
+            for n in (6, 5, 4, 3, 2, 1):
                 for first in range(i - n + 1, i + 1):
                     last = first + n - 1
-                    if first < 0 or last >= len(tokens) or any(covered[first : last + 1]):
+                    if first < 0 or last >= len(tokens) or not usable(first, last):
                         continue
-                    span_text = text[tokens[first][1] : tokens[last][2]]
-                    if "\n" in span_text:
+                    if "\n" in text[tokens[first][1] : tokens[last][2]]:
                         continue
                     candidate = " ".join(t[0] for t in tokens[first : last + 1])
                     match = self._closest(candidate, n)
@@ -221,30 +253,65 @@ class TermIndex:
                 continue
             _, first, n, key = best
             for j in range(first, first + n):
-                covered[j] = True
+                k = covered[j]
+                if k is not None and k >= 0:
+                    dropped.add(k)
+                covered[j] = -1
             code = self._fuzzy_codes[key]
-            found.append(Mention(tokens[first][1], tokens[first + n - 1][2], (code,), False, True))
-        return found
+            added.append(Mention(tokens[first][1], tokens[first + n - 1][2], (code,), False, True))
+        out = [m for k, m in enumerate(found) if k not in dropped] + added
+        out.sort(key=lambda m: m.start)
+        return out
 
     def _closest(self, candidate: str, words: int) -> tuple[int, str] | None:
-        """The one term ``candidate`` misspells, or None if none or two are as close."""
-        bound = _max_distance(len(candidate.replace(" ", "")))
-        choices = self._fuzzy.get(words)
-        if bound == 0 or not choices:
+        """``_closest_uncached``, memoised (answers repeat their misspellings)."""
+        if candidate in self._closest_memo:
+            return self._closest_memo[candidate]
+        known = self._closest_uncached(candidate, words)
+        with self._lock:
+            if len(self._closest_memo) > 100_000:
+                self._closest_memo.clear()
+            self._closest_memo[candidate] = known
+        return known
+
+    def _closest_uncached(self, candidate: str, words: int) -> tuple[int, str] | None:
+        """The one term ``candidate`` misspells, or None if none or two are as close.
+
+        Words of three letters or fewer must be spelt right ("b-cell" is not "t-cell"), and
+        the distance must be within the bound of the term's own length.
+        """
+        letters = len(candidate) - words + 1
+        bound = _max_distance(letters)
+        if bound == 0:
+            return None
+        choices = [
+            key
+            for n in range(letters - bound, letters + bound + 1)
+            for key in self._fuzzy.get((words, n), ())
+        ]
+        if not choices:
             return None
         hits = process.extract(
-            candidate, choices, scorer=DamerauLevenshtein.distance, score_cutoff=bound, limit=2
+            candidate, choices, scorer=DamerauLevenshtein.distance, score_cutoff=bound, limit=5
         )
-        if not hits:
+        given = candidate.split(" ")
+        fits = [
+            (int(distance), key)
+            for key, distance, _ in hits
+            if distance <= _max_distance(len(key.replace(" ", "")))
+            and all(
+                a == b
+                for a, b in zip(given, key.split(" "), strict=True)
+                if min(len(a), len(b)) <= 3
+            )
+        ]
+        if not fits:
             return None
-        tie = len(hits) == 2 and hits[1][1] == hits[0][1]
-        if tie and self._fuzzy_codes[hits[0][0]] != self._fuzzy_codes[hits[1][0]]:
+        fits.sort()
+        tie = len(fits) > 1 and fits[1][0] == fits[0][0]
+        if tie and self._fuzzy_codes[fits[0][1]] != self._fuzzy_codes[fits[1][1]]:
             return None  # two conditions as close: refuse to guess
-        key = hits[0][0]
-        # the misspelling must be as long as the term's own bound allows
-        if hits[0][1] > _max_distance(len(key.replace(" ", ""))):
-            return None
-        return int(hits[0][1]), key
+        return fits[0]
 
 
 _INDEX: dict[int, tuple[object, TermIndex]] = {}
