@@ -41,12 +41,15 @@ _KEEP_BEFORE = re.compile(
     r"not only|if not|whether or not|non[- ]?urgent)\b[^.;!?\n]*$",
     re.IGNORECASE,
 )
+_VERB = r"(?:is|are|was|were|seems?|appears?|looks?|remains?|felt|thought)"
 _AFTER_CUE = re.compile(
-    r"^[\s*_`)\]]*(?:\([^)]*\)\s*)?[,:\-]?\s*(?:(?:is|are|was|were|seems?|appears?|looks?|"
-    r"remains?|felt|thought)\s+)?(?:(?:very|highly|most|quite|rather|fairly|much)\s+)?"
-    r"(?:unlikely|improbable|doubtful|excluded|ruled out|not (?:likely|favou?red|supported|"
-    r"suggested|the case|probable|consistent|typical|present|seen|it)|not\b(?! (?:be )?"
-    r"(?:excluded|ruled out))|(?:has|have) been (?:excluded|ruled out))\b",
+    r"^[\s*_`)\]]*(?:\([^)]*\)\s*)?[,:\-]?\s*(?:"
+    # "X is unlikely", "X - unlikely", "X: ruled out", "X excluded"
+    rf"(?:{_VERB}\s+)?(?:(?:very|highly|most|quite|rather|fairly|much)\s+)?"
+    r"(?:unlikely|improbable|doubtful|excluded|ruled out)"
+    # "X is not likely", "X is not" (but "X, not Y" negates Y, not X)
+    rf"|{_VERB}\s+not\b(?! (?:yet )?(?:be |been )?(?:excluded|ruled out))"
+    r"|(?:has|have) been (?:excluded|ruled out))\b",
     re.IGNORECASE,
 )
 _KEEP_AFTER = re.compile(
