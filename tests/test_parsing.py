@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derm_stress.labels import normalise_label
+from derm_stress.labels import load_vocabulary, normalise_label, use_vocabulary
 from derm_stress.models.base import Answer
 from derm_stress.parsing import parse_answer
 
@@ -117,7 +118,7 @@ def test_longest_term_wins_and_specific_entry_beats_its_parent() -> None:
         ("Cellulitis has been ruled out; erysipelas is more likely.", ("erysipelas",)),
         ("I have ruled out cellulitis. Erysipelas.", ("erysipelas",)),
         ("Erysipelas; cellulitis cannot be excluded.", ("erysipelas", "cellulitis")),
-        ("Biopsy to rule out melanoma; probably a blue nevus.", ("melanoma", "blue nevus")),
+        ("Biopsy to rule out melanoma; probably a nevus.", ("melanoma", "nevus")),
         ("Not psoriasis but nummular eczema.", ("nummular eczema",)),
     ],
 )
@@ -135,18 +136,34 @@ def test_misspellings_of_long_terms_only() -> None:
 
 
 def test_an_unknown_condition_is_other_with_its_text_never_a_neighbour() -> None:
-    parsed = parse_answer("1. Granular parakeratosis\n2. Hailey-Hailey disease")
-    assert parsed.differential == ("OTHER", normalise_label("hailey-hailey disease"))
+    # "parakeratosis" is two letters from "porokeratosis": not close enough for 13 letters
+    parsed = parse_answer("1. Granular parakeratosis\n2. Psoriasis")
+    assert parsed.differential == ("OTHER", normalise_label("psoriasis"))
     assert parsed.other_terms == ("Granular parakeratosis",)
 
 
-def test_ambiguous_abbreviations_count_only_where_the_context_decides() -> None:
-    # "AD" names atopic dermatitis and androgenetic alopecia: alone it decides nothing
-    assert parse_answer("1. AD\n2. Scabies").differential == ("OTHER", normalise_label("scabies"))
+def test_ambiguous_abbreviations_count_only_where_the_context_decides(tmp_path: Path) -> None:
+    # "AD" (ambiguous in the vocabulary) counts as a differential's item, in "X vs Y", in a
+    # diagnostic sentence, or when the answer spells one of its meanings out
+    assert parse_answer("1. AD\n2. Scabies").differential == codes("atopic dermatitis", "scabies")
+    assert parse_answer("MM vs SK").differential == ("MEL", "SEK")
+    assert parse_answer("MM cannot be excluded.").differential == ("MEL",)
     spelled = parse_answer("Atopic dermatitis (AD); flexural AD is typical. Scabies is possible.")
     assert spelled.differential == codes("atopic dermatitis", "scabies")
-    assert parse_answer("MM vs SK").differential == ("MEL", "SEK")
+    # elsewhere it decides nothing ("known AD" is history), and "mm" is a unit
+    assert parse_answer("Known AD. The new patch is tinea corporis.").differential == codes(
+        "tinea corporis"
+    )
     assert parse_answer("A 6 mm lesion, 4mm raised; probably a nevus.").differential == ("NEV",)
+    # once two entries claim "AD", an item saying only "AD" is OTHER, never a guess
+    extra = tmp_path / "vocabulary.yaml"
+    extra.write_text("entries:\n  ANDROGENETIC_ALOPECIA:\n    ambiguous: [AD]\n")
+    with use_vocabulary(load_vocabulary(extra)):
+        parsed = parse_answer("1. AD\n2. Scabies")
+        assert parsed.differential == ("OTHER", normalise_label("scabies"))
+        assert parsed.other_terms == ("AD",)
+        both = parse_answer("1. Androgenetic alopecia (AD)\n2. Alopecia areata")
+        assert both.differential == codes("androgenetic alopecia", "alopecia areata")
 
 
 @pytest.mark.parametrize(

@@ -60,11 +60,22 @@ _KEEP_AFTER = re.compile(
 )
 
 
+_LIST_GAP = re.compile(r"^[\w\s'*_`-]*(?:,|/|&|\bor\b|\band\b|\bnor\b)[\w\s'*_`,/&-]*$", re.I)
+
+
+def _joined(gap: str) -> bool:
+    """Whether two mentions are items of one enumeration: only connectors between them, or
+    a few words of an item the vocabulary does not know ("scabies, lice or tinea")."""
+    if _CONNECTOR.match(gap):
+        return True
+    return len(gap) <= 40 and bool(_LIST_GAP.match(gap)) and len(gap.split()) <= 5
+
+
 def chains(text: str, mentions: Sequence[Mention]) -> list[list[int]]:
     """Indices of mentions grouped in runs joined only by connectors."""
     groups: list[list[int]] = []
     for i, m in enumerate(mentions):
-        if groups and _CONNECTOR.match(text[mentions[i - 1].end : m.start]):
+        if groups and _joined(text[mentions[i - 1].end : m.start]):
             groups[-1].append(i)
         else:
             groups.append([i])

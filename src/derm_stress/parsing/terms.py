@@ -26,9 +26,13 @@ FUZZY_MIN_LETTERS = 8  # shorter terms are never matched when misspelt
 SHORT_LETTERS = 3  # terms this short (abbreviations) match only when written in capitals
 
 
+_POSSESSIVE = re.compile(r"'s\b")
+
+
 def term_key(text: str) -> str:
-    """The lookup form of a term or a span of text: ``_key`` without apostrophes."""
-    return _key(text).replace("'", "")
+    """The lookup form of a term or a span of text: ``_key`` without possessives or
+    apostrophes ("Bowen's disease" and "Bowen disease" look the same)."""
+    return _POSSESSIVE.sub("", _key(text)).replace("'", "")
 
 
 def _max_distance(letters: int) -> int:
@@ -125,8 +129,10 @@ class TermIndex:
         out = []
         for m in _TOKEN.finditer(text):
             word = m.group().lower()
-            # ASCII, the common case, skips ``_key``'s Unicode work
-            key = word.replace("'", "") if word.isascii() else term_key(word).replace(" ", "")
+            if word.isascii():  # the common case, without ``_key``'s Unicode work
+                key = (word[:-2] if word.endswith("'s") else word).replace("'", "")
+            else:
+                key = term_key(word).replace(" ", "")
             if key:
                 out.append((key, m.start(), m.end()))
         return out
@@ -318,16 +324,14 @@ _INDEX: dict[int, tuple[object, TermIndex]] = {}
 _INDEX_LOCK = threading.Lock()
 
 
-def index_for(
-    vocabulary: object, terms: Callable[[], Iterable[tuple[str, str, bool]]]
-) -> TermIndex:
-    """The ``TermIndex`` of ``vocabulary`` (built on first use, then reused)."""
-    entry = _INDEX.get(id(vocabulary))
-    if entry is not None and entry[0] is vocabulary:
+def index_for(owner: object, build: Callable[[], TermIndex]) -> TermIndex:
+    """The ``TermIndex`` of ``owner`` (a vocabulary), built on first use, then reused."""
+    entry = _INDEX.get(id(owner))
+    if entry is not None and entry[0] is owner:
         return entry[1]
-    built = TermIndex(terms())
+    built = build()
     with _INDEX_LOCK:
         if len(_INDEX) > 8:
             _INDEX.clear()
-        _INDEX[id(vocabulary)] = (vocabulary, built)
+        _INDEX[id(owner)] = (owner, built)
     return built

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from derm_stress import labels
-from derm_stress.parsing.terms import TermIndex, index_for
+from derm_stress.errors import UnknownName
+from derm_stress.labels import Vocabulary, vocabulary
+from derm_stress.parsing.terms import SHORT_LETTERS, TermIndex, index_for, term_key
 
 
-def _legacy_terms() -> list[tuple[str, str, bool]]:
-    return [(key, code, False) for key, code in labels.synonym_table().items()]
+def _short_words(vocab: Vocabulary) -> list[str]:
+    """Short names written in lower case somewhere in the vocabulary ("Orf"): words, not
+    abbreviations, so they match in any case ("orf"), unlike "AK" or "MM"."""
+    words = []
+    for entry in vocab:
+        for text in (entry.name, *entry.synonyms):
+            key = term_key(text)
+            if len(key.replace(" ", "")) <= SHORT_LETTERS and any(c.islower() for c in text):
+                words.append(key)
+    return words
 
 
 def active_index() -> TermIndex:
-    """The term index of the vocabulary active now."""
-    get = getattr(labels, "vocabulary", None)
-    if get is None:  # before the open vocabulary: the 13 lesion labels
-        return index_for(labels, _legacy_terms)
-    vocabulary = get()
-    return index_for(vocabulary, vocabulary.terms)
+    """The term index of the vocabulary active now (built once per vocabulary)."""
+    vocab = vocabulary()
+    return index_for(vocab, lambda: TermIndex(vocab.terms(), _short_words(vocab)))
 
 
 def ancestors(code: str) -> tuple[str, ...]:
-    """The more general entries of ``code`` (its parent, grandparent...)."""
-    get = getattr(labels, "vocabulary", None)
-    if get is None:
-        return ()
+    """The more general entries of ``code`` (its parent, grandparent...), nearest first."""
     try:
-        return tuple(get().ancestors(code))
-    except Exception:  # a dynamic or unknown code has no hierarchy to use here
+        return vocabulary().ancestors(code)
+    except UnknownName:  # a code of another vocabulary has no hierarchy here
         return ()

@@ -1,0 +1,346 @@
+"""Reading vocabulary files: the packaged one and a user's additions and overrides.
+
+Both have the same shape (see ``docs/labels.md``)::
+
+    hierarchy:                      # categories and their groups
+      inflammatory:
+        name: Inflammatory
+        groups: {eczematous: Eczematous dermatitis, ...}
+    entries:
+      NUMMULAR_ECZEMA:
+        name: Nummular eczema
+        synonyms: [discoid eczema, nummular dermatitis]
+        icd10cm: [L30.0]
+        category: inflammatory
+        group: eczematous
+        parent: ECZEMA
+        lookalikes: [TINEA_CORPORIS, PSORIASIS]
+
+A user file's entry with a new code is added; one with an existing code replaces only the
+fields it gives (``add_synonyms`` appends instead of replacing). Every problem is reported
+as one line naming the file, the entry and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from derm_stress.errors import InvalidArgument, did_you_mean
+from derm_stress.labels import icd
+from derm_stress.labels.vocabulary import (
+    MALIGNANCIES,
+    OTHER,
+    TRIAGE_BY_MALIGNANCY,
+    TRIAGE_LEVELS,
+    Category,
+    Entry,
+    Malignancy,
+    Vocabulary,
+    _key,
+)
+
+CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
+MAX_FILE_BYTES = 8 * 1024 * 1024
+_TUPLE_FIELDS = ("synonyms", "icd10cm", "lookalikes", "members", "ambiguous")
+ENTRY_FIELDS = (*(f.name for f in fields(Entry) if f.name != "code"), "add_synonyms")
+
+
+class VocabularyError(InvalidArgument):
+    """A vocabulary file is malformed or inconsistent (the message names entry and field)."""
+
+
+def packaged_path() -> Path:
+    """Where the packaged vocabulary file lives."""
+    return Path(str(resources.files("derm_stress") / "data" / "vocabulary.yaml"))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise VocabularyError(
+                f"vocabulary file {path}: {size} bytes, more than the {MAX_FILE_BYTES} allowed"
+            )
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise VocabularyError(f"vocabulary file {path}: not found") from None
+    except UnicodeDecodeError as exc:
+        raise VocabularyError(f"vocabulary file {path}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise VocabularyError(f"vocabulary file {path}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise VocabularyError(f"vocabulary file {path}:{line} not valid YAML") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise VocabularyError(f"vocabulary file {path}: expected a mapping with 'entries'")
+    unknown = set(data) - {"hierarchy", "entries", "version", "sources"}
+    if unknown:
+        raise VocabularyError(
+            f"vocabulary file {path}: unknown top-level key {sorted(map(str, unknown))[0]!r}; "
+            "allowed: entries, hierarchy, sources, version"
+        )
+    return cast(dict[str, Any], data)
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise VocabularyError(f"{where}: expected a list of non-empty strings, got {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _hierarchy(raw: object, where: str) -> list[Category]:
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        raise VocabularyError(f"{where}: 'hierarchy' must map category codes to categories")
+    categories = []
+    for code, body in raw.items():
+        here = f"{where}: category {code!r}"
+        if not isinstance(code, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", code):
+            raise VocabularyError(f"{here}: codes are lower_snake_case")
+        if not isinstance(body, dict) or set(body) - {"name", "groups"}:
+            raise VocabularyError(f"{here}: expected 'name' and 'groups'")
+        groups = body.get("groups") or {}
+        if not isinstance(groups, dict) or not all(
+            isinstance(k, str) and re.fullmatch(r"[a-z][a-z0-9_]*", k) and isinstance(v, str)
+            for k, v in groups.items()
+        ):
+            raise VocabularyError(f"{here}, field groups: map lower_snake_case codes to names")
+        categories.append(Category(code, str(body.get("name") or code), dict(groups)))
+    return categories
+
+
+def _entry(code: object, body: object, where: str, base: Entry | None) -> Entry:
+    if not isinstance(code, str) or not CODE_PATTERN.match(code) or code == OTHER:
+        raise VocabularyError(
+            f"{where}: entry code {code!r} must be UPPER_SNAKE_CASE (and not {OTHER})"
+        )
+    here = f"{where}: entry {code}"
+    if not isinstance(body, dict):
+        raise VocabularyError(f"{here}: expected a mapping of fields, got {body!r}")
+    for name in body:
+        if name not in ENTRY_FIELDS:
+            raise VocabularyError(f"{here}: {did_you_mean(str(name), ENTRY_FIELDS, 'field')}")
+    values: dict[str, Any] = {}
+    for name, value in body.items():
+        field_where = f"{here}, field {name}"
+        if name in (*_TUPLE_FIELDS, "add_synonyms"):
+            values[name] = _strings(value, field_where)
+        elif name == "parent":
+            if value is not None and not isinstance(value, str):
+                raise VocabularyError(f"{field_where}: expected a code, got {value!r}")
+            values[name] = value
+        elif not isinstance(value, str) or not value.strip():
+            raise VocabularyError(f"{field_where}: expected a non-empty string, got {value!r}")
+        else:
+            values[name] = value.strip()
+    extra = values.pop("add_synonyms", ())
+    if base is None:
+        if "name" not in values:
+            raise VocabularyError(f"{here}, field name: required for a new entry")
+        entry = Entry(code=code, name=values.pop("name"), **values)
+    else:
+        entry = replace(base, **values)
+    if extra:
+        entry = replace(entry, synonyms=tuple(dict.fromkeys((*entry.synonyms, *extra))))
+    for text in entry.icd10cm:
+        if not icd.looks_like_icd(text):
+            raise VocabularyError(f"{here}, field icd10cm: {text!r} is not an ICD-10-CM code")
+    return replace(entry, icd10cm=tuple(icd.canonical(t) for t in entry.icd10cm))
+
+
+def _malignancy(entry: Entry, where: str) -> Malignancy:
+    if entry.malignancy not in MALIGNANCIES:
+        raise VocabularyError(
+            f"{where}, field malignancy: {entry.malignancy!r} is not one of "
+            f"{', '.join(MALIGNANCIES)}"
+        )
+    return entry.malignancy
+
+
+def _resolve(entries: dict[str, Entry], raw: Mapping[str, Mapping[str, Any]]) -> None:
+    """Fill what an entry does not state: category, group and malignancy from its parent
+    (else ``unclassified``/``benign``); triage from its own malignancy when that is stated,
+    else from the parent, else from the malignancy."""
+    done: dict[str, Entry] = {}
+
+    def resolve(code: str, seen: frozenset[str]) -> Entry:
+        if code in done:
+            return done[code]
+        entry, body = entries[code], raw.get(code, {})
+        parent = None
+        if entry.parent in entries and entry.parent not in seen:
+            parent = resolve(entry.parent, seen | {code})
+        changes: dict[str, Any] = {}
+        for name in ("category", "group", "malignancy"):
+            if name not in body and parent is not None:
+                changes[name] = getattr(parent, name)
+        malignancy = changes.get("malignancy", entry.malignancy)
+        if "triage" not in body:
+            if "malignancy" in body or parent is None:
+                if malignancy in TRIAGE_BY_MALIGNANCY:
+                    changes["triage"] = TRIAGE_BY_MALIGNANCY[malignancy]
+            else:
+                changes["triage"] = parent.triage
+        done[code] = replace(entry, **changes) if changes else entry
+        return done[code]
+
+    for code in entries:
+        entries[code] = resolve(code, frozenset())
+
+
+def _check(vocab_entries: dict[str, Entry], categories: dict[str, Category], where: str) -> None:
+    """Cross-entry consistency: references exist, hierarchy places exist, no term names two
+    entries, no cycle of parents."""
+    owner: dict[str, tuple[str, str]] = {}  # term key -> (code, field)
+    for code, entry in vocab_entries.items():
+        here = f"{where}: entry {code}"
+        _malignancy(entry, here)
+        if entry.triage not in TRIAGE_LEVELS:
+            raise VocabularyError(
+                f"{here}, field triage: {entry.triage!r} is not one of {', '.join(TRIAGE_LEVELS)}"
+            )
+        cat = categories.get(entry.category)
+        if entry.category == "unclassified" and cat is None:
+            raise VocabularyError(
+                f"{here}, field category: required (or a parent to inherit it from); "
+                f"categories: {', '.join(sorted(categories))}"
+            )
+        if cat is None:
+            raise VocabularyError(
+                f"{here}, field category: {did_you_mean(entry.category, categories, 'category')}"
+            )
+        if entry.group not in cat.groups:
+            raise VocabularyError(
+                f"{here}, field group: "
+                f"{did_you_mean(entry.group, cat.groups, f'group of {entry.category}')}"
+            )
+        for name, refs in (
+            ("parent", (entry.parent,) if entry.parent else ()),
+            ("lookalikes", entry.lookalikes),
+            ("members", entry.members),
+        ):
+            for ref in refs:
+                if ref == code:
+                    raise VocabularyError(f"{here}, field {name}: refers to the entry itself")
+                if ref not in vocab_entries:
+                    raise VocabularyError(
+                        f"{here}, field {name}: {did_you_mean(ref, vocab_entries, 'entry code')}"
+                    )
+        for name, texts in (
+            ("code", (code,)),
+            ("name", (entry.name,)),
+            ("synonyms", entry.synonyms),
+        ):
+            for text in texts:
+                key = _key(text)
+                if not key:
+                    raise VocabularyError(f"{here}, field {name}: {text!r} has no letters")
+                seen = owner.get(key)
+                if seen is not None and seen[0] != code:
+                    raise VocabularyError(
+                        f"{here}, field {name}: {text!r} already names {seen[0]} "
+                        f"(its {seen[1]}); a term may name one condition only"
+                    )
+                owner.setdefault(key, (code, name))
+    for code, entry in vocab_entries.items():
+        for text in entry.ambiguous:
+            seen = owner.get(_key(text))
+            if seen is not None:
+                raise VocabularyError(
+                    f"{where}: entry {code}, field ambiguous: {text!r} is also an unambiguous "
+                    f"term of {seen[0]} (its {seen[1]}); remove it there or here"
+                )
+
+
+def _check_parents(entries: Mapping[str, Entry], where: str) -> None:
+    for code, entry in entries.items():
+        chain = [code]
+        parent = entry.parent
+        while parent is not None:
+            if parent not in entries:
+                raise VocabularyError(
+                    f"{where}: entry {code}, field parent: "
+                    f"{did_you_mean(parent, entries, 'entry code')}"
+                )
+            if parent in chain:
+                raise VocabularyError(
+                    f"{where}: entry {code}, field parent: cycle {' -> '.join([*chain, parent])}"
+                )
+            chain.append(parent)
+            parent = entries[parent].parent
+
+
+def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = False) -> Vocabulary:
+    """Build a vocabulary from parsed files, later layers adding to and overriding earlier."""
+    entries: dict[str, Entry] = {}
+    categories: dict[str, Category] = {}
+    raw_all: dict[str, dict[str, Any]] = {}
+    raw_entries: dict[str, Entry] = {}  # as written, before anything was inherited
+    for data, where in layers:
+        for cat in _hierarchy(data.get("hierarchy"), where):
+            old = categories.get(cat.code)
+            if old is not None:
+                cat = Category(cat.code, cat.name, {**old.groups, **cat.groups})
+            categories[cat.code] = cat
+        raw = data.get("entries") or {}
+        if not isinstance(raw, dict):
+            raise VocabularyError(f"{where}: 'entries' must map codes to entries")
+        for code, body in raw.items():
+            raw_entries[code] = _entry(code, body, where, raw_entries.get(code))
+            if isinstance(body, dict):
+                raw_all[code] = {**raw_all.get(code, {}), **body}
+        entries = dict(raw_entries)
+        _check_parents(entries, where)
+        _resolve(entries, raw_all)
+        _check(entries, categories, where)
+        if check_icd:
+            for code in raw:
+                for text in entries[code].icd10cm:
+                    if not icd.exists(text):
+                        raise VocabularyError(
+                            f"{where}: entry {code}, field icd10cm: {text!r} is not in ICD-10-CM"
+                        )
+    source = " + ".join(where for _, where in layers)
+    return Vocabulary(entries.values(), categories.values(), source=source)
+
+
+@cache
+def _packaged() -> Vocabulary:
+    return build([(_read(packaged_path()), "vocabulary.yaml")])
+
+
+def load_vocabulary(extra: Path | str | None = None) -> Vocabulary:
+    """The packaged vocabulary, with a user file's additions and overrides when given.
+
+    The packaged one is read once per process. A user file's ICD-10-CM codes are checked
+    against the official code set; errors name the file, the entry and the field.
+    """
+    if extra is None:
+        return _packaged()
+    path = Path(extra)
+    packaged = _read(packaged_path())
+    return build([(packaged, "vocabulary.yaml"), (_read(path), str(path))], check_icd=True)
+
+
+__all__ = [
+    "VocabularyError",
+    "build",
+    "load_vocabulary",
+    "packaged_path",
+]

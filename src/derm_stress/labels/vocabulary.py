@@ -1,0 +1,382 @@
+"""The dermatology vocabulary: entries, the hierarchy they sit in, and lookups over them.
+
+The data lives in ``derm_stress/data/vocabulary.yaml``; this module only reads, checks and
+indexes it. See ``docs/labels.md`` for the schema, the hierarchy and how to extend it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Literal, get_args
+
+from derm_stress.errors import UnknownName
+from derm_stress.labels import icd
+
+Malignancy = Literal["malignant", "premalignant", "benign"]
+Triage = Literal["routine", "soon", "urgent", "emergency"]
+MatchLevel = Literal["exact", "group"]
+TRIAGE_LEVELS: tuple[Triage, ...] = get_args(Triage)  # ordered by urgency
+MALIGNANCIES: tuple[Malignancy, ...] = get_args(Malignancy)
+
+# Default triage when an entry states none: malignant diagnoses are urgent, premalignant and
+# in-situ ones soon, benign ones routine. Emergencies are always stated per entry.
+TRIAGE_BY_MALIGNANCY: dict[Malignancy, Triage] = {
+    "malignant": "urgent",
+    "premalignant": "soon",
+    "benign": "routine",
+}
+
+OTHER = "OTHER"  # a diagnosis outside the vocabulary; never correct, triage unknown
+UNCLASSIFIED = "unclassified"  # category and group of an ICD code with no listed ancestor
+
+
+def _key(text: str) -> str:
+    """Normalise label text for lookup: case, accents, punctuation and spacing."""
+    text = text.replace("’", "'").replace("‘", "'")  # before ASCII folding drops them
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = text.lower()
+    text = re.sub(r"[^a-z0-9']+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class AmbiguousName(UnknownName):
+    """A term (usually an abbreviation) that names several conditions, so names none."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One condition (or a dataset's group label) of the vocabulary.
+
+    ``category`` and ``group`` are the two upper levels of the hierarchy; ``parent`` is a
+    more general entry (``PLAQUE_PSORIASIS.parent == "PSORIASIS"``). ``members`` are codes
+    that also count as a correct answer for a group label (HAM10000's ``BKL``). ``ambiguous``
+    are terms this entry shares with other meanings: never used to resolve on their own.
+    """
+
+    code: str
+    name: str
+    synonyms: tuple[str, ...] = ()
+    icd10cm: tuple[str, ...] = ()
+    category: str = UNCLASSIFIED
+    group: str = UNCLASSIFIED
+    parent: str | None = None
+    malignancy: Malignancy = "benign"
+    triage: Triage = "routine"
+    lookalikes: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    ambiguous: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Category:
+    """A top level of the hierarchy and its groups (code -> display name)."""
+
+    code: str
+    name: str
+    groups: Mapping[str, str]
+
+
+class Vocabulary:
+    """An indexed, validated set of entries. Build one with ``load_vocabulary``.
+
+    Lookups are by code, by any normalised name or synonym, or by ICD-10-CM code. Instances
+    are immutable once built (ICD codes no entry lists are named on first use and memoised).
+    """
+
+    def __init__(
+        self,
+        entries: Iterable[Entry],
+        hierarchy: Iterable[Category],
+        source: str = "",
+    ) -> None:
+        self.entries: tuple[Entry, ...] = tuple(entries)
+        self.hierarchy: dict[str, Category] = {c.code: c for c in hierarchy}
+        self.source = source
+        self.by_code: dict[str, Entry] = {e.code: e for e in self.entries}
+        terms: dict[str, str] = {}
+        ambiguous: dict[str, list[str]] = {}
+        for entry in self.entries:
+            for text in (entry.code, entry.name, *entry.synonyms):
+                terms.setdefault(_key(text), entry.code)
+            for text in entry.ambiguous:
+                ambiguous.setdefault(_key(text), []).append(entry.code)
+        self._terms = terms
+        # "bowens disease", "behcet disease": the same term without its apostrophe or "'s"
+        loose: dict[str, str] = {}
+        for key, code in terms.items():
+            if "'" in key:
+                loose.setdefault(key.replace("'", ""), code)
+                loose.setdefault(re.sub(r"'s\b", "", key), code)
+        self._loose = {k: c for k, c in loose.items() if k not in terms}
+        self._ambiguous = {k: tuple(v) for k, v in ambiguous.items()}
+        # an ICD code resolves to the entry that lists it first in its own list (its primary
+        # code); otherwise to the first entry, in file order, that lists it at all
+        icd_index: dict[str, str] = {}
+        for rank in range(max((len(e.icd10cm) for e in self.entries), default=0)):
+            for entry in self.entries:
+                if rank < len(entry.icd10cm):
+                    icd_index.setdefault(icd.compact(entry.icd10cm[rank]), entry.code)
+        self._icd = icd_index
+        children: dict[str, list[str]] = {}
+        for entry in self.entries:
+            if entry.parent is not None:
+                children.setdefault(entry.parent, []).append(entry.code)
+        self._children = {k: tuple(v) for k, v in children.items()}
+        reverse: dict[str, list[str]] = {}
+        for entry in self.entries:
+            for other in entry.lookalikes:
+                reverse.setdefault(other, []).append(entry.code)
+        self._lookalikes = {
+            e.code: tuple(dict.fromkeys((*e.lookalikes, *reverse.get(e.code, ()))))
+            for e in self.entries
+        }
+        self._dynamic: dict[str, Entry] = {}
+        self._fingerprint: str | None = None
+
+    # -- container protocol -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and (code in self.by_code or self._is_dynamic(code))
+
+    def __repr__(self) -> str:
+        return f"<Vocabulary {len(self)} entries {self.fingerprint} from {self.source}>"
+
+    # -- lookups --------------------------------------------------------------------------
+    def entry(self, code: str) -> Entry:
+        """The entry of a code (also a dynamic ``ICD10CM:<code>``); ``UnknownName`` if none."""
+        found = self.by_code.get(code)
+        if found is not None:
+            return found
+        if code.startswith(icd.DYNAMIC_PREFIX):
+            return self._icd_entry(code[len(icd.DYNAMIC_PREFIX) :])
+        raise UnknownName(f"unknown diagnosis code {code!r};{self._suggest(code)}")
+
+    def normalise(self, text: str) -> str:
+        """The code for a dataset's or model's diagnosis text.
+
+        Accepts a code, a display name, a synonym (any case, accents, punctuation) or an
+        ICD-10-CM code (``L40.0``, ``L400``). A valid ICD-10-CM code that no entry lists gives
+        ``ICD10CM:<code>``. Raises ``AmbiguousName`` for an ambiguous abbreviation and
+        ``UnknownName`` (with suggestions) for anything else.
+        """
+        stripped = text.strip()
+        if stripped in self.by_code:
+            return stripped
+        if stripped.upper().startswith(icd.DYNAMIC_PREFIX):
+            stripped = stripped[len(icd.DYNAMIC_PREFIX) :]
+            if not icd.looks_like_icd(stripped):
+                raise UnknownName(f"{text!r} is not an ICD-10-CM code")
+        key = _key(stripped)
+        code = self._terms.get(key) or self._loose.get(key.replace("'", ""))
+        if code is not None:
+            return code
+        if icd.looks_like_icd(stripped):
+            return self._resolve_icd(stripped)
+        if key in self._ambiguous:
+            names = ", ".join(f"{self.by_code[c].name} ({c})" for c in self._ambiguous[key])
+            raise AmbiguousName(
+                f"ambiguous diagnosis label {text!r}: it can mean {names} or something else; "
+                "write the full name"
+            )
+        raise UnknownName(f"unknown diagnosis label {text!r};{self._suggest(stripped)}")
+
+    def terms(self) -> tuple[tuple[str, str, bool], ...]:
+        """Every (normalised term, code, is_ambiguous), for parsers. Sorted, unique."""
+        rows = {(k, c, False) for k, c in self._terms.items()}
+        rows |= {(k, c, True) for k, codes in self._ambiguous.items() for c in codes}
+        return tuple(sorted(rows))
+
+    def synonym_table(self) -> dict[str, str]:
+        """Every unambiguous normalised term mapped to its code (a copy)."""
+        return dict(self._terms)
+
+    def lookalikes(self, code: str) -> tuple[str, ...]:
+        """Conditions in the same differential: listed by the entry, then those listing it."""
+        if code in self._lookalikes:
+            return self._lookalikes[code]
+        parent = self.entry(code).parent
+        return self.lookalikes(parent) if parent is not None else ()
+
+    def ancestors(self, code: str) -> tuple[str, ...]:
+        """The chain of ``parent`` codes, nearest first (empty for a top-level entry)."""
+        chain: list[str] = []
+        parent = self.entry(code).parent
+        while parent is not None and parent not in chain:
+            chain.append(parent)
+            parent = self.entry(parent).parent
+        return tuple(chain)
+
+    def descendants(self, code: str) -> tuple[str, ...]:
+        """Every entry below ``code`` through ``parent`` links, breadth first."""
+        found: list[str] = []
+        queue = list(self._children.get(code, ()))
+        while queue:
+            child = queue.pop(0)
+            if child not in found:
+                found.append(child)
+                queue.extend(self._children.get(child, ()))
+        return tuple(found)
+
+    def accepted_codes(self, reference: str) -> frozenset[str]:
+        """Codes that are correct at the exact level for ``reference``: itself, its members,
+        and anything more specific than either (subtypes through ``parent``)."""
+        if reference == OTHER:
+            return frozenset()
+        heads = (reference, *self.entry(reference).members)
+        codes = set(heads)
+        for head in heads:
+            codes.update(self.descendants(head))
+        return frozenset(codes)
+
+    def groups(self, code: str) -> frozenset[tuple[str, str]]:
+        """The (category, group) places of a code: its own, and its members' for a group label."""
+        entry = self.entry(code)
+        places = {(entry.category, entry.group)}
+        places.update((self.entry(m).category, self.entry(m).group) for m in entry.members)
+        return frozenset(p for p in places if p != (UNCLASSIFIED, UNCLASSIFIED))
+
+    def match_level(self, answer: str, references: str | Iterable[str]) -> MatchLevel | None:
+        """How well ``answer`` matches any of the references: ``"exact"`` (the condition, a
+        member of a group label, or a more specific descendant), ``"group"`` (same group of
+        the hierarchy) or ``None``. ``OTHER`` never matches."""
+        refs = (references,) if isinstance(references, str) else tuple(references)
+        if answer == OTHER or answer not in self:
+            return None
+        refs = tuple(r for r in refs if r != OTHER)
+        lineage = {answer, *self.ancestors(answer)}
+        for ref in refs:
+            if lineage & {ref, *self.entry(ref).members} or answer in self.accepted_codes(ref):
+                return "exact"
+        mine = self.groups(answer)
+        if any(mine & self.groups(r) for r in refs):
+            return "group"
+        return None
+
+    def triage(self, code: str) -> Triage | None:
+        """The default triage level of a diagnosis (``None`` for ``OTHER``)."""
+        if code == OTHER:
+            return None
+        return self.entry(code).triage
+
+    @property
+    def fingerprint(self) -> str:
+        """A short stable hash of the content (entries and hierarchy), for run manifests."""
+        if self._fingerprint is None:
+            payload = {
+                "entries": [asdict(e) for e in self.entries],
+                "hierarchy": [
+                    [c.code, c.name, sorted(c.groups.items())] for c in self.hierarchy.values()
+                ],
+            }
+            blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+            self._fingerprint = "sha256:" + hashlib.sha256(blob).hexdigest()[:16]
+        return self._fingerprint
+
+    def group_name(self, category: str, group: str) -> str:
+        """The display name of a group (the code itself when the hierarchy has none)."""
+        cat = self.hierarchy.get(category)
+        return cat.groups.get(group, group) if cat is not None else group
+
+    # -- ICD-10-CM --------------------------------------------------------------------------
+    def icd_code(self, code: str) -> str | None:
+        """The entry an ICD-10-CM code is listed by, if any (no official check)."""
+        return self._icd.get(icd.compact(code))
+
+    def _resolve_icd(self, text: str) -> str:
+        listed = self._icd.get(icd.compact(text))
+        if listed is not None:
+            return listed
+        code = icd.canonical(text)
+        if not icd.exists(code):
+            raise UnknownName(
+                f"unknown diagnosis label {text!r}: shaped like an ICD-10-CM code, but not one"
+            )
+        return self._icd_entry(code).code
+
+    def _is_dynamic(self, code: str) -> bool:
+        if not code.startswith(icd.DYNAMIC_PREFIX):
+            return False
+        try:
+            self._icd_entry(code[len(icd.DYNAMIC_PREFIX) :])
+        except UnknownName:
+            return False
+        return True
+
+    def _icd_entry(self, raw: str) -> Entry:
+        """The entry of an ICD-10-CM code no entry lists: named by its official description,
+        placed under the nearest ancestor code an entry lists (else ``unclassified``)."""
+        if not icd.looks_like_icd(raw):
+            raise UnknownName(f"unknown diagnosis code {icd.DYNAMIC_PREFIX}{raw!s}")
+        code = icd.canonical(raw)
+        if code in self._dynamic:
+            return self._dynamic[code]
+        if not icd.exists(code):
+            raise UnknownName(f"unknown diagnosis code {icd.DYNAMIC_PREFIX}{code}: not ICD-10-CM")
+        home: Entry | None = None
+        for ancestor in icd.parents(code):
+            listed = self._icd.get(icd.compact(ancestor))
+            if listed is not None:
+                home = self.by_code[listed]
+                break
+        name = icd.description(code)
+        if home is not None:
+            entry = Entry(
+                code=icd.DYNAMIC_PREFIX + code,
+                name=name,
+                icd10cm=(code,),
+                category=home.category,
+                group=home.group,
+                parent=home.code,
+                malignancy=home.malignancy,
+                triage=home.triage,
+            )
+        else:
+            malignancy = _malignancy_of_icd(code)
+            entry = Entry(
+                code=icd.DYNAMIC_PREFIX + code,
+                name=name,
+                icd10cm=(code,),
+                malignancy=malignancy,
+                triage=TRIAGE_BY_MALIGNANCY[malignancy],
+            )
+        self._dynamic[code] = entry
+        return entry
+
+    def _suggest(self, text: str) -> str:
+        from rapidfuzz import fuzz, process
+
+        key = _key(text)
+        if not key:
+            return " see docs/labels.md for the vocabulary"
+        hits = process.extract(key, list(self._terms), scorer=fuzz.WRatio, limit=8)
+        names: list[str] = []
+        for term, score, _ in hits:
+            if score < 80:
+                continue
+            code = self._terms[term]
+            label = f"{self.by_code[code].name} ({code})"
+            if label not in names:
+                names.append(label)
+        hint = f" did you mean {', '.join(names[:3])}?" if names else ""
+        return f"{hint} see docs/labels.md for the {len(self)} entries of the vocabulary"
+
+
+def _malignancy_of_icd(code: str) -> Malignancy:
+    """Malignancy of an ICD-10-CM code with no listed ancestor, from its chapter range:
+    C00-D09 malignant or in situ (D00-D09 in situ: premalignant), otherwise benign."""
+    letter, number = code[0], code[1:3]
+    if letter == "C":
+        return "malignant"
+    if letter == "D" and number.isdigit() and int(number) < 10:
+        return "premalignant"
+    return "benign"
