@@ -105,7 +105,7 @@ soon | leprosy ; sarcoidosis ; tinea corporis
 soon | lupus vulgaris ; sarcoidosis ; discoid lupus erythematosus
 soon | mycobacterium marinum infection ; sporotrichosis ; cutaneous leishmaniasis
 routine | tinea corporis ; nummular eczema ; granuloma annulare
-routine | ringworm=tinea corporis ; pityriasis rosea ; nummular eczema
+routine | ringworm ; pityriasis rosea ; nummular eczema
 routine | tinea pedis ; dyshidrotic eczema ; pitted keratolysis
 routine | athlete's foot=tinea pedis ; interdigital erythrasma=erythrasma ; contact dermatitis
 routine | tinea cruris ; erythrasma ; inverse psoriasis
@@ -130,7 +130,7 @@ routine | chickenpox=varicella ; hand foot and mouth disease ; insect bite react
 routine | molluscum contagiosum ; viral warts ; milia
 routine | common wart=viral wart ; molluscum contagiosum ; seborrhoeic keratosis
 routine | plantar wart ; callus ; corn
-routine | verruca=plantar wart ; corn ; pitted keratolysis
+routine | verruca ; corn ; pitted keratolysis
 routine | genital warts ; molluscum contagiosum ; skin tag
 routine | hand foot and mouth disease ; varicella ; herpangina
 urgent | measles ; rubella ; morbilliform drug eruption
@@ -385,7 +385,7 @@ EXTRA: list[tuple[str, str, list[str], str | None, str]] = [
     (
         "ambiguous_abbreviation",
         "1. AD\n2. Contact dermatitis\n3. Scabies",
-        ["OTHER: AD", "contact dermatitis", "scabies"],
+        ["atopic dermatitis", "contact dermatitis", "scabies"],
         None,
         "ok",
     ),
@@ -414,6 +414,13 @@ EXTRA: list[tuple[str, str, list[str], str | None, str]] = [
         "ambiguous_abbreviation",
         "The lesion is 4 mm; MM cannot be excluded and a dysplastic nevus is likely.",
         ["melanoma", "dysplastic nevus"],
+        None,
+        "ok",
+    ),
+    (
+        "ambiguous_abbreviation",
+        "Known AD since childhood. The new annular patch is tinea corporis.",
+        ["tinea corporis"],
         None,
         "ok",
     ),
@@ -525,7 +532,7 @@ EXTRA: list[tuple[str, str, list[str], str | None, str]] = [
     (
         "lay",
         "Looks like ringworm to me, or maybe just a patch of eczema.",
-        ["tinea corporis", "eczema"],
+        ["ringworm", "eczema"],
         None,
         "ok",
     ),
@@ -556,7 +563,7 @@ EXTRA: list[tuple[str, str, list[str], str | None, str]] = [
     (
         "lay",
         "A verruca on the sole; a corn is the other option.",
-        ["plantar wart", "corn"],
+        ["verruca", "corn"],
         None,
         "ok",
     ),
