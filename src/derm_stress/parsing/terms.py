@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from derm_stress.labels import _key
@@ -40,6 +39,11 @@ def _max_distance(letters: int) -> int:
     if letters < FUZZY_MIN_LETTERS:
         return 0
     return 1 if letters < 16 else 2
+
+
+def _deletions(word: str) -> set[str]:
+    """``word`` with one letter left out, every way."""
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 @dataclass(frozen=True)
@@ -118,10 +122,19 @@ class TermIndex:
             if len(codes) == 1 and not any(codes.values()) and _max_distance(letters) > 0:
                 self._fuzzy.setdefault((key.count(" ") + 1, letters), []).append(key)
                 self._fuzzy_codes[key] = next(iter(codes))
-        # per-word memo: could this word be a misspelt vocabulary word?
-        self._suspect: dict[str, bool] = {}
-        self._closest_memo: dict[str, tuple[int, str] | None] = {}
-        self._word_list = sorted(w for w in self._words if len(w) >= 4)
+        # which fuzzy targets hold a word, and a deletion index of the words (a word within
+        # one edit of a vocabulary word shares a one-letter deletion with it, or is one)
+        self._targets_with: dict[str, set[str]] = {}
+        for key in self._fuzzy_codes:
+            for w in key.split(" "):
+                self._targets_with.setdefault(w, set()).add(key)
+        self._deletions: dict[str, set[str]] = {}
+        for w in self._targets_with:
+            for variant in {w, *_deletions(w)}:
+                self._deletions.setdefault(variant, set()).add(w)
+        # memos: the vocabulary words a word may misspell; the term a span misspells
+        self._near_memo: dict[str, frozenset[str]] = {}
+        self._closest_memo: dict[tuple[str, str], tuple[int, str] | None] = {}
         self._lock = threading.Lock()
 
     def tokens(self, text: str) -> list[tuple[str, int, int]]:
@@ -179,27 +192,28 @@ class TermIndex:
         letters = span[:-1] if span.endswith("s") and len(span) > 2 else span
         return letters.upper() == letters and any(c.isalpha() for c in letters)
 
-    def _is_suspect(self, word: str) -> bool:
-        """Whether a word no term covers is within reach of a vocabulary word (memoised)."""
-        suspect = self._suspect.get(word)
-        if suspect is None:
-            suspect = (
-                len(word) >= 5
-                and word.isalpha()
-                and word not in self._words
-                and process.extractOne(
-                    word,
-                    self._word_list,
-                    scorer=DamerauLevenshtein.distance,
-                    score_cutoff=_max_distance(len(word)) or 1,
-                )
-                is not None
-            )
-            with self._lock:
-                if len(self._suspect) > 200_000:  # bounded memo for endless streams of text
-                    self._suspect.clear()
-                self._suspect[word] = suspect
-        return suspect
+    def _near(self, word: str) -> frozenset[str]:
+        """Words of long vocabulary terms that ``word`` (unknown to the vocabulary) may
+        misspell: within one edit (two for words of 16 letters or more). Memoised."""
+        near = self._near_memo.get(word)
+        if near is not None:
+            return near
+        if len(word) < 5 or not word.isalpha() or word in self._words:
+            near = frozenset()
+        else:
+            bound = _max_distance(len(word)) or 1
+            if bound == 1:
+                pool = set(self._deletions.get(word, ()))
+                for variant in _deletions(word):
+                    pool |= self._deletions.get(variant, set())
+            else:
+                pool = set(self._targets_with)
+            near = frozenset(w for w in pool if DamerauLevenshtein.distance(word, w) <= bound)
+        with self._lock:
+            if len(self._near_memo) > 200_000:  # bounded memo for endless streams of text
+                self._near_memo.clear()
+            self._near_memo[word] = near
+        return near
 
     def _misspelt(
         self,
@@ -213,11 +227,11 @@ class TermIndex:
         A span may swallow exact mentions it wholly contains: "conggenital nevus" is a
         misspelt congenital nevus, not a nevus.
         """
-        memo = self._suspect
+        memo = self._near_memo
         suspects = [
             i
             for i, (word, _, _) in enumerate(tokens)
-            if covered[i] is None and (memo[word] if word in memo else self._is_suspect(word))
+            if covered[i] is None and (memo[word] if word in memo else self._near(word))
         ]
         if not suspects:
             return found
@@ -241,6 +255,7 @@ class TermIndex:
         for i in suspects:
             if covered[i] is not None:
                 continue
+            suspect = tokens[i][0]
             best: tuple[int, int, int, str] | None = None  # (distance, first index, n, key)
             for n in (6, 5, 4, 3, 2, 1):
                 for first in range(i - n + 1, i + 1):
@@ -250,7 +265,7 @@ class TermIndex:
                     if "\n" in text[tokens[first][1] : tokens[last][2]]:
                         continue
                     candidate = " ".join(t[0] for t in tokens[first : last + 1])
-                    match = self._closest(candidate, n)
+                    match = self._closest(candidate, n, suspect)
                     if match is not None and (best is None or match[0] < best[0]):
                         best = (match[0], first, n, match[1])
                 if best is not None:
@@ -269,48 +284,41 @@ class TermIndex:
         out.sort(key=lambda m: m.start)
         return out
 
-    def _closest(self, candidate: str, words: int) -> tuple[int, str] | None:
-        """``_closest_uncached``, memoised (answers repeat their misspellings)."""
-        if candidate in self._closest_memo:
-            return self._closest_memo[candidate]
-        known = self._closest_uncached(candidate, words)
+    def _closest(self, candidate: str, words: int, suspect: str) -> tuple[int, str] | None:
+        """The one term ``candidate`` misspells, or None if none or two are as close.
+
+        Only terms holding a word ``suspect`` may misspell are tried. Words of three letters
+        or fewer must be spelt right ("b-cell" is not "t-cell"), and the distance must be
+        within the bound of the term's own length. Memoised.
+        """
+        memo_key = (candidate, suspect)
+        if memo_key in self._closest_memo:
+            return self._closest_memo[memo_key]
+        letters = len(candidate) - words + 1
+        bound = _max_distance(letters)
+        choices = {
+            key
+            for near in self._near(suspect)
+            for key in self._targets_with.get(near, ())
+            if key.count(" ") + 1 == words and abs(len(key) - words + 1 - letters) <= bound
+        }
+        found = self._pick(candidate, sorted(choices), bound) if bound and choices else None
         with self._lock:
             if len(self._closest_memo) > 100_000:
                 self._closest_memo.clear()
-            self._closest_memo[candidate] = known
-        return known
+            self._closest_memo[memo_key] = found
+        return found
 
-    def _closest_uncached(self, candidate: str, words: int) -> tuple[int, str] | None:
-        """The one term ``candidate`` misspells, or None if none or two are as close.
-
-        Words of three letters or fewer must be spelt right ("b-cell" is not "t-cell"), and
-        the distance must be within the bound of the term's own length.
-        """
-        letters = len(candidate) - words + 1
-        bound = _max_distance(letters)
-        if bound == 0:
-            return None
-        choices = [
-            key
-            for n in range(letters - bound, letters + bound + 1)
-            for key in self._fuzzy.get((words, n), ())
-        ]
-        if not choices:
-            return None
-        hits = process.extract(
-            candidate, choices, scorer=DamerauLevenshtein.distance, score_cutoff=bound, limit=5
-        )
+    def _pick(self, candidate: str, choices: list[str], bound: int) -> tuple[int, str] | None:
         given = candidate.split(" ")
-        fits = [
-            (int(distance), key)
-            for key, distance, _ in hits
-            if distance <= _max_distance(len(key.replace(" ", "")))
-            and all(
-                a == b
-                for a, b in zip(given, key.split(" "), strict=True)
-                if min(len(a), len(b)) <= 3
-            )
-        ]
+        fits = []
+        for key in choices:
+            distance = DamerauLevenshtein.distance(candidate, key)
+            if distance > min(bound, _max_distance(len(key.replace(" ", "")))):
+                continue
+            words = key.split(" ")
+            if all(a == b for a, b in zip(given, words, strict=True) if min(len(a), len(b)) <= 3):
+                fits.append((int(distance), key))
         if not fits:
             return None
         fits.sort()
