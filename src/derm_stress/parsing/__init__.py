@@ -42,6 +42,7 @@ _DIAGNOSTIC_CUE = re.compile(
     r"rule out|suspect\w*|vs|versus|consistent with|in keeping with|suggestive of)\b",
     re.IGNORECASE,
 )
+_WORD = re.compile(r"[A-Za-z]{3,}")
 _STARTS_NEGATIVE = re.compile(r"^\W*(?:no|not|without|never)\b", re.IGNORECASE)
 
 
@@ -103,25 +104,29 @@ class _Answer:
 
     def _find(self, text: str, slot_first: bool) -> tuple[list[tuple[Mention, str]], bool]:
         mentions = self.index.mentions(text)
+        if not mentions:
+            return [], False
         flags = negated(text, mentions)
         out: list[tuple[Mention, str]] = []
-        any_negated = False
-        groups = chains(text, mentions)
-        chain_of = {i: g for g in groups for i in g}
+        chain_of: dict[int, list[int]] | None = None
         for i, (m, neg) in enumerate(zip(mentions, flags, strict=True)):
             if neg:
-                any_negated = True
                 continue
+            if not m.ambiguous:
+                out.append((m, m.code))
+                continue
+            if chain_of is None:
+                chain_of = {j: g for g in chains(text, mentions) for j in g}
             chain = chain_of[i]
             in_slot = (
-                (slot_first and i == 0 and not re.search(r"[A-Za-z]{3,}", text[: m.start]))
+                (slot_first and i == 0 and not _WORD.search(text[: m.start]))
                 or (len(chain) > 1 and any(not mentions[j].ambiguous for j in chain))
                 or bool(_DIAGNOSTIC_CUE.search(sentence_around(text, m.start, m.end)))
             )
             code = self.resolve(m, in_slot)
             if code is not None:
                 out.append((m, code))
-        return out, any_negated
+        return out, any(flags)
 
 
 def _refine(code: str, later: list[str]) -> str:

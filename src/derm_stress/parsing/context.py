@@ -71,6 +71,14 @@ def _joined(gap: str) -> bool:
     return len(gap) <= 40 and bool(_LIST_GAP.match(gap)) and len(gap.split()) <= 5
 
 
+# every word that starts a negation cue above: a text without any negates nothing
+_ANY_CUE = re.compile(
+    r"\b(?:no|not|nothing|without|unlikely|ruled|rules|rather|neither|nor|absen\w*|negative|"
+    r"free|exclud\w*|against|instead|doubt\w*|non|improbable|has been|have been)\b",
+    re.IGNORECASE,
+)
+
+
 def chains(text: str, mentions: Sequence[Mention]) -> list[list[int]]:
     """Indices of mentions grouped in runs joined only by connectors."""
     groups: list[list[int]] = []
@@ -111,6 +119,8 @@ def _negated_after(text: str, end: int) -> bool:
 def negated(text: str, mentions: Sequence[Mention]) -> list[bool]:
     """For each mention, whether the text says it is not the diagnosis."""
     flags = [False] * len(mentions)
+    if not _ANY_CUE.search(text):  # most answers negate nothing: skip the clause work
+        return flags
     for group in chains(text, mentions):
         first, last = mentions[group[0]], mentions[group[-1]]
         if _negated_before(text, first.start) or _negated_after(text, last.end):
@@ -118,11 +128,10 @@ def negated(text: str, mentions: Sequence[Mention]) -> list[bool]:
                 flags[i] = True
         else:  # a cue inside the chain covers the mention right after it ("X, not Y")
             for i in group[1:]:
-                if _negated_before(text, mentions[i].start) and not _negated_before(
-                    text, mentions[i - 1].start
-                ):
-                    gap = text[mentions[i - 1].end : mentions[i].start]
-                    flags[i] = bool(_BEFORE_CUE.search(gap))
+                gap = text[mentions[i - 1].end : mentions[i].start]
+                flags[i] = bool(_BEFORE_CUE.search(gap)) and _negated_before(
+                    text, mentions[i].start
+                )
     return flags
 
 
