@@ -8,6 +8,7 @@ answer says, not against what the parser once produced. Target: >= 98% exact dif
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections import Counter
 from pathlib import Path
@@ -117,3 +118,13 @@ def test_unknown_conditions_keep_their_text() -> None:
         if others:
             parsed = parse_answer(row["text"])
             assert list(parsed.other_terms) == others, row["id"]
+
+
+def test_corpus_file_is_what_its_script_writes() -> None:
+    script = Path(__file__).resolve().parents[1] / "tools" / "make_answers_open.py"
+    spec = importlib.util.spec_from_file_location("make_answers_open", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    written = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in module.build())
+    assert CORPUS.read_text(encoding="utf-8") == written, "run python tools/make_answers_open.py"
