@@ -38,7 +38,7 @@ routine | lichen planus ; lichenoid drug eruption ; lichen simplex chronicus
 routine | oral lichen planus ; leukoplakia ; oral candidiasis
 soon | lichen sclerosus ; vitiligo ; morphoea
 routine | pityriasis rosea ; guttate psoriasis ; tinea corporis
-routine | pityriasis rubra pilaris ; erythrodermic psoriasis ; cutaneous t-cell lymphoma=mycosis fungoides
+routine | pityriasis rubra pilaris ; erythrodermic psoriasis ; cutaneous t-cell lymphoma
 urgent | erythroderma ; erythrodermic psoriasis ; sezary syndrome
 routine | pityriasis lichenoides chronica ; guttate psoriasis ; lymphomatoid papulosis
 routine | lichen nitidus ; lichen planus ; keratosis pilaris
@@ -92,7 +92,7 @@ routine | neurotic excoriations ; scabies ; prurigo nodularis
 routine | keratosis pilaris ; folliculitis ; acne vulgaris
 routine | impetigo ; herpes simplex ; eczema
 soon | bullous impetigo ; bullous pemphigoid ; insect bite reaction
-emergency | cellulitis ; erysipelas ; deep vein thrombosis
+emergency | cellulitis ; erysipelas ; necrotising fasciitis
 emergency | erysipelas ; cellulitis ; contact dermatitis
 emergency | necrotising fasciitis ; cellulitis ; pyoderma gangrenosum
 soon | skin abscess ; furuncle ; epidermoid cyst
@@ -132,15 +132,15 @@ routine | common wart=viral wart ; molluscum contagiosum ; seborrhoeic keratosis
 routine | plantar wart ; callus ; corn
 routine | verruca ; corn ; pitted keratolysis
 routine | genital warts ; molluscum contagiosum ; skin tag
-routine | hand foot and mouth disease ; varicella ; herpangina
+routine | hand foot and mouth disease ; varicella ; viral exanthem
 urgent | measles ; rubella ; morbilliform drug eruption
 routine | viral exanthem ; morbilliform drug eruption ; pityriasis rosea
-routine | orf ; milker's nodules ; pyogenic granuloma
+routine | orf ; pyogenic granuloma ; keratoacanthoma
 routine | scabies ; atopic dermatitis ; dermatitis herpetiformis
 soon | crusted scabies ; psoriasis ; seborrhoeic dermatitis
 routine | head lice=pediculosis capitis ; seborrhoeic dermatitis ; tinea capitis
 routine | pediculosis pubis ; scabies ; folliculitis
-routine | cutaneous larva migrans ; tinea corporis ; larva currens
+routine | cutaneous larva migrans ; tinea corporis ; insect bite reaction
 routine | insect bite reaction ; papular urticaria ; scabies
 routine | bed bug bites ; scabies ; papular urticaria
 soon | tick bite ; erythema migrans ; insect bite reaction
@@ -206,7 +206,7 @@ soon | superficial basal cell carcinoma ; bowen's disease ; nummular eczema
 urgent | morphoeic basal cell carcinoma ; scar ; morphoea
 urgent | squamous cell carcinoma ; keratoacanthoma ; hypertrophic actinic keratosis
 urgent | keratoacanthoma ; squamous cell carcinoma ; molluscum contagiosum
-urgent | merkel cell carcinoma ; amelanotic melanoma ; lymphoma
+urgent | merkel cell carcinoma ; amelanotic melanoma ; cutaneous metastasis
 urgent | mycosis fungoides ; nummular eczema ; plaque psoriasis
 urgent | sezary syndrome ; erythrodermic psoriasis ; drug reaction with eosinophilia and systemic symptoms
 urgent | lymphomatoid papulosis ; pityriasis lichenoides et varioliformis acuta ; folliculitis
@@ -228,7 +228,7 @@ routine | pityriasis alba ; pityriasis versicolor ; vitiligo
 routine | acanthosis nigricans ; confluent and reticulated papillomatosis ; seborrhoeic keratosis
 routine | freckles ; solar lentigo ; cafe au lait macule
 routine | post-inflammatory hypopigmentation ; vitiligo ; pityriasis alba
-routine | drug-induced hyperpigmentation ; melasma ; addison's disease
+routine | drug-induced hyperpigmentation ; melasma ; post-inflammatory hyperpigmentation
 routine | alopecia areata ; tinea capitis ; trichotillomania
 routine | androgenetic alopecia ; telogen effluvium ; frontal fibrosing alopecia
 routine | male pattern baldness=androgenetic alopecia ; alopecia areata ; telogen effluvium
@@ -262,12 +262,12 @@ routine | striae distensae ; morphoea ; lichen sclerosus
 routine | grover disease ; folliculitis ; darier disease
 routine | erythema ab igne ; livedo reticularis ; post-inflammatory hyperpigmentation
 soon | porphyria cutanea tarda ; epidermolysis bullosa acquisita ; bullous pemphigoid
-routine | calcinosis cutis ; gout ; milia
+routine | calcinosis cutis ; xanthoma ; milia
 routine | xanthoma ; xanthelasma ; juvenile xanthogranuloma
 urgent | calciphylaxis ; pyoderma gangrenosum ; cellulitis
 routine | lichen amyloidosis ; lichen simplex chronicus ; prurigo nodularis
 routine | fordyce spots ; milia ; molluscum contagiosum
-routine | behcet's disease ; aphthous ulcers ; herpes simplex
+routine | behcet's disease ; oral lichen planus ; herpes simplex
 routine | cheilitis ; angular cheilitis ; herpes labialis
 routine | callus ; corn ; plantar wart
 """
@@ -363,8 +363,8 @@ EXTRA: list[tuple[str, str, list[str], str | None, str]] = [
     ),
     (
         "unknown",
-        '[{"diagnosis": "Necrobiotic xanthogranuloma", "confidence": 0.5}, {"diagnosis": "Necrobiosis lipoidica", "confidence": 0.3}]',
-        ["OTHER: Necrobiotic xanthogranuloma", "necrobiosis lipoidica"],
+        '[{"diagnosis": "Scleredema", "confidence": 0.5}, {"diagnosis": "Morphoea", "confidence": 0.3}]',
+        ["OTHER: Scleredema", "morphoea"],
         None,
         "ok",
     ),

@@ -129,12 +129,23 @@ class _Answer:
         return out, any(flags)
 
 
-def _refine(code: str, later: list[str]) -> str:
-    """A more specific entry named in the same item beats its parent ("eczema, nummular
-    eczema" is nummular eczema)."""
-    for other in later:
-        if code in ancestors(other):
-            code = other
+# words that make a later, more specific mention a refinement of the earlier one rather than
+# another item of the differential ("eczema, most likely nummular eczema")
+_SPECIFYING = re.compile(
+    r"\b(?:type|subtype|variant|form|specifically|namely|i\.?e|likely|probably|in particular|"
+    r"more precisely)\b|\($",
+    re.IGNORECASE,
+)
+
+
+def _refine(code: str, first: Mention, text: str, later: list[tuple[Mention, str]]) -> str:
+    """A more specific entry that specifies an earlier mention of its parent replaces it
+    ("eczema, most likely nummular eczema" is nummular eczema; "lichen planus or a lichenoid
+    drug eruption" stays two items)."""
+    end = first.end
+    for mention, other in later:
+        if code in ancestors(other) and _SPECIFYING.search(text[end : mention.start]):
+            code, end = other, mention.end
     return code
 
 
@@ -153,7 +164,7 @@ def _from_items(
         kept, any_negated = answer.kept(item.text, slot_first=True)
         if kept:
             first, code = kept[0]
-            code = _refine(code, [c for _, c in kept[1:]])
+            code = _refine(code, first, item.text, kept[1:])
             if code in codes:
                 continue
             end = first.end
@@ -176,15 +187,23 @@ def _from_prose(answer: _Answer) -> tuple[list[str], list[float | None]]:
     codes: list[str] = []
     confidences: list[float | None] = []
     sentences: list[str] = []
+    ends: list[int] = []
     kept, _ = answer.kept(text, slot_first=False)
     for m, code in kept:
         sentence = sentence_around(text, m.start, m.end)
         parent = next(
-            (i for i, c in enumerate(codes) if c in ancestors(code) and sentences[i] == sentence),
+            (
+                i
+                for i, c in enumerate(codes)
+                if c in ancestors(code)
+                and sentences[i] == sentence
+                and _SPECIFYING.search(text[ends[i] : m.start])
+            ),
             None,
         )
         if parent is not None:
-            codes[parent] = code  # "psoriasis, the plaque type (plaque psoriasis)"
+            codes[parent] = code  # "psoriasis, the guttate type (guttate psoriasis)"
+            ends[parent] = m.end
             continue
         if code in codes:
             continue
@@ -195,6 +214,7 @@ def _from_prose(answer: _Answer) -> tuple[list[str], list[float | None]]:
         codes.append(code)
         confidences.append(conf)
         sentences.append(sentence)
+        ends.append(m.end)
     return codes, confidences
 
 

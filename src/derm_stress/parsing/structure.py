@@ -64,13 +64,18 @@ def _confidence_value(raw: Any, number: Callable[[str], float | None]) -> float 
     return None
 
 
-def _collect(node: Any, out: list[Item], number: Callable[[str], float | None]) -> None:
+def _collect(
+    node: Any, out: list[Item], number: Callable[[str], float | None], names: bool = True
+) -> None:
+    """Diagnosis items of a JSON node, in document order. Strings count only where
+    ``names`` (under a diagnostic key, or a bare list); under other keys ("assessment",
+    "result") only objects are searched, so "findings": ["scaly"] names nothing."""
     if isinstance(node, str):
-        if node.strip():
+        if names and node.strip():
             out.append(Item(node))
     elif isinstance(node, list):
         for child in node:
-            _collect(child, out, number)
+            _collect(child, out, number, names)
     elif isinstance(node, dict):
         lowered = {str(k).lower(): v for k, v in node.items()}
         name = next((lowered[k] for k in _NAME_KEYS if isinstance(lowered.get(k), str)), None)
@@ -84,6 +89,8 @@ def _collect(node: Any, out: list[Item], number: Callable[[str], float | None]) 
                 continue
             if _DIAGNOSTIC_KEY.search(key):
                 _collect(value, out, number)
+            elif isinstance(value, dict):
+                _collect(value, out, number, names=False)
 
 
 def json_items(
