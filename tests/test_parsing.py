@@ -203,3 +203,19 @@ def test_never_raises_and_never_returns_empty_ok(text: str) -> None:
     assert (parsed.status == "ok") == bool(parsed.differential)
     assert len(parsed.confidences) == len(parsed.differential)
     assert parsed.differential.count("OTHER") == len(parsed.other_terms)
+
+
+def test_triage_phrases_cover_every_level_of_the_vocabulary() -> None:
+    from derm_stress.labels import TRIAGE_LEVELS
+    from derm_stress.parsing.triage import _PHRASES
+
+    assert {level for _, level in _PHRASES} == set(TRIAGE_LEVELS)
+
+
+def test_a_runs_own_vocabulary_is_what_the_parser_reads(tmp_path: Path) -> None:
+    extra = tmp_path / "vocabulary.yaml"
+    extra.write_text("entries:\n  PSORIASIS:\n    add_synonyms: [Schuppenflechte]\n")
+    assert parse_answer("1. Schuppenflechte\n2. Nummular eczema").differential[0] == "OTHER"
+    with use_vocabulary(load_vocabulary(extra)):
+        parsed = parse_answer("1. Schuppenflechte\n2. Nummular eczema")
+    assert parsed.differential == codes("psoriasis", "nummular eczema")

@@ -114,14 +114,14 @@ class TermIndex:
             lengths = set(self._lengths.get(words[0], ())) | {len(words)}
             self._lengths[words[0]] = tuple(sorted(lengths, reverse=True))
         self._words = {w for words in self._terms for w in words}
-        # fuzzy targets by (word count, letters): long, unambiguous terms only
-        self._fuzzy: dict[tuple[int, int], list[str]] = {}
-        self._fuzzy_codes: dict[str, str] = {}
-        for key, codes in exact.items():
-            letters = len(key.replace(" ", ""))
-            if len(codes) == 1 and not any(codes.values()) and _max_distance(letters) > 0:
-                self._fuzzy.setdefault((key.count(" ") + 1, letters), []).append(key)
-                self._fuzzy_codes[key] = next(iter(codes))
+        # the terms a misspelling may stand for: long, unambiguous ones only
+        self._fuzzy_codes: dict[str, str] = {
+            key: next(iter(codes))
+            for key, codes in exact.items()
+            if len(codes) == 1
+            and not any(codes.values())
+            and _max_distance(len(key.replace(" ", ""))) > 0
+        }
         # which fuzzy targets hold a word, and a deletion index of the words (a word within
         # one edit of a vocabulary word shares a one-letter deletion with it, or is one)
         self._targets_with: dict[str, set[str]] = {}

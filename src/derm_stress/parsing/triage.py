@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 
-LEVELS = ("routine", "soon", "urgent", "emergency")
+from derm_stress.labels import TRIAGE_LEVELS
+
+LEVELS = TRIAGE_LEVELS  # the phrases below name each of them
 
 _PHRASES: tuple[tuple[str, str], ...] = (
     # negated urgency first, so "non-urgent" is not read as "urgent"
