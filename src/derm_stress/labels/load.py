@@ -23,8 +23,9 @@ as one line naming the file, the entry and the field.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from functools import cache
 from importlib import resources
@@ -33,7 +34,8 @@ from typing import Any, cast
 
 import yaml
 
-from derm_stress.errors import InvalidArgument, did_you_mean
+from derm_stress.errors import InvalidArgument, UnknownName
+from derm_stress.errors import did_you_mean as _did_you_mean
 from derm_stress.labels import icd
 from derm_stress.labels.vocabulary import (
     MALIGNANCIES,
@@ -51,6 +53,16 @@ CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 MAX_FILE_BYTES = 8 * 1024 * 1024
 _TUPLE_FIELDS = ("synonyms", "icd10cm", "lookalikes", "members", "ambiguous")
 ENTRY_FIELDS = (*(f.name for f in fields(Entry) if f.name != "code"), "add_synonyms")
+
+
+def did_you_mean(name: str, choices: Iterable[str], what: str) -> UnknownName:
+    """Like ``errors.did_you_mean``, without listing hundreds of entry codes."""
+    options = sorted(choices)
+    if len(options) <= 30:
+        return _did_you_mean(name, options, what)
+    close = difflib.get_close_matches(name, options, n=3, cutoff=0.7)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return UnknownName(f"unknown {what} {name!r}{hint}")
 
 
 class VocabularyError(InvalidArgument):
@@ -86,11 +98,11 @@ def _read(path: Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise VocabularyError(f"vocabulary file {path}: expected a mapping with 'entries'")
-    unknown = set(data) - {"hierarchy", "entries", "version", "sources"}
+    unknown = set(data) - {"hierarchy", "entries", "version", "sources", "icd10cm_owners"}
     if unknown:
         raise VocabularyError(
             f"vocabulary file {path}: unknown top-level key {sorted(map(str, unknown))[0]!r}; "
-            "allowed: entries, hierarchy, sources, version"
+            "allowed: entries, hierarchy, icd10cm_owners, sources, version"
         )
     return cast(dict[str, Any], data)
 
@@ -292,6 +304,7 @@ def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = Fals
     categories: dict[str, Category] = {}
     raw_all: dict[str, dict[str, Any]] = {}
     raw_entries: dict[str, Entry] = {}  # as written, before anything was inherited
+    owners: dict[str, str] = {}
     for data, where in layers:
         for cat in _hierarchy(data.get("hierarchy"), where):
             old = categories.get(cat.code)
@@ -316,8 +329,48 @@ def build(layers: list[tuple[Mapping[str, Any], str]], *, check_icd: bool = Fals
                         raise VocabularyError(
                             f"{where}: entry {code}, field icd10cm: {text!r} is not in ICD-10-CM"
                         )
+        owners.update(_owners(data.get("icd10cm_owners"), where))
+        _check_owners(entries, owners, where)
     source = " + ".join(where for _, where in layers)
-    return Vocabulary(entries.values(), categories.values(), source=source)
+    return Vocabulary(entries.values(), categories.values(), source=source, icd_owners=owners)
+
+
+def _owners(raw: object, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        raise VocabularyError(f"{where}: 'icd10cm_owners' must map ICD-10-CM codes to entry codes")
+    owners = {}
+    for code, owner in raw.items():
+        if not icd.looks_like_icd(code):
+            raise VocabularyError(f"{where}: icd10cm_owners: {code!r} is not an ICD-10-CM code")
+        owners[icd.canonical(code)] = owner
+    return owners
+
+
+def _check_owners(entries: Mapping[str, Entry], owners: Mapping[str, str], where: str) -> None:
+    """A code listed by several entries must name its owner, and the owner must list it."""
+    listed: dict[str, list[str]] = {}
+    for entry in entries.values():
+        for code in entry.icd10cm:
+            listed.setdefault(code, []).append(entry.code)
+    for code, owner in owners.items():
+        if owner not in entries:
+            raise VocabularyError(
+                f"{where}: icd10cm_owners: {code}: {did_you_mean(owner, entries, 'entry code')}"
+            )
+        if owner not in listed.get(code, ()):
+            raise VocabularyError(
+                f"{where}: icd10cm_owners: {code}: {owner} does not list it in its icd10cm"
+            )
+    for code, codes in listed.items():
+        if len(codes) > 1 and code not in owners:
+            raise VocabularyError(
+                f"{where}: ICD-10-CM code {code} is listed by {', '.join(codes)}: "
+                "name the entry it stands for in icd10cm_owners"
+            )
 
 
 @cache

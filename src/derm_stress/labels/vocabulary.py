@@ -33,6 +33,7 @@ TRIAGE_BY_MALIGNANCY: dict[Malignancy, Triage] = {
 
 OTHER = "OTHER"  # a diagnosis outside the vocabulary; never correct, triage unknown
 UNCLASSIFIED = "unclassified"  # category and group of an ICD code with no listed ancestor
+DATASET_GROUP = "dataset_group"  # the hierarchy group of datasets' group labels
 
 
 def _key(text: str) -> str:
@@ -93,6 +94,7 @@ class Vocabulary:
         entries: Iterable[Entry],
         hierarchy: Iterable[Category],
         source: str = "",
+        icd_owners: Mapping[str, str] | None = None,
     ) -> None:
         self.entries: tuple[Entry, ...] = tuple(entries)
         self.hierarchy: dict[str, Category] = {c.code: c for c in hierarchy}
@@ -114,14 +116,15 @@ class Vocabulary:
                 loose.setdefault(re.sub(r"'s\b", "", key), code)
         self._loose = {k: c for k, c in loose.items() if k not in terms}
         self._ambiguous = {k: tuple(v) for k, v in ambiguous.items()}
-        # an ICD code resolves to the entry that lists it first in its own list (its primary
-        # code); otherwise to the first entry, in file order, that lists it at all
+        # an ICD-10-CM code names the one entry listing it, or for a code several entries
+        # list, the owner the vocabulary file names (checked when the file is loaded)
         icd_index: dict[str, str] = {}
-        for rank in range(max((len(e.icd10cm) for e in self.entries), default=0)):
-            for entry in self.entries:
-                if rank < len(entry.icd10cm):
-                    icd_index.setdefault(icd.compact(entry.icd10cm[rank]), entry.code)
+        for entry in self.entries:
+            for code in entry.icd10cm:
+                icd_index.setdefault(icd.compact(code), entry.code)
+        icd_index.update({icd.compact(k): v for k, v in (icd_owners or {}).items()})
         self._icd = icd_index
+        self.icd_owners: dict[str, str] = dict(icd_owners or {})
         children: dict[str, list[str]] = {}
         for entry in self.entries:
             if entry.parent is not None:
@@ -243,7 +246,10 @@ class Vocabulary:
         entry = self.entry(code)
         places = {(entry.category, entry.group)}
         places.update((self.entry(m).category, self.entry(m).group) for m in entry.members)
-        return frozenset(p for p in places if p != (UNCLASSIFIED, UNCLASSIFIED))
+        # a dataset's group label sits where its members are, not beside other group labels
+        return frozenset(
+            p for p in places if p[1] != DATASET_GROUP and p != (UNCLASSIFIED, UNCLASSIFIED)
+        )
 
     def match_level(self, answer: str, references: str | Iterable[str]) -> MatchLevel | None:
         """How well ``answer`` matches any of the references: ``"exact"`` (the condition, a
@@ -277,6 +283,7 @@ class Vocabulary:
                 "hierarchy": [
                     [c.code, c.name, sorted(c.groups.items())] for c in self.hierarchy.values()
                 ],
+                "icd10cm_owners": sorted(self.icd_owners.items()),
             }
             blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
             self._fingerprint = "sha256:" + hashlib.sha256(blob).hexdigest()[:16]
