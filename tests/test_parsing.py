@@ -120,6 +120,8 @@ def test_longest_term_wins_and_specific_entry_beats_its_parent() -> None:
         ("Erysipelas; cellulitis cannot be excluded.", ("erysipelas", "cellulitis")),
         ("Biopsy to rule out melanoma; probably a nevus.", ("melanoma", "nevus")),
         ("Not psoriasis but nummular eczema.", ("nummular eczema",)),
+        ("History of melanoma; this looks like a nevus.", ("nevus",)),
+        ("SCC arising in an area of actinic damage.", ("squamous cell carcinoma",)),
     ],
 )
 def test_negated_mentions_are_dropped(text: str, kept: tuple[str, ...]) -> None:

@@ -32,7 +32,7 @@ routine | seborrheic dermatitis=seborrhoeic dermatitis ; psoriasis ; tinea versi
 routine | lichen simplex chronicus ; prurigo nodularis ; lichen planus
 routine | asteatotic eczema ; stasis dermatitis ; xerosis
 emergency | eczema herpeticum ; impetigo ; atopic dermatitis
-routine | hand eczema ; tinea manuum ; palmoplantar psoriasis
+routine | hand eczema ; tinea manuum ; palmoplantar psoriasis=psoriasis
 routine | napkin dermatitis ; cutaneous candidiasis ; seborrhoeic dermatitis
 routine | lichen planus ; lichenoid drug eruption ; lichen simplex chronicus
 routine | oral lichen planus ; leukoplakia ; oral candidiasis
@@ -48,7 +48,7 @@ emergency | angioedema ; urticaria ; cellulitis
 routine | hives=urticaria ; insect bite reaction ; erythema multiforme
 routine | acne vulgaris ; rosacea ; perioral dermatitis
 routine | rosacea ; seborrhoeic dermatitis ; lupus erythematosus
-routine | acne rosacea=rosacea ; demodex folliculitis ; acne vulgaris
+routine | acne rosacea=rosacea ; seborrhoeic dermatitis ; acne vulgaris
 routine | rhinophyma ; rosacea ; basal cell carcinoma
 soon | hidradenitis suppurativa ; furunculosis ; pilonidal sinus
 routine | folliculitis ; acne vulgaris ; pseudofolliculitis barbae
@@ -61,7 +61,7 @@ soon | pemphigus foliaceus ; impetigo ; seborrhoeic dermatitis
 routine | dermatitis herpetiformis ; scabies ; bullous pemphigoid
 soon | epidermolysis bullosa acquisita ; porphyria cutanea tarda ; bullous pemphigoid
 urgent | mucous membrane pemphigoid ; pemphigus vulgaris ; lichen planus
-soon | pemphigoid gestationis ; polymorphic eruption of pregnancy ; urticaria
+soon | pemphigoid gestationis ; bullous pemphigoid ; urticaria
 soon | discoid lupus erythematosus ; subacute cutaneous lupus erythematosus ; lichen planopilaris
 soon | subacute cutaneous lupus erythematosus ; psoriasis ; dermatomyositis
 urgent | systemic lupus erythematosus ; dermatomyositis ; rosacea
@@ -76,7 +76,7 @@ urgent | pyoderma gangrenosum ; ecthyma ; venous leg ulcer
 urgent | sweet syndrome ; erythema multiforme ; cellulitis
 routine | granuloma annulare ; tinea corporis ; sarcoidosis
 soon | sarcoidosis ; granuloma annulare ; lupus vulgaris
-routine | necrobiosis lipoidica ; granuloma annulare ; pretibial myxoedema
+routine | necrobiosis lipoidica ; granuloma annulare ; sarcoidosis
 soon | erythema multiforme ; urticaria ; fixed drug eruption
 soon | erythema nodosum ; cellulitis ; erythema induratum
 emergency | stevens-johnson syndrome ; toxic epidermal necrolysis ; erythema multiforme
@@ -87,7 +87,7 @@ emergency | dress syndrome=drug reaction with eosinophilia and systemic symptoms
 routine | erythema annulare centrifugum ; tinea corporis ; granuloma annulare
 routine | polymorphic light eruption ; lupus erythematosus ; photoallergic dermatitis
 routine | sunburn ; phototoxic reaction ; polymorphic light eruption
-routine | prurigo nodularis ; lichen simplex chronicus ; hypertrophic lichen planus
+routine | prurigo nodularis ; lichen simplex chronicus ; hypertrophic lichen planus=lichen planus
 routine | neurotic excoriations ; scabies ; prurigo nodularis
 routine | keratosis pilaris ; folliculitis ; acne vulgaris
 routine | impetigo ; herpes simplex ; eczema
@@ -122,7 +122,7 @@ routine | cutaneous candidiasis ; intertrigo ; inverse psoriasis
 routine | angular cheilitis ; perioral dermatitis ; herpes simplex
 soon | sporotrichosis ; mycobacterium marinum infection ; pyoderma gangrenosum
 urgent | herpes zoster ; herpes simplex ; contact dermatitis
-urgent | shingles=herpes zoster ; zosteriform herpes simplex ; bullous impetigo
+urgent | shingles=herpes zoster ; zosteriform herpes simplex=herpes simplex ; bullous impetigo
 routine | herpes labialis ; impetigo ; angular cheilitis
 routine | cold sore=herpes labialis ; impetigo ; perioral dermatitis
 routine | genital herpes ; syphilitic chancre ; genital warts
@@ -171,7 +171,7 @@ routine | acrochordon=skin tag ; seborrhoeic keratosis ; molluscum contagiosum
 routine | epidermoid cyst ; lipoma ; pilar cyst
 routine | sebaceous cyst=epidermoid cyst ; pilar cyst ; lipoma
 routine | pilar cyst ; epidermoid cyst ; pilomatricoma
-routine | lipoma ; epidermoid cyst ; angiolipoma
+routine | lipoma ; epidermoid cyst ; neurofibroma
 routine | dermatofibroma ; melanocytic nevus ; dermatofibrosarcoma protuberans
 routine | keloid ; hypertrophic scar ; dermatofibrosarcoma protuberans
 routine | hypertrophic scar ; keloid ; dermatofibroma
@@ -186,10 +186,10 @@ routine | syringoma ; milia ; xanthelasma
 routine | xanthelasma ; syringoma ; sebaceous hyperplasia
 routine | neurofibroma ; skin tag ; intradermal nevus
 routine | digital mucous cyst ; giant cell tumour of tendon sheath ; viral wart
-soon | chondrodermatitis nodularis helicis ; squamous cell carcinoma ; actinic keratosis
+soon | actinic keratosis ; squamous cell carcinoma ; basal cell carcinoma
 routine | pilomatricoma ; epidermoid cyst ; calcinosis cutis
 routine | nevus sebaceus ; epidermal nevus ; juvenile xanthogranuloma
-routine | epidermal nevus ; linear lichen planus ; nevus sebaceus
+routine | epidermal nevus ; linear lichen planus=lichen planus ; nevus sebaceus
 routine | juvenile xanthogranuloma ; spitz nevus ; mastocytoma
 routine | urticaria pigmentosa ; cafe au lait macule ; congenital nevus
 routine | mastocytosis ; urticaria pigmentosa ; urticaria
@@ -204,7 +204,7 @@ urgent | basal cell carcinoma ; squamous cell carcinoma ; sebaceous hyperplasia
 urgent | nodular basal cell carcinoma ; intradermal nevus ; sebaceous hyperplasia
 soon | superficial basal cell carcinoma ; bowen's disease ; nummular eczema
 urgent | morphoeic basal cell carcinoma ; scar ; morphoea
-urgent | squamous cell carcinoma ; keratoacanthoma ; hypertrophic actinic keratosis
+urgent | squamous cell carcinoma ; keratoacanthoma ; hypertrophic actinic keratosis=actinic keratosis
 urgent | keratoacanthoma ; squamous cell carcinoma ; molluscum contagiosum
 urgent | merkel cell carcinoma ; amelanotic melanoma ; cutaneous metastasis
 urgent | mycosis fungoides ; nummular eczema ; plaque psoriasis
@@ -251,7 +251,7 @@ routine | hailey-hailey disease ; intertrigo ; inverse psoriasis
 soon | epidermolysis bullosa ; bullous impetigo ; staphylococcal scalded skin syndrome
 routine | tuberous sclerosis ; neurofibromatosis ; acne vulgaris
 soon | xeroderma pigmentosum ; freckles ; solar lentigo
-routine | incontinentia pigmenti ; epidermal nevus ; linear lichen planus
+routine | incontinentia pigmenti ; epidermal nevus ; linear lichen planus=lichen planus
 routine | xerosis ; asteatotic eczema ; ichthyosis vulgaris
 routine | chilblains ; raynaud phenomenon ; lupus pernio
 routine | miliaria ; folliculitis ; viral exanthem

@@ -39,7 +39,8 @@ _REFUSAL = re.compile(
 # words that make the clause around an abbreviation a diagnostic statement
 _DIAGNOSTIC_CUE = re.compile(
     r"\b(?:likely|possible|probable|consider\w*|differential|diagnos\w*|ddx|exclude[sd]?|"
-    r"rule out|suspect\w*|vs|versus|consistent with|in keeping with|suggestive of)\b",
+    r"rule out|suspect\w*|suspicion|impression|concern\w*|think|believe|favou?r\w*|vs|"
+    r"versus|consistent with|in keeping with|suggestive of)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z]{3,}")

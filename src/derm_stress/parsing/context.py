@@ -4,7 +4,9 @@ A *chain* is a run of mentions joined only by connectors ("X, Y or Z", "MM vs SK
 negation cue before or after a chain covers all of it ("no evidence of scabies, lice or
 tinea", "eczema and psoriasis are unlikely"). A cue before a mention counts within its
 clause and only if no turn ("but", "rather", "more likely") comes between; "X cannot be
-excluded", "cannot rule out X" and "to rule out X" keep X in the differential.
+excluded", "cannot rule out X" and "to rule out X" keep X in the differential. The history
+or background of a lesion ("history of melanoma", "arising in an area of actinic damage",
+"known AD") is not its differential and is dropped the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ _BEFORE_CUE = re.compile(
     r"nothing to suggest|nothing suggest(?:s|ing)|not|no|without|unlikely(?: to be)?|"
     r"ruled out|rules out|rather than|neither|nor|"
     r"absence of|absent|negative for|free of|excludes?|excluded|against|instead of|"
-    r"doubt(?:ful)?|non)\b",
+    r"doubt(?:ful)?|non|"
+    # the history or background of the lesion, not its diagnosis
+    r"history of|h/o|known(?! as)|background of|arising (?:in|from|within|on)|"
+    r"in an area of|treated for|previously)\b",
     re.IGNORECASE,
 )
 _TURN = re.compile(
@@ -74,7 +79,8 @@ def _joined(gap: str) -> bool:
 # every word that starts a negation cue above: a text without any negates nothing
 _ANY_CUE = re.compile(
     r"\b(?:no|not|nothing|without|unlikely|ruled|rules|rather|neither|nor|absen\w*|negative|"
-    r"free|exclud\w*|against|instead|doubt\w*|non|improbable|has been|have been)\b",
+    r"free|exclud\w*|against|instead|doubt\w*|non|improbable|has been|have been|history|"
+    r"h/o|known|background|arising|area|treated|previously)\b",
     re.IGNORECASE,
 )
 
