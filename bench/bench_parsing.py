@@ -2,7 +2,7 @@
 
 Usage: python bench/bench_parsing.py [--repeat 5] [--old-commit 3258df5]
 
-Parses the two committed corpora (tests/data/parser_corpus.jsonl, 176 lesion answers, and
+Parses the two committed corpora (tests/data/parser_corpus.jsonl, the lesion answers, and
 tests/data/answers_open.jsonl, the open-vocabulary corpus) with
 
 - ``new``: ``derm_stress.parsing.parse_answer`` over the active vocabulary;
@@ -38,7 +38,7 @@ from derm_stress.parsing.terms import _INDEX
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = {
-    "existing (176)": ROOT / "tests" / "data" / "parser_corpus.jsonl",
+    "existing": ROOT / "tests" / "data" / "parser_corpus.jsonl",
     "open": ROOT / "tests" / "data" / "answers_open.jsonl",
 }
 LEGACY = ("ACK", "BCC", "MEL", "NEV", "SCC", "SEK", "BOD", "DF", "VASC", "LENT", "LPLK", "AKIEC")
@@ -96,10 +96,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--old-commit", default="3258df5")
     args = parser.parse_args()
-    texts = {
-        name: [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
-        for name, path in CORPORA.items()
-    }
+    texts = {}
+    for name, path in CORPORA.items():
+        rows = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
+        texts[f"{name} ({len(rows)})"] = rows
     entries = _entries()
     legacy = [labels.label(code) for code in LEGACY]
     terms = sum(1 + len(e.synonyms) for e in entries)
