@@ -8,6 +8,7 @@ with overlapping grids share results.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from derm_stress.errors import InvalidArgument, StoreDamaged
 from derm_stress.models.base import Answer
 from derm_stress.perturb.base import Applied
 
@@ -93,13 +95,63 @@ class Result:
         return self.answer.error
 
 
-class Store:
-    """SQLite-backed result store. Writes are committed per batch (atomic)."""
+# SQLite's own words for a file that is not (or no longer) a sound database
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
-    def __init__(self, path: str | Path) -> None:
+
+def damaged_message(path: Path, detail: str) -> str:
+    """What to tell a user whose store is damaged: which file, what, how to recover."""
+    return (
+        f"the result store {path} is damaged ({detail}); it was left as it is. "
+        f"To recover what can be: sqlite3 {path} .recover | sqlite3 {path.with_suffix('')}"
+        f"-recovered.sqlite, then replace {path.name} with it (or delete {path.name}) and run "
+        "again: missing results are recomputed"
+    )
+
+
+@contextlib.contextmanager
+def _guard(path: Path) -> Iterator[None]:
+    """Turn SQLite's corruption errors into one ``StoreDamaged`` naming the file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "").startswith(_DAMAGED):
+            raise StoreDamaged(damaged_message(path, str(exc))) from None
+        raise
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Open a store for reading without writing anything beside it. A store with a WAL
+    file (a run is writing it, or one was killed) is opened ``mode=ro``, which reads the
+    WAL through the existing shared-memory file; a closed store (no WAL) is opened
+    ``immutable``, which creates no file at all (so an archived, read-only run works)."""
+    if not path.is_file():
+        raise InvalidArgument(f"no result store at {path}")
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "immutable=1"
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+
+
+class Store:
+    """SQLite-backed result store. Writes are committed per batch (atomic).
+
+    ``read_only`` opens an existing store for reading only: nothing is created or written
+    in its folder (reports and exports of archived or running runs). A damaged file raises
+    ``StoreDamaged`` and is never overwritten."""
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
+        self.read_only = read_only
+        with _guard(self.path):
+            if read_only:
+                self._db = _open_read_only(self.path)
+                self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+            self._create()
+
+    def _create(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(
@@ -119,6 +171,12 @@ class Store:
                 position INTEGER PRIMARY KEY,
                 case_id TEXT NOT NULL,
                 record TEXT NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS case_warnings (
+                case_id TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                warning TEXT NOT NULL,
+                PRIMARY KEY (case_id, fingerprint, warning)
             );
             """
         )
@@ -141,20 +199,21 @@ class Store:
         keys = list(keys)
         done: set[str] = set()
         placeholders = ",".join("?" * len(RETRIED_STATUSES))
-        for start in range(0, len(keys), 900):  # SQLite's variable limit
-            chunk = keys[start : start + 900]
-            rows = self._db.execute(
-                f"SELECT key FROM results WHERE key IN ({','.join('?' * len(chunk))}) "
-                f"AND status NOT IN ({placeholders})",
-                (*chunk, *RETRIED_STATUSES),
-            )
-            done.update(r[0] for r in rows)
+        with _guard(self.path):
+            for start in range(0, len(keys), 900):  # SQLite's variable limit
+                chunk = keys[start : start + 900]
+                rows = self._db.execute(
+                    f"SELECT key FROM results WHERE key IN ({','.join('?' * len(chunk))}) "
+                    f"AND status NOT IN ({placeholders})",
+                    (*chunk, *RETRIED_STATUSES),
+                )
+                done.update(r[0] for r in rows)
         return done
 
     def put(self, rows: Sequence[StoreRow]) -> None:
         """Insert or replace (key, model, case_id, condition, answer, applied) rows atomically."""
         now = time.time()
-        with self._db:
+        with _guard(self.path), self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -177,11 +236,12 @@ class Store:
         keys = list(keys)
         for start in range(0, len(keys), 900):
             chunk = keys[start : start + 900]
-            rows = self._db.execute(
-                "SELECT key, model, case_id, condition, status, answer, applied FROM results "
-                f"WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
+            with _guard(self.path):
+                rows = self._db.execute(
+                    "SELECT key, model, case_id, condition, status, answer, applied "
+                    f"FROM results WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
             for key, model, case_id, condition, status, answer, applied in rows:
                 yield Result(
                     key,
@@ -195,33 +255,62 @@ class Store:
 
     def clear_cases(self) -> None:
         """Forget the case records of the previous run in this store (results stay)."""
-        with self._db:
+        with _guard(self.path), self._db:
             self._db.execute("DELETE FROM cases")
 
     def add_case(self, position: int, record: dict[str, Any]) -> None:
         """Record the run's case number ``position`` (committed with the next ``put``, or
         ``commit``)."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO cases VALUES (?, ?, ?)",
-            (position, record["id"], json.dumps(record)),
-        )
+        with _guard(self.path):
+            self._db.execute(
+                "INSERT OR REPLACE INTO cases VALUES (?, ?, ?)",
+                (position, record["id"], json.dumps(record)),
+            )
+
+    def add_warnings(self, case_id: str, fingerprint: str, warnings: Sequence[str]) -> None:
+        """Keep warnings about a case's input (a multi-frame photo...) with the results: they
+        hold for this content of the case whichever run computed its probes."""
+        with _guard(self.path), self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO case_warnings VALUES (?, ?, ?)",
+                [(case_id, fingerprint, w) for w in warnings],
+            )
+
+    def warnings(self) -> list[tuple[str, str, str]]:
+        """Every (case id, fingerprint, warning) stored (none in stores older than them)."""
+        with _guard(self.path):
+            try:
+                rows = self._db.execute(
+                    "SELECT case_id, fingerprint, warning FROM case_warnings ORDER BY rowid"
+                ).fetchall()
+            except sqlite3.OperationalError:  # a store written before warnings existed
+                return []
+        return [(str(c), str(f), str(w)) for c, f, w in rows]
 
     def commit(self) -> None:
-        self._db.commit()
+        with _guard(self.path):
+            self._db.commit()
 
     def case_records(self) -> list[dict[str, Any]]:
         """The case records of the last run, in dataset order."""
-        rows = self._db.execute("SELECT record FROM cases ORDER BY position")
+        with _guard(self.path):
+            rows = self._db.execute("SELECT record FROM cases ORDER BY position").fetchall()
         return [json.loads(record) for (record,) in rows]
 
     def scan(self, query: str) -> Iterator[tuple[Any, ...]]:
         """Stream the rows of a read-only ``query`` over the results table."""
-        cursor = self._db.execute(query)
-        while batch := cursor.fetchmany(10_000):
+        with _guard(self.path):
+            cursor = self._db.execute(query)
+        while True:
+            with _guard(self.path):
+                batch = cursor.fetchmany(10_000)
+            if not batch:
+                return
             yield from batch
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+        with _guard(self.path):
+            return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
 
 
 def _status(answer: Answer) -> str:
