@@ -221,3 +221,10 @@ def test_a_runs_own_vocabulary_is_what_the_parser_reads(tmp_path: Path) -> None:
     with use_vocabulary(load_vocabulary(extra)):
         parsed = parse_answer("1. Schuppenflechte\n2. Nummular eczema")
     assert parsed.differential == codes("psoriasis", "nummular eczema")
+
+
+def test_an_item_the_index_misses_gets_the_vocabularys_own_lookup() -> None:
+    # ICD-10-CM codes are not terms, but a whole item that is one resolves like a manifest's
+    parsed = parse_answer('{"differential": ["L40.0", "B35.4", "Schnitzler syndrome"]}')
+    assert parsed.differential == (normalise_label("L40.0"), normalise_label("B35.4"), "OTHER")
+    assert parsed.other_terms == ("Schnitzler syndrome",)

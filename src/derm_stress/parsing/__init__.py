@@ -27,7 +27,7 @@ from derm_stress.parsing.structure import Item, json_items, lead_lines, list_ite
 from derm_stress.parsing.terms import Mention, TermIndex
 from derm_stress.parsing.triage import LEVELS as TRIAGE_LEVELS
 from derm_stress.parsing.triage import stated_triage
-from derm_stress.parsing.vocab import active_index, ancestors
+from derm_stress.parsing.vocab import active_index, ancestors, looked_up
 
 __all__ = ["TRIAGE_LEVELS", "Parsed", "parse_answer"]
 
@@ -172,8 +172,12 @@ def _from_items(
         elif any_negated or _STARTS_NEGATIVE.match(item.text) or not _other_name(item.text):
             continue  # "No features of melanoma" is not a diagnosis
         else:
-            code, end = OTHER, 0
-            others.append(_other_name(item.text))
+            name = _other_name(item.text)
+            code, end = looked_up(name), 0
+            if code == OTHER:
+                others.append(name)
+            elif code in codes:
+                continue
         codes.append(code)
         if item.confidence_given:
             confidences.append(item.confidence)
