@@ -109,10 +109,10 @@ class TermIndex:
         for words, term in list(self._terms.items()):
             for plural in _plural_forms(words[-1]):
                 self._terms.setdefault((*words[:-1], plural), term)
-        self._lengths: dict[str, tuple[int, ...]] = {}
+        lengths: dict[str, set[int]] = {}
         for words in self._terms:
-            lengths = set(self._lengths.get(words[0], ())) | {len(words)}
-            self._lengths[words[0]] = tuple(sorted(lengths, reverse=True))
+            lengths.setdefault(words[0], set()).add(len(words))
+        self._lengths = {w: tuple(sorted(n, reverse=True)) for w, n in lengths.items()}
         self._words = {w for words in self._terms for w in words}
         # the terms a misspelling may stand for: long, unambiguous ones only
         self._fuzzy_codes: dict[str, str] = {
@@ -124,14 +124,9 @@ class TermIndex:
         }
         # which fuzzy targets hold a word, and a deletion index of the words (a word within
         # one edit of a vocabulary word shares a one-letter deletion with it, or is one)
+        # (built on the first unknown word: most runs' first answers need neither)
         self._targets_with: dict[str, set[str]] = {}
-        for key in self._fuzzy_codes:
-            for w in key.split(" "):
-                self._targets_with.setdefault(w, set()).add(key)
         self._deletions: dict[str, set[str]] = {}
-        for w in self._targets_with:
-            for variant in {w, *_deletions(w)}:
-                self._deletions.setdefault(variant, set()).add(w)
         # memos: the vocabulary words a word may misspell; the term a span misspells
         self._near_memo: dict[str, frozenset[str]] = {}
         self._closest_memo: dict[tuple[str, str], tuple[int, str] | None] = {}
@@ -192,6 +187,19 @@ class TermIndex:
         letters = span[:-1] if span.endswith("s") and len(span) > 2 else span
         return letters.upper() == letters and any(c.isalpha() for c in letters)
 
+    def _build_fuzzy_tables(self) -> None:
+        targets: dict[str, set[str]] = {}
+        for key in self._fuzzy_codes:
+            for w in key.split(" "):
+                targets.setdefault(w, set()).add(key)
+        deletions: dict[str, set[str]] = {}
+        for w in targets:
+            for variant in {w, *_deletions(w)}:
+                deletions.setdefault(variant, set()).add(w)
+        with self._lock:
+            self._deletions = deletions
+            self._targets_with = targets
+
     def _near(self, word: str) -> frozenset[str]:
         """Words of long vocabulary terms that ``word`` (unknown to the vocabulary) may
         misspell: within one edit (two for words of 16 letters or more). Memoised."""
@@ -201,6 +209,8 @@ class TermIndex:
         if len(word) < 5 or not word.isalpha() or word in self._words:
             near = frozenset()
         else:
+            if not self._targets_with:
+                self._build_fuzzy_tables()
             bound = _max_distance(len(word)) or 1
             if bound == 1:
                 pool = set(self._deletions.get(word, ()))
