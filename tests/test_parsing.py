@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from derm_stress.labels import load_vocabulary, normalise_label, use_vocabulary
 from derm_stress.models.base import Answer
 from derm_stress.parsing import parse_answer
+from derm_stress.parsing.terms import TermIndex
 
 
 @pytest.mark.parametrize(
@@ -228,3 +229,12 @@ def test_an_item_the_index_misses_gets_the_vocabularys_own_lookup() -> None:
     parsed = parse_answer('{"differential": ["L40.0", "B35.4", "Schnitzler syndrome"]}')
     assert parsed.differential == (normalise_label("L40.0"), normalise_label("B35.4"), "OTHER")
     assert parsed.other_terms == ("Schnitzler syndrome",)
+
+
+def test_misspelling_tables_wait_for_the_first_unknown_word() -> None:
+    index = TermIndex([("psoriasis vulgaris", "PLAQUE_PSORIASIS", False)])
+    assert [m.codes for m in index.mentions("psoriasis vulgaris")] == [("PLAQUE_PSORIASIS",)]
+    assert not index._targets_with  # nothing misspelt yet: not built
+    found = index.mentions("psoraisis vulgaris")
+    assert [(m.codes, m.fuzzy) for m in found] == [(("PLAQUE_PSORIASIS",), True)]
+    assert TermIndex([("x", "X", False)]).prepare().mentions("nothing here") == []

@@ -187,6 +187,13 @@ class TermIndex:
         letters = span[:-1] if span.endswith("s") and len(span) > 2 else span
         return letters.upper() == letters and any(c.isalpha() for c in letters)
 
+    def prepare(self) -> TermIndex:
+        """Build now what is otherwise built on the first unknown word (for timings, or a
+        long-lived process that wants its first answers as fast as the rest)."""
+        if not self._targets_with:
+            self._build_fuzzy_tables()
+        return self
+
     def _build_fuzzy_tables(self) -> None:
         targets: dict[str, set[str]] = {}
         for key in self._fuzzy_codes:
