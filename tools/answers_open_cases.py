@@ -335,8 +335,8 @@ EXTRA: list[tuple[str, str, list[str], str | None, str]] = [
     ),
     (
         "unknown",
-        '{"differential": ["Kyrle disease", "prurigo nodularis", "acquired perforating dermatosis"]}',
-        ["OTHER: Kyrle disease", "prurigo nodularis", "OTHER: acquired perforating dermatosis"],
+        '{"differential": ["Flegel disease", "prurigo nodularis", "Galli-Galli disease"]}',
+        ["OTHER: Flegel disease", "prurigo nodularis", "OTHER: Galli-Galli disease"],
         None,
         "ok",
     ),
