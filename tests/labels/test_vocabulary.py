@@ -80,7 +80,9 @@ def test_unlisted_icd_code_is_named_and_placed_under_its_nearest_listed_ancestor
     )
     assert normalise_label("ICD10CM:L40.59") == code and code in vocabulary()
     assert match_level(code, "PSORIASIS") == "exact"  # more specific than the reference
-    assert match_level("PSORIASIS", code) == "group"  # less specific than the reference
+    # no answer can be more precise than the entry an unlisted code sits under
+    assert match_level("PSORIASIS", code) == "exact"
+    assert match_level("PLAQUE_PSORIASIS", code) == "group"
 
 
 def test_unlisted_icd_code_without_listed_ancestor_is_unclassified() -> None:
@@ -243,7 +245,7 @@ entries:
             "entry X, field ambiguous: 'hives' is also an unambiguous term of URTICARIA",
         ),
         ("entries: [1, 2]\n", "'entries' must map codes to entries"),
-        ("entries:\n  X: [\n", "not valid YAML"),
+        ("entries:\n  X: [\n", "invalid YAML"),
         ("entrys: {}\n", "unknown top-level key 'entrys'"),
     ],
 )
@@ -259,3 +261,71 @@ def test_user_file_errors_name_entry_and_field(tmp_path: Path, text: str, messag
 def test_missing_user_file(tmp_path: Path) -> None:
     with pytest.raises(VocabularyError, match="not found"):
         load_vocabulary(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "home"),
+    [
+        ("L03.115", "CELLULITIS"),  # cellulitis of right lower limb
+        ("C44.301", "SKIN_CANCER"),  # unspecified malignant neoplasm of skin of nose
+        ("T23.201A", "BURN"),  # burn of second degree of right hand
+        ("B35.5", "TINEA"),  # tinea imbricata
+        ("L89.153", "PRESSURE_ULCER"),
+    ],
+)
+def test_site_specific_hospital_codes_land_under_their_condition(text: str, home: str) -> None:
+    code = normalise_label(text)
+    assert code.startswith("ICD10CM:") and label(code).parent == home
+    assert match_level(code, home) == "exact" and match_level(home, code) == "exact"
+    assert label(code).triage == label(home).triage
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Psoriasis, unspecified", "PSORIASIS"),
+        ("Eczema NOS", "ECZEMA"),
+        ("Atopic dermatitis (eczema)", "ATOPIC_DERMATITIS"),
+        ("Dermatitis, atopic", "ATOPIC_DERMATITIS"),
+        ("Keratoses, actinic", "ACK"),
+        ("Seborrhoeic warts", "SEK"),
+        ("Melanoma, unspecified site", "MEL"),
+        # an ICD-10-CM description, as hospital exports write it
+        ("Herpesviral vesicular dermatitis", "HERPES_LABIALIS"),
+        ("Zoster without complications", "HERPES_ZOSTER"),
+        ("Melanocytic nevi of trunk", "NEV"),
+        ("Cellulitis of left lower limb", "ICD10CM:L03.116"),  # its ICD description
+        ("Cellulitis of leg", "CELLULITIS"),
+        ("Onychomycosis of toenail", "ONYCHOMYCOSIS"),
+        ("Chronic plaque psoriasis", "PLAQUE_PSORIASIS"),
+        ("Recurrent herpes labialis", "HERPES_LABIALIS"),
+        ("Kawasaki", "KAWASAKI_DISEASE"),
+        ("Behcets", "BEHCETS_DISEASE"),
+        ("Eczema - atopic", "ATOPIC_DERMATITIS"),
+        ("Psoriasis flare", "PSORIASIS"),
+        ("Actinic keratosis x3", "ACK"),
+        ("Basal cell ca", "BCC"),
+    ],
+)
+def test_clinic_and_hospital_forms_of_a_label(text: str, code: str) -> None:
+    assert normalise_label(text) == code
+
+
+@pytest.mark.parametrize("text", ["?BCC vs SCC", "rash", "lesion", "benign", "normal skin"])
+def test_vague_or_uncertain_labels_are_not_guessed(text: str) -> None:
+    with pytest.raises(UnknownName):
+        normalise_label(text)
+
+
+def test_a_user_file_that_expands_through_aliases_is_refused(tmp_path: Path) -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 7):
+        lines.append(
+            f"{chr(97 + i)}: &{chr(97 + i)} [*{chr(96 + i)}" + f", *{chr(96 + i)}" * 9 + "]"
+        )
+    lines.append("entries: {}")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(VocabularyError, match="refused") as info:
+        load_vocabulary(path)
+    assert "\n" not in str(info.value)

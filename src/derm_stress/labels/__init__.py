@@ -25,6 +25,7 @@ one, or the one a run activated with ``use_vocabulary`` (a config's ``vocabulary
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,20 +52,68 @@ Label = Entry  # the name before the vocabulary grew; stored code and notebooks 
 _ACTIVE: ContextVar[Vocabulary | None] = ContextVar("derm_stress_vocabulary", default=None)
 
 
+ENV_VARIABLE = "DERM_STRESS_VOCABULARY"  # a vocabulary file for this process and its children
+
+
 def vocabulary() -> Vocabulary:
-    """The active vocabulary: the one ``use_vocabulary`` set, else the packaged one."""
+    """The active vocabulary: the one ``use_vocabulary`` set, else the file named by the
+    ``DERM_STRESS_VOCABULARY`` environment variable (how worker processes of a run get it),
+    else the packaged one."""
     active = _ACTIVE.get()
-    return active if active is not None else load_vocabulary()
+    if active is not None:
+        return active
+    extra = os.environ.get(ENV_VARIABLE)
+    return load_vocabulary(extra) if extra else load_vocabulary()
 
 
 @contextmanager
-def use_vocabulary(vocab: Vocabulary) -> Iterator[Vocabulary]:
-    """Make ``vocab`` the active vocabulary inside the ``with`` block (this thread/task)."""
+def use_vocabulary(
+    vocab: Vocabulary, process_wide: str | os.PathLike[str] | None = None
+) -> Iterator[Vocabulary]:
+    """Make ``vocab`` the active vocabulary inside the ``with`` block (this thread or task).
+
+    ``process_wide``: the file ``vocab`` was loaded from, also exported as
+    ``DERM_STRESS_VOCABULARY`` for the block, so processes started inside it (executors'
+    workers) load the same vocabulary."""
     token = _ACTIVE.set(vocab)
+    before = os.environ.get(ENV_VARIABLE)
+    if process_wide is not None:
+        os.environ[ENV_VARIABLE] = str(process_wide)
     try:
         yield vocab
     finally:
         _ACTIVE.reset(token)
+        if process_wide is not None:
+            if before is None:
+                os.environ.pop(ENV_VARIABLE, None)
+            else:
+                os.environ[ENV_VARIABLE] = before
+
+
+def run_vocabulary(manifest: Mapping[str, object]) -> tuple[Vocabulary, str | None]:
+    """The vocabulary a run recorded in its manifest (``"vocabulary": {"file", "fingerprint"}``),
+    to score or report it again, and a one-line warning when it cannot be the same one (the
+    file is gone, or its content or the packaged vocabulary changed since the run)."""
+    info = manifest.get("vocabulary")
+    info = info if isinstance(info, Mapping) else {}
+    file, expected = info.get("file"), info.get("fingerprint")
+    if isinstance(file, str) and file:
+        try:
+            vocab = load_vocabulary(file)
+        except VocabularyError as exc:
+            return (
+                load_vocabulary(),
+                f"the run's vocabulary cannot be loaded ({exc}); using the packaged one",
+            )
+    else:
+        vocab = load_vocabulary()
+    if isinstance(expected, str) and expected != vocab.fingerprint:
+        source = file or "the packaged vocabulary"
+        return vocab, (
+            f"the run used vocabulary {expected}; {source} is now {vocab.fingerprint}, "
+            "so codes or triage levels may differ from the run's"
+        )
+    return vocab, None
 
 
 def synonym_table() -> dict[str, str]:
@@ -120,6 +169,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "BY_CODE",
+    "ENV_VARIABLE",
     "LABELS",
     "MALIGNANCIES",
     "OTHER",
@@ -142,6 +192,7 @@ __all__ = [
     "match_level",
     "normalise_label",
     "packaged_path",
+    "run_vocabulary",
     "synonym_table",
     "triage_for",
     "use_vocabulary",

@@ -1,17 +1,22 @@
 """ICD-10-CM codes: recognising them in text and asking the official code set about them.
 
 The code set comes from the ``simple-icd-10-cm`` package (the public-domain CMS release of
-ICD-10-CM). Importing it reads the whole code set (about 1.5 s), so it is imported only when a
-code that no vocabulary entry lists has to be checked or named; every code the vocabulary
-lists resolves without it.
+ICD-10-CM). Importing it reads the whole code set (about 1.5 s), so codes, descriptions and
+parents are read from a JSON index built from it once per machine (see ``_index``), and only
+when a code that no vocabulary entry lists has to be checked or named; every code the
+vocabulary lists resolves without either.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import warnings
 from functools import cache
 from types import ModuleType
+
+from derm_stress.labels.cache import cache_dir
 
 # A letter, two digits (the second may be a letter in a few chapters, e.g. C7A), then an
 # optional dot and up to four more characters: "L40", "L40.0", "L400", "C44.91", "S01.81XA".
@@ -47,18 +52,82 @@ def _library() -> ModuleType:
     return module
 
 
+@cache
+def _index() -> dict[str, tuple[str, str]]:
+    """Every code (no chapters or blocks): its description and parent code ("" at the top).
+
+    Built from the package once per machine and package version and cached as JSON, which
+    loads several times faster than the package parses its XML on import."""
+    from importlib import metadata  # only when an unlisted code is looked up
+
+    try:
+        version = metadata.version("simple-icd-10-cm")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    cached = cache_dir() / f"icd10cm-{version}.json"
+    try:
+        raw = json.loads(cached.read_text(encoding="utf-8"))
+        return {k: (v[0], v[1]) for k, v in raw.items()}
+    except (OSError, ValueError, TypeError, IndexError, AttributeError):
+        pass
+    lib = _library()
+    index: dict[str, tuple[str, str]] = {}
+    for code in lib.get_all_codes(True):
+        if lib.is_chapter_or_block(code):
+            continue
+        parent = lib.get_parent(code)
+        index[code] = (lib.get_description(code), "" if lib.is_chapter_or_block(parent) else parent)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
+        os.replace(partial, cached)
+    except OSError:
+        pass
+    return index
+
+
 def exists(code: str) -> bool:
     """Whether ``code`` is a category, subcategory or full code of ICD-10-CM."""
-    lib = _library()
-    return bool(lib.is_valid_item(code)) and not lib.is_chapter_or_block(code)
+    try:
+        return canonical(code) in _index()
+    except ValueError:
+        return False
 
 
 def description(code: str) -> str:
     """The official short description of an existing code."""
-    return str(_library().get_description(code))
+    return _index()[canonical(code)][0]
 
 
 def parents(code: str) -> list[str]:
     """The ancestors of an existing code, nearest first, without chapters and blocks."""
-    lib = _library()
-    return [c for c in lib.get_ancestors(code) if not lib.is_chapter_or_block(c)]
+    index = _index()
+    chain: list[str] = []
+    parent = index[canonical(code)][1]
+    while parent:
+        chain.append(parent)
+        parent = index[parent][1]
+    return chain
+
+
+@cache
+def _descriptions() -> dict[str, str | None]:
+    """Normalised official description -> code (``None`` where several codes share one)."""
+    from derm_stress.labels.vocabulary import _key
+
+    index: dict[str, str | None] = {}
+    for code, (text, _) in _index().items():
+        key = _key(text)
+        index[key] = None if key in index and index[key] != code else code
+    return index
+
+
+def by_description(text: str) -> str | None:
+    """The code whose official description is ``text`` (any case or punctuation), if one."""
+    from derm_stress.labels.vocabulary import _key
+
+    key = _key(text)
+    if len(key) < 4:
+        return None
+    return _descriptions().get(key)

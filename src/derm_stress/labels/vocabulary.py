@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Literal, get_args
 
 from derm_stress.errors import UnknownName
@@ -33,15 +34,18 @@ TRIAGE_BY_MALIGNANCY: dict[Malignancy, Triage] = {
 
 OTHER = "OTHER"  # a diagnosis outside the vocabulary; never correct, triage unknown
 UNCLASSIFIED = "unclassified"  # category and group of an ICD code with no listed ancestor
+DATASET_GROUP = "dataset_group"  # the hierarchy group of datasets' group labels
 
 
+_NOT_KEY = re.compile(r"[^a-z0-9']+")
+
+
+@lru_cache(maxsize=1 << 16)
 def _key(text: str) -> str:
     """Normalise label text for lookup: case, accents, punctuation and spacing."""
     text = text.replace("’", "'").replace("‘", "'")  # before ASCII folding drops them
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    text = text.lower()
-    text = re.sub(r"[^a-z0-9']+", " ", text)
-    return re.sub(r"\s+", " ", text).strip()
+    return _NOT_KEY.sub(" ", text.lower()).strip()
 
 
 class AmbiguousName(UnknownName):
@@ -93,6 +97,7 @@ class Vocabulary:
         entries: Iterable[Entry],
         hierarchy: Iterable[Category],
         source: str = "",
+        icd_owners: Mapping[str, str] | None = None,
     ) -> None:
         self.entries: tuple[Entry, ...] = tuple(entries)
         self.hierarchy: dict[str, Category] = {c.code: c for c in hierarchy}
@@ -114,14 +119,15 @@ class Vocabulary:
                 loose.setdefault(re.sub(r"'s\b", "", key), code)
         self._loose = {k: c for k, c in loose.items() if k not in terms}
         self._ambiguous = {k: tuple(v) for k, v in ambiguous.items()}
-        # an ICD code resolves to the entry that lists it first in its own list (its primary
-        # code); otherwise to the first entry, in file order, that lists it at all
+        # an ICD-10-CM code names the one entry listing it, or for a code several entries
+        # list, the owner the vocabulary file names (checked when the file is loaded)
         icd_index: dict[str, str] = {}
-        for rank in range(max((len(e.icd10cm) for e in self.entries), default=0)):
-            for entry in self.entries:
-                if rank < len(entry.icd10cm):
-                    icd_index.setdefault(icd.compact(entry.icd10cm[rank]), entry.code)
+        for entry in self.entries:
+            for code in entry.icd10cm:
+                icd_index.setdefault(icd.compact(code), entry.code)
+        icd_index.update({icd.compact(k): v for k, v in (icd_owners or {}).items()})
         self._icd = icd_index
+        self.icd_owners: dict[str, str] = dict(icd_owners or {})
         children: dict[str, list[str]] = {}
         for entry in self.entries:
             if entry.parent is not None:
@@ -177,18 +183,32 @@ class Vocabulary:
             if not icd.looks_like_icd(stripped):
                 raise UnknownName(f"{text!r} is not an ICD-10-CM code")
         key = _key(stripped)
-        code = self._terms.get(key) or self._loose.get(key.replace("'", ""))
+        code = self._lookup(key)
         if code is not None:
             return code
         if icd.looks_like_icd(stripped):
             return self._resolve_icd(stripped)
+        if key in self._ambiguous:
+            self._raise_ambiguous(text, key)
+        described = icd.by_description(stripped)
+        if described is not None:  # a hospital export's ICD-10-CM description as text
+            return self._resolve_icd(described)
+        for variant in _variants(stripped):
+            code = self._lookup(variant)
+            if code is not None:
+                return code
+        raise UnknownName(f"unknown diagnosis label {text!r};{self._suggest(stripped)}")
+
+    def _lookup(self, key: str) -> str | None:
+        return self._terms.get(key) or self._loose.get(key.replace("'", ""))
+
+    def _raise_ambiguous(self, text: str, key: str) -> None:
         if key in self._ambiguous:
             names = ", ".join(f"{self.by_code[c].name} ({c})" for c in self._ambiguous[key])
             raise AmbiguousName(
                 f"ambiguous diagnosis label {text!r}: it can mean {names} or something else; "
                 "write the full name"
             )
-        raise UnknownName(f"unknown diagnosis label {text!r};{self._suggest(stripped)}")
 
     def terms(self) -> tuple[tuple[str, str, bool], ...]:
         """Every (normalised term, code, is_ambiguous), for parsers. Sorted, unique."""
@@ -232,7 +252,12 @@ class Vocabulary:
         and anything more specific than either (subtypes through ``parent``)."""
         if reference == OTHER:
             return frozenset()
-        heads = (reference, *self.entry(reference).members)
+        entry = self.entry(reference)
+        if reference.startswith(icd.DYNAMIC_PREFIX):
+            # no answer can name an unlisted ICD-10-CM code more precisely than the entry
+            # it sits under, so that entry is the exact answer for it
+            return frozenset((reference, entry.parent) if entry.parent else (reference,))
+        heads = (reference, *entry.members)
         codes = set(heads)
         for head in heads:
             codes.update(self.descendants(head))
@@ -243,19 +268,26 @@ class Vocabulary:
         entry = self.entry(code)
         places = {(entry.category, entry.group)}
         places.update((self.entry(m).category, self.entry(m).group) for m in entry.members)
-        return frozenset(p for p in places if p != (UNCLASSIFIED, UNCLASSIFIED))
+        # a dataset's group label sits where its members are, not beside other group labels
+        return frozenset(
+            p for p in places if p[1] != DATASET_GROUP and p != (UNCLASSIFIED, UNCLASSIFIED)
+        )
 
     def match_level(self, answer: str, references: str | Iterable[str]) -> MatchLevel | None:
         """How well ``answer`` matches any of the references: ``"exact"`` (the condition, a
-        member of a group label, or a more specific descendant), ``"group"`` (same group of
-        the hierarchy) or ``None``. ``OTHER`` never matches."""
+        member of a group label, or a more specific descendant; for a reference that is an
+        unlisted ICD-10-CM code, the entry it sits under), ``"group"`` (same group of the
+        hierarchy) or ``None``. ``OTHER`` never matches."""
         refs = (references,) if isinstance(references, str) else tuple(references)
         if answer == OTHER or answer not in self:
             return None
         refs = tuple(r for r in refs if r != OTHER)
         lineage = {answer, *self.ancestors(answer)}
         for ref in refs:
-            if lineage & {ref, *self.entry(ref).members} or answer in self.accepted_codes(ref):
+            accepted = self.accepted_codes(ref)
+            if answer in accepted:
+                return "exact"
+            if not ref.startswith(icd.DYNAMIC_PREFIX) and lineage & accepted:
                 return "exact"
         mine = self.groups(answer)
         if any(mine & self.groups(r) for r in refs):
@@ -277,6 +309,7 @@ class Vocabulary:
                 "hierarchy": [
                     [c.code, c.name, sorted(c.groups.items())] for c in self.hierarchy.values()
                 ],
+                "icd10cm_owners": sorted(self.icd_owners.items()),
             }
             blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
             self._fingerprint = "sha256:" + hashlib.sha256(blob).hexdigest()[:16]
@@ -369,6 +402,62 @@ class Vocabulary:
                 names.append(label)
         hint = f" did you mean {', '.join(names[:3])}?" if names else ""
         return f"{hint} see docs/labels.md for the {len(self)} entries of the vocabulary"
+
+
+_QUALIFIERS = re.compile(r"\b(?:nos|unspecified|not otherwise specified|unsp)\b")
+_PARENTHESES = re.compile(r"[(\[]([^)\]]*)[)\]]")
+# words that qualify a diagnosis without changing it (course, severity, extent, side)
+_ATTRIBUTES = re.compile(
+    r"^(?:(?:acute|chronic|recurrent|persistent|severe|mild|moderate|extensive|multiple|"
+    r"widespread|generali[sz]ed|locali[sz]ed|bilateral|left|right|infected|primary)\s+)+"
+)
+_TRAILING = re.compile(r"(?:\s+(?:flare|flare-up|flare up|exacerbation|x\s*\d+|\d+))+\s*$")
+_SITE = re.compile(r"\s+(?:of|on|affecting)\s+(?:the\s+)?[a-z ,\-]+$")
+
+
+def _variants(text: str) -> list[str]:
+    """Keys to try when a label is not a term as written: the forms clinic and hospital
+    exports use. Without a trailing qualifier ("Psoriasis, unspecified", "Eczema NOS"),
+    without a parenthesis or only its content ("Atopic dermatitis (eczema)"), an inverted
+    "Dermatitis, atopic", and the last word singular ("Seborrhoeic warts", "naevi")."""
+    found: list[str] = []
+
+    def add(candidate: str) -> None:
+        key = _key(candidate)
+        if key and key not in found:
+            found.append(key)
+            words = key.split(" ")
+            last = words[-1]
+            for plural, singular in (
+                ("ies", "y"),
+                ("ses", "sis"),
+                ("es", ""),
+                ("s", ""),
+                ("i", "us"),
+            ):
+                if last.endswith(plural) and len(last) > len(plural) + 2:
+                    singular_key = " ".join([*words[:-1], last[: -len(plural)] + singular])
+                    if singular_key not in found:
+                        found.append(singular_key)
+
+    base = _QUALIFIERS.sub(" ", text.lower()).replace(" - ", ", ")
+    base = _TRAILING.sub("", _ATTRIBUTES.sub("", base.strip()))  # "chronic", "left", "flare"
+    base = re.sub(r"\bca\b", "carcinoma", base)  # "basal cell ca"
+    add(base)
+    add(_SITE.sub("", base))  # "cellulitis of left leg", "onychomycosis of toenail"
+    add(_PARENTHESES.sub(" ", base))
+    for inner in _PARENTHESES.findall(base):
+        add(inner)
+    plain = _PARENTHESES.sub(" ", base)
+    if plain.count(",") == 1:
+        head, tail = (part.strip() for part in plain.split(","))
+        add(f"{tail} {head}")
+        add(head)
+    eponym = _key(plain)  # "Kawasaki", "Behcets", "Bowen's": the eponym without its noun
+    if eponym and len(eponym.split()) <= 2:
+        for noun in ("disease", "syndrome"):
+            add(f"{eponym} {noun}")
+    return found
 
 
 def _malignancy_of_icd(code: str) -> Malignancy:

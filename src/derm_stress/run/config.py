@@ -14,12 +14,14 @@ from derm_stress.datasets.benchmarks import LAYOUTS, load_benchmark
 from derm_stress.datasets.combined import check_name, check_names, combine
 from derm_stress.errors import InvalidArgument, shorten
 from derm_stress.images import MIN_IMAGE_SIDE
+from derm_stress.labels import load_vocabulary
 from derm_stress.perturb.condition import Condition
 from derm_stress.perturb.grid import expand_grid
 from derm_stress.safe_yaml import load_yaml_file
 
 TOP_LEVEL_KEYS = (
-    "name", "image", "context", "dataset", "models", "seed", "top_k", "max_raw_chars"
+    "name", "image", "context", "dataset", "models", "seed", "top_k", "max_raw_chars",
+    "vocabulary",
 )  # fmt: skip
 # a dataset is one source: a manifest, a folder in a published layout (named, or `folder` to
 # detect it), or the bundled sample
@@ -57,6 +59,7 @@ class RunConfig:
     raw: dict[str, Any] = field(default_factory=dict)
     max_raw_chars: int | None = DEFAULT_MAX_RAW_CHARS
     min_image_side: int = MIN_IMAGE_SIDE
+    vocabulary: Path | None = None  # a vocabulary file adding to / overriding the packaged one
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -120,6 +123,12 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
         raise InvalidArgument(f"seed: expected a non-negative integer, got {shorten(seed)}")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InvalidArgument(f"top_k: expected a positive integer, got {shorten(top_k)}")
+    vocabulary = spec.get("vocabulary")
+    if vocabulary is not None and (not isinstance(vocabulary, str) or not vocabulary.strip()):
+        raise InvalidArgument(f"vocabulary: expected a file name, got {shorten(vocabulary)}")
+    vocabulary_path = (base_dir / vocabulary).resolve() if vocabulary else None
+    if vocabulary_path is not None:
+        load_vocabulary(vocabulary_path)  # errors now, naming the entry and the field
     max_raw = spec.get("max_raw_chars", DEFAULT_MAX_RAW_CHARS)
     if max_raw is not None and (
         isinstance(max_raw, bool) or not isinstance(max_raw, int) or max_raw < 1
@@ -157,6 +166,7 @@ def parse_config(spec: Mapping[str, Any], base_dir: Path, name: str) -> RunConfi
         top_k=top_k,
         base_dir=base_dir,
         raw=dict(spec),
+        vocabulary=vocabulary_path,
         max_raw_chars=max_raw,
         min_image_side=min_side,
     )
