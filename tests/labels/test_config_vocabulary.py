@@ -104,3 +104,24 @@ def test_the_environment_variable_activates_a_file(tmp_path: Path) -> None:
         del os.environ[ENV_VARIABLE]
     with pytest.raises(UnknownName):
         normalise_label("schuppenflechte")
+
+
+def test_a_finished_runs_vocabulary_can_be_loaded_again(
+    tmp_path: Path, make_manifest: ManifestFactory
+) -> None:
+    from derm_stress.labels import run_vocabulary
+
+    (tmp_path / "local.yaml").write_text(LOCAL)
+    manifest = make_manifest([{"case_id": "a", "image": "@0", "diagnosis": "schuppenflechte"}])
+    run(load_config(_config(tmp_path, manifest, "local.yaml")), tmp_path / "run")
+    recorded = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    vocab, warning = run_vocabulary(recorded)
+    assert warning is None and vocab.normalise("schuppenflechte") == "PSORIASIS"
+    (tmp_path / "local.yaml").write_text(LOCAL.replace("schuppenflechte", "psoriasis nova"))
+    vocab, warning = run_vocabulary(recorded)
+    assert warning is not None and "may differ" in warning and "\n" not in warning
+    (tmp_path / "local.yaml").unlink()
+    vocab, warning = run_vocabulary(recorded)
+    assert warning is not None and "cannot be loaded" in warning
+    assert vocab.fingerprint == vocabulary().fingerprint
+    assert run_vocabulary({}) == (vocabulary(), None)  # runs from before the vocabulary

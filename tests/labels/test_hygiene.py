@@ -206,6 +206,8 @@ def test_short_abbreviations_are_reviewed() -> None:
         "CNH",
         "LGV",
         "RMSF",
+        "SBCC",
+        "NBCC",
         "PXE",
         "BKL",
         "CSCC",

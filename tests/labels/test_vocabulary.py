@@ -80,7 +80,9 @@ def test_unlisted_icd_code_is_named_and_placed_under_its_nearest_listed_ancestor
     )
     assert normalise_label("ICD10CM:L40.59") == code and code in vocabulary()
     assert match_level(code, "PSORIASIS") == "exact"  # more specific than the reference
-    assert match_level("PSORIASIS", code) == "group"  # less specific than the reference
+    # no answer can be more precise than the entry an unlisted code sits under
+    assert match_level("PSORIASIS", code) == "exact"
+    assert match_level("PLAQUE_PSORIASIS", code) == "group"
 
 
 def test_unlisted_icd_code_without_listed_ancestor_is_unclassified() -> None:
@@ -274,7 +276,7 @@ def test_missing_user_file(tmp_path: Path) -> None:
 def test_site_specific_hospital_codes_land_under_their_condition(text: str, home: str) -> None:
     code = normalise_label(text)
     assert code.startswith("ICD10CM:") and label(code).parent == home
-    assert match_level(code, home) == "exact"
+    assert match_level(code, home) == "exact" and match_level(home, code) == "exact"
     assert label(code).triage == label(home).triage
 
 
@@ -292,7 +294,17 @@ def test_site_specific_hospital_codes_land_under_their_condition(text: str, home
         ("Herpesviral vesicular dermatitis", "HERPES_LABIALIS"),
         ("Zoster without complications", "HERPES_ZOSTER"),
         ("Melanocytic nevi of trunk", "NEV"),
-        ("Cellulitis of left lower limb", "ICD10CM:L03.116"),
+        ("Cellulitis of left lower limb", "ICD10CM:L03.116"),  # its ICD description
+        ("Cellulitis of leg", "CELLULITIS"),
+        ("Onychomycosis of toenail", "ONYCHOMYCOSIS"),
+        ("Chronic plaque psoriasis", "PLAQUE_PSORIASIS"),
+        ("Recurrent herpes labialis", "HERPES_LABIALIS"),
+        ("Kawasaki", "KAWASAKI_DISEASE"),
+        ("Behcets", "BEHCETS_DISEASE"),
+        ("Eczema - atopic", "ATOPIC_DERMATITIS"),
+        ("Psoriasis flare", "PSORIASIS"),
+        ("Actinic keratosis x3", "ACK"),
+        ("Basal cell ca", "BCC"),
     ],
 )
 def test_clinic_and_hospital_forms_of_a_label(text: str, code: str) -> None:

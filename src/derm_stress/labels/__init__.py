@@ -90,6 +90,32 @@ def use_vocabulary(
                 os.environ[ENV_VARIABLE] = before
 
 
+def run_vocabulary(manifest: Mapping[str, object]) -> tuple[Vocabulary, str | None]:
+    """The vocabulary a run recorded in its manifest (``"vocabulary": {"file", "fingerprint"}``),
+    to score or report it again, and a one-line warning when it cannot be the same one (the
+    file is gone, or its content or the packaged vocabulary changed since the run)."""
+    info = manifest.get("vocabulary")
+    info = info if isinstance(info, Mapping) else {}
+    file, expected = info.get("file"), info.get("fingerprint")
+    if isinstance(file, str) and file:
+        try:
+            vocab = load_vocabulary(file)
+        except VocabularyError as exc:
+            return (
+                load_vocabulary(),
+                f"the run's vocabulary cannot be loaded ({exc}); using the packaged one",
+            )
+    else:
+        vocab = load_vocabulary()
+    if isinstance(expected, str) and expected != vocab.fingerprint:
+        source = file or "the packaged vocabulary"
+        return vocab, (
+            f"the run used vocabulary {expected}; {source} is now {vocab.fingerprint}, "
+            "so codes or triage levels may differ from the run's"
+        )
+    return vocab, None
+
+
 def synonym_table() -> dict[str, str]:
     """Every unambiguous normalised term of the active vocabulary mapped to its code (a copy)."""
     return vocabulary().synonym_table()
@@ -166,6 +192,7 @@ __all__ = [
     "match_level",
     "normalise_label",
     "packaged_path",
+    "run_vocabulary",
     "synonym_table",
     "triage_for",
     "use_vocabulary",

@@ -190,13 +190,13 @@ class Vocabulary:
             return self._resolve_icd(stripped)
         if key in self._ambiguous:
             self._raise_ambiguous(text, key)
+        described = icd.by_description(stripped)
+        if described is not None:  # a hospital export's ICD-10-CM description as text
+            return self._resolve_icd(described)
         for variant in _variants(stripped):
             code = self._lookup(variant)
             if code is not None:
                 return code
-        described = icd.by_description(stripped)
-        if described is not None:  # a hospital export's ICD-10-CM description as text
-            return self._resolve_icd(described)
         raise UnknownName(f"unknown diagnosis label {text!r};{self._suggest(stripped)}")
 
     def _lookup(self, key: str) -> str | None:
@@ -252,7 +252,12 @@ class Vocabulary:
         and anything more specific than either (subtypes through ``parent``)."""
         if reference == OTHER:
             return frozenset()
-        heads = (reference, *self.entry(reference).members)
+        entry = self.entry(reference)
+        if reference.startswith(icd.DYNAMIC_PREFIX):
+            # no answer can name an unlisted ICD-10-CM code more precisely than the entry
+            # it sits under, so that entry is the exact answer for it
+            return frozenset((reference, entry.parent) if entry.parent else (reference,))
+        heads = (reference, *entry.members)
         codes = set(heads)
         for head in heads:
             codes.update(self.descendants(head))
@@ -270,15 +275,19 @@ class Vocabulary:
 
     def match_level(self, answer: str, references: str | Iterable[str]) -> MatchLevel | None:
         """How well ``answer`` matches any of the references: ``"exact"`` (the condition, a
-        member of a group label, or a more specific descendant), ``"group"`` (same group of
-        the hierarchy) or ``None``. ``OTHER`` never matches."""
+        member of a group label, or a more specific descendant; for a reference that is an
+        unlisted ICD-10-CM code, the entry it sits under), ``"group"`` (same group of the
+        hierarchy) or ``None``. ``OTHER`` never matches."""
         refs = (references,) if isinstance(references, str) else tuple(references)
         if answer == OTHER or answer not in self:
             return None
         refs = tuple(r for r in refs if r != OTHER)
         lineage = {answer, *self.ancestors(answer)}
         for ref in refs:
-            if lineage & {ref, *self.entry(ref).members} or answer in self.accepted_codes(ref):
+            accepted = self.accepted_codes(ref)
+            if answer in accepted:
+                return "exact"
+            if not ref.startswith(icd.DYNAMIC_PREFIX) and lineage & accepted:
                 return "exact"
         mine = self.groups(answer)
         if any(mine & self.groups(r) for r in refs):
@@ -397,6 +406,13 @@ class Vocabulary:
 
 _QUALIFIERS = re.compile(r"\b(?:nos|unspecified|not otherwise specified|unsp)\b")
 _PARENTHESES = re.compile(r"[(\[]([^)\]]*)[)\]]")
+# words that qualify a diagnosis without changing it (course, severity, extent, side)
+_ATTRIBUTES = re.compile(
+    r"^(?:(?:acute|chronic|recurrent|persistent|severe|mild|moderate|extensive|multiple|"
+    r"widespread|generali[sz]ed|locali[sz]ed|bilateral|left|right|infected|primary)\s+)+"
+)
+_TRAILING = re.compile(r"(?:\s+(?:flare|flare-up|flare up|exacerbation|x\s*\d+|\d+))+\s*$")
+_SITE = re.compile(r"\s+(?:of|on|affecting)\s+(?:the\s+)?[a-z ,\-]+$")
 
 
 def _variants(text: str) -> list[str]:
@@ -424,8 +440,11 @@ def _variants(text: str) -> list[str]:
                     if singular_key not in found:
                         found.append(singular_key)
 
-    base = _QUALIFIERS.sub(" ", text.lower())
+    base = _QUALIFIERS.sub(" ", text.lower()).replace(" - ", ", ")
+    base = _TRAILING.sub("", _ATTRIBUTES.sub("", base.strip()))  # "chronic", "left", "flare"
+    base = re.sub(r"\bca\b", "carcinoma", base)  # "basal cell ca"
     add(base)
+    add(_SITE.sub("", base))  # "cellulitis of left leg", "onychomycosis of toenail"
     add(_PARENTHESES.sub(" ", base))
     for inner in _PARENTHESES.findall(base):
         add(inner)
@@ -434,6 +453,10 @@ def _variants(text: str) -> list[str]:
         head, tail = (part.strip() for part in plain.split(","))
         add(f"{tail} {head}")
         add(head)
+    eponym = _key(plain)  # "Kawasaki", "Behcets", "Bowen's": the eponym without its noun
+    if eponym and len(eponym.split()) <= 2:
+        for noun in ("disease", "syndrome"):
+            add(f"{eponym} {noun}")
     return found
 
 

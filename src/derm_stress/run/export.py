@@ -13,6 +13,7 @@ from derm_stress.run.results import RunData, load_run
 
 COLUMNS = (
     "model",
+    "dataset",
     "case_id",
     "condition",
     "diagnosis",
@@ -40,6 +41,7 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
     among the top k answers (``exact``, ``group``, or empty for none)."""
     k = run.top_k
     level = run.score_level
+    dataset = case_datasets(run)
     for row in run.iter_rows():
         best = row.match_level(k) if row.scored else None
         answer = row.result.answer if row.result else None
@@ -47,6 +49,7 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
         yield (
             {
                 "model": row.model,
+                "dataset": dataset.get(row.case_id),
                 "case_id": row.case_id,
                 "condition": row.condition,
                 "diagnosis": "|".join(row.references),
@@ -66,6 +69,13 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
                 "latency_s": answer.latency_s if answer else None,
             }
         )
+
+
+def case_datasets(run: RunData) -> dict[str, str]:
+    """Each case's dataset: the one its record names (runs of several datasets), else the
+    run's single dataset."""
+    default = str((run.manifest.get("dataset") or {}).get("name") or "")
+    return {c["id"]: str(c.get("dataset") or default) for c in run.cases}
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection,
