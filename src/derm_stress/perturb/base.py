@@ -85,6 +85,9 @@ class Operator(ABC, Generic[T]):
       at construction with the allowed names.
     - ``graded`` is False for operators whose effect does not depend on severity (any
       severity from 1 applies them fully); their condition label omits ``@severity``.
+    - ``version`` is bumped when ``apply`` changes the output bytes for the same parameters
+      (a different kernel); conditions using it then get new store keys
+      (``Condition.key_id``), so results perturbed by the old kernel are not reused.
     """
 
     name: ClassVar[str]
@@ -93,6 +96,7 @@ class Operator(ABC, Generic[T]):
     severities: ClassVar[Mapping[int, Mapping[str, Any]]] = {}
     options: ClassVar[Mapping[str, Any]] = {}
     graded: ClassVar[bool] = True
+    version: ClassVar[int] = 1
 
     def __init__(self, severity: int = 3, **config: Any) -> None:
         if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)):

@@ -58,6 +58,17 @@ class Condition:
         return f"img={self.image_label}|ctx={self.context_label}"
 
     @property
+    def key_id(self) -> str:
+        """The id as it enters store keys: ``id``, plus ``#op=vN`` for each active operator
+        whose ``version`` is above 1 (its kernel changed the output bytes), so results made
+        with an earlier kernel are not reused."""
+        ops: tuple[Operator[Any], ...] = (*self.image_ops, *self.note_ops)
+        bumped = sorted(
+            {f"{op.name}=v{op.version}" for op in ops if op.severity and op.version > 1}
+        )
+        return self.id if not bumped else self.id + "#" + ",".join(bumped)
+
+    @property
     def is_baseline(self) -> bool:
         """Clean image-only: no effective image operator, no note."""
         return self.context == "image_only" and all(op.severity == 0 for op in self.image_ops)
@@ -69,13 +80,16 @@ class Condition:
         return all(op.severity == 0 for op in ops)
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "id": self.id,
             "deterministic": self.is_deterministic,
             "image": [{"op": o.name, "severity": o.severity, **o.config} for o in self.image_ops],
             "context": self.context,
             "note": [{"op": o.name, "severity": o.severity, **o.config} for o in self.note_ops],
         }
+        if self.key_id != self.id:
+            described["key"] = self.key_id
+        return described
 
     def __repr__(self) -> str:
         return f"Condition({self.id!r})"

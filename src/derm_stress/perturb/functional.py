@@ -7,6 +7,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import stringzilla
+
+# Grey levels 0-255 as float64, the input of every tone curve below (built once).
+_LEVELS = np.arange(256, dtype=np.float64)
+_LEVELS.flags.writeable = False
+_UNIT = _LEVELS / 255.0
+_UNIT.flags.writeable = False
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
@@ -18,13 +25,23 @@ def _lut(fn: np.ndarray) -> np.ndarray:
     return _to_uint8(fn).reshape(256)
 
 
+def apply_lut(img: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Map every byte of ``img`` through a 256-entry ``uint8`` table (what ``cv2.LUT``
+    does, with the same result): StringZilla's byte translation runs several times faster
+    than ``cv2.LUT`` on 8-bit images."""
+    src = np.ascontiguousarray(img)
+    out = np.empty_like(src)
+    stringzilla.translate(src.data, table.data, out=out.data)
+    return out
+
+
 def exposure(img: np.ndarray, stops: float) -> np.ndarray:
     """Scale linear light by ``2**stops`` (sRGB-aware), as an over/under-exposed photo."""
-    x = np.arange(256, dtype=np.float64) / 255.0
+    x = _UNIT
     linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
     linear = np.clip(linear * (2.0**stops), 0.0, 1.0)
     srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return cv2.LUT(img, _lut(srgb * 255.0))
+    return apply_lut(img, _lut(srgb * 255.0))
 
 
 def white_balance(img: np.ndarray, red_gain: float, blue_gain: float) -> np.ndarray:
@@ -73,9 +90,12 @@ def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur with standard deviation ``sigma`` px."""
     if sigma <= 0:
         return img.copy()
-    return cv2.GaussianBlur(
-        img, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
-    )
+    # OpenCV's own kernel size for 8-bit images (3 sigma each side), applied as two float
+    # 1-D passes: 2-3x faster than GaussianBlur's bit-exact fixed-point path, which rounds
+    # differently on about 0.5% of pixels (by one grey level)
+    ksize = round(sigma * 6 + 1) | 1
+    kernel = cv2.getGaussianKernel(ksize, sigma, cv2.CV_32F)
+    return cv2.sepFilter2D(img, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT_101)
 
 
 def rotate(img: np.ndarray, angle_deg: float) -> np.ndarray:
@@ -100,13 +120,16 @@ def perspective(img: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     """Round-trip through JPEG at ``quality`` (1-100)."""
-    ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    # cvtColor swaps channels about 40x faster than NumPy's ``img[..., ::-1]`` copy
+    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:  # pragma: no cover - OpenCV fails only on invalid input
         raise RuntimeError("JPEG encoding failed")
     decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if decoded is None:  # pragma: no cover - a buffer OpenCV just wrote always decodes
         raise RuntimeError("JPEG decoding failed")
-    return np.ascontiguousarray(decoded[..., ::-1])
+    out: np.ndarray = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    return out
 
 
 def _normal_table() -> np.ndarray:
@@ -146,19 +169,20 @@ def gaussian_noise(img: np.ndarray, sigma: float, noise_seed: int) -> np.ndarray
 
 def add_brightness(img: np.ndarray, offset: float) -> np.ndarray:
     """Add ``offset`` (0-255 units) to every channel."""
-    return cv2.LUT(img, _lut(np.arange(256, dtype=np.float64) + offset))
+    return apply_lut(img, _lut(_LEVELS + offset))
 
 
 def contrast(img: np.ndarray, factor: float) -> np.ndarray:
     """Scale deviations from the image's mean grey level by ``factor``."""
-    mean = float(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).mean())
-    return cv2.LUT(img, _lut((np.arange(256, dtype=np.float64) - mean) * factor + mean))
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    # the exact integer sum over the exact count: the same float as ``gray.mean()``, faster
+    mean = cv2.sumElems(gray)[0] / gray.size
+    return apply_lut(img, _lut((_LEVELS - mean) * factor + mean))
 
 
 def gamma(img: np.ndarray, value: float) -> np.ndarray:
     """Tone curve ``out = in ** value`` on [0, 1]."""
-    x = np.arange(256, dtype=np.float64) / 255.0
-    return cv2.LUT(img, _lut(255.0 * x**value))
+    return apply_lut(img, _lut(255.0 * _UNIT**value))
 
 
 def multiply(img: np.ndarray, gain: np.ndarray) -> np.ndarray:

@@ -173,7 +173,8 @@ class _Pipeline:
         self.cost = 0.0
         self.stop_reason: str | None = None
         self.hashes = [(m.identity_hash(), m.prompt_version) for m in models]
-        self.condition_keys = [(c.id, c.is_deterministic) for c in conditions]
+        self.condition_keys = [(c.key_id, c.is_deterministic) for c in conditions]
+        self.condition_ids = [c.id for c in conditions]
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -237,7 +238,7 @@ class _Pipeline:
                 self.condition_keys,
                 self.seed,
             )
-            for (condition_id, _), key in zip(self.condition_keys, keys, strict=True):
+            for condition_id, key in zip(self.condition_ids, keys, strict=True):
                 todo[(m, condition_id)] = key
         done = self.store.completed(todo.values())
         reused = len(done)

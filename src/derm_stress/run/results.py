@@ -293,7 +293,7 @@ class RunData:
             m["prompt_version"],
             case_id,
             fingerprint,
-            condition,
+            c.get("key", condition),
             int(self.manifest["seed"]),
             bool(c["deterministic"]),
         )
@@ -407,7 +407,7 @@ def load_run(run_dir: str | Path) -> RunData:
             manifest["cases"] = store.case_records()
     table = _empty_table(manifest)
     seed = int(manifest["seed"])
-    conditions = [(c["id"], bool(c["deterministic"])) for c in manifest["conditions"]]
+    conditions = [(c.get("key", c["id"]), bool(c["deterministic"])) for c in manifest["conditions"]]
     n_conditions, n_cases = len(conditions), len(table.cases)
     wanted: dict[str, int] = {}  # store key -> flat index into the table
     for m, model in enumerate(manifest["models"]):
