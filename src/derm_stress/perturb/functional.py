@@ -17,8 +17,24 @@ _UNIT.flags.writeable = False
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    out: np.ndarray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-    return out
+    """Round half to even, saturate to 0-255 and convert. Floating-point ``arr`` must be a
+    temporary of the caller's: it is rounded and clipped in place (3-4x faster than
+    allocating a new array at each step)."""
+    if arr.dtype.kind != "f":
+        out: np.ndarray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        return out
+    np.rint(arr, out=arr)
+    np.clip(arr, 0, 255, out=arr)
+    return arr.astype(np.uint8)
+
+
+def _grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates as float32 ``(1, W)`` and ``(H, 1)`` arrays: broadcasting them
+    gives, element by element, what ``np.mgrid`` would at a fraction of the cost."""
+    h, w = shape[:2]
+    xx = np.arange(w, dtype=np.float32)[None, :]
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    return xx, yy
 
 
 def _lut(fn: np.ndarray) -> np.ndarray:
@@ -118,6 +134,10 @@ def perspective(img: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     )
 
 
+# OpenCV >= 4.10 decodes straight to RGB (the same pixels as decoding to BGR and swapping)
+_IMREAD_RGB: int | None = getattr(cv2, "IMREAD_COLOR_RGB", None)
+
+
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     """Round-trip through JPEG at ``quality`` (1-100)."""
     # cvtColor swaps channels about 40x faster than NumPy's ``img[..., ::-1]`` copy
@@ -125,10 +145,12 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:  # pragma: no cover - OpenCV fails only on invalid input
         raise RuntimeError("JPEG encoding failed")
-    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR if _IMREAD_RGB is None else _IMREAD_RGB)
     if decoded is None:  # pragma: no cover - a buffer OpenCV just wrote always decodes
         raise RuntimeError("JPEG decoding failed")
-    out: np.ndarray = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    if _IMREAD_RGB is None:  # pragma: no cover - OpenCV before 4.10
+        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    out: np.ndarray = decoded
     return out
 
 
@@ -187,14 +209,15 @@ def gamma(img: np.ndarray, value: float) -> np.ndarray:
 
 def multiply(img: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """Multiply by a per-pixel gain map (``H x W``, float32), as light falling unevenly."""
-    out = img.astype(np.float32) * gain[..., None]
+    out = img.astype(np.float32)
+    out *= gain[..., None]
     return _to_uint8(out)
 
 
 def linear_gradient(shape: tuple[int, ...], angle_deg: float, low: float) -> np.ndarray:
     """A gain map falling linearly from 1 to ``low`` across the image along ``angle_deg``."""
     h, w = shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(shape)
     rad = np.deg2rad(angle_deg)
     t = (xx - (w - 1) / 2) * np.cos(rad) + (yy - (h - 1) / 2) * np.sin(rad)
     span = max(float(t.max() - t.min()), 1e-6)
@@ -212,7 +235,7 @@ def shadow_mask(
     shorter side.
     """
     h, w = shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(shape)
     rad = np.deg2rad(angle_deg)
     half_diag = 0.5 * float(np.hypot(h, w))
     d = (xx - (w - 1) / 2) * np.cos(rad) + (yy - (h - 1) / 2) * np.sin(rad) - offset * half_diag
@@ -224,7 +247,7 @@ def shadow_mask(
 def vignette_mask(shape: tuple[int, ...], strength: float) -> np.ndarray:
     """Gain map of lens vignetting: 1 at the centre, ``1 - strength`` at the corners."""
     h, w = shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(shape)
     r = np.hypot((xx - (w - 1) / 2) / max(w / 2, 1), (yy - (h - 1) / 2) / max(h / 2, 1))
     r = r / np.sqrt(2.0)
     return np.asarray(1.0 - strength * r**2, dtype=np.float32)
@@ -237,7 +260,7 @@ def glare(img: np.ndarray, spots: list[list[float]]) -> np.ndarray:
     height.
     """
     h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(img.shape)
     alpha = np.zeros((h, w), dtype=np.float32)
     for cx, cy, rx, ry, intensity in spots:
         d2 = ((xx - cx * w) / max(rx * w, 0.5)) ** 2 + ((yy - cy * h) / max(ry * h, 0.5)) ** 2
@@ -372,7 +395,7 @@ def circular_mask(img: np.ndarray, radius: float, softness: float) -> np.ndarray
     """Black out everything outside a centred circle of ``radius`` (fraction of the
     half-diagonal), as the field of view of a dermoscope; ``softness`` in the same unit."""
     h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(img.shape)
     r = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2) / max(0.5 * float(np.hypot(h, w)), 1e-6)
     gain = np.clip((radius - r) / max(softness, 1e-6) + 0.5, 0.0, 1.0).astype(np.float32)
     return multiply(img, gain)
