@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -53,8 +54,8 @@ class Condition:
             return "image_only"
         return "+".join(op.label for op in self.note_ops) or "full"
 
-    @property
-    def id(self) -> str:
+    @cached_property
+    def id(self) -> str:  # cached: the harness asks for it per case and condition
         return f"img={self.image_label}|ctx={self.context_label}"
 
     @property

@@ -249,7 +249,11 @@ class _Pipeline:
         if not todo:
             return
         needed = {c for _, c in todo}
-        conditions = [c for c in self.conditions if c.id in needed]
+        conditions = [
+            c
+            for c, condition_id in zip(self.conditions, self.condition_ids, strict=True)
+            if condition_id in needed
+        ]
         future = self.executor.perturb(case, conditions, self.seed)
         self.pending.append(_Pending(case, todo, conditions, future))
 
