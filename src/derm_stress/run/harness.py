@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ class RunSummary:
         return self.cases * self.conditions * self.models
 
 
+@cache  # once per process: a resume in the same process does not fork git again
 def _git_revision() -> str | None:
     try:
         out = subprocess.run(
@@ -80,6 +82,7 @@ def _git_revision() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+@cache  # once per process (importlib.metadata scans sys.path)
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version(), "derm-stress": __version__}
     for package in ("numpy", "opencv-python-headless", "pillow", "pyyaml"):
@@ -434,7 +437,7 @@ def run(
         },
         "executor": executor.name,
         "budget": vars(budget) if budget else None,
-        "versions": _versions(),
+        "versions": dict(_versions()),
         "git_revision": _git_revision(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "status": "running",
