@@ -121,9 +121,6 @@ class Store:
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        # 64 MiB of page cache (default 2 MiB): key lookups and inserts into a store of
-        # millions of results stay in memory instead of re-reading index pages
-        self._db.execute("PRAGMA cache_size=-65536")
         self._uncommitted = 0
         self._last_commit = time.monotonic()
         self._db.executescript(
