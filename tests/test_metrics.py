@@ -204,3 +204,17 @@ def test_ece_of_a_perfectly_calibrated_set_is_zero() -> None:
     conf = np.array([0.25] * 4 + [0.75] * 4)
     hit = np.array([1, 0, 0, 0, 1, 1, 1, 0], dtype=float)
     assert expected_calibration_error(conf, hit) == pytest.approx(0.0)
+
+
+def test_intervals_can_be_limited_to_some_conditions_without_changing_them(run: RunData) -> None:
+    full = compute_metrics(run)
+    limited = compute_metrics(run, intervals={BLUR})
+    interval_fields = ("top1_ci", "topk_ci", "delta_top1_ci", "delta_topk_ci")
+    for a, b in zip(full, limited, strict=True):
+        if a.condition == BLUR:
+            assert a == b and a.top1_ci is not None
+        else:
+            assert all(getattr(b, f) is None for f in interval_fields)
+            assert {k: v for k, v in a.as_dict().items() if k not in interval_fields} == {
+                k: v for k, v in b.as_dict().items() if k not in interval_fields
+            }

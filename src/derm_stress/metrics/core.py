@@ -9,7 +9,7 @@ run always gives the same numbers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -82,10 +82,10 @@ def _share(mask: np.ndarray) -> float | None:
     return float(mask.mean()) if mask.size else None
 
 
-def _mean_ci(values: np.ndarray, seed: int) -> tuple[float | None, CI | None]:
+def _mean_ci(values: np.ndarray, seed: int, interval: bool) -> tuple[float | None, CI | None]:
     if not values.size:
         return None, None
-    return float(values.mean()), bootstrap_ci(values, seed)
+    return float(values.mean()), bootstrap_ci(values, seed) if interval else None
 
 
 def _condition_metrics(
@@ -97,6 +97,7 @@ def _condition_metrics(
     k: int,
     reference_triage: np.ndarray,
     run_seed: int,
+    intervals: bool = True,
 ) -> ConditionMetrics:
     model, condition = t.models[mi], t.conditions[ci]
     seed = derive_seed("metrics", run_seed, model, condition)
@@ -104,8 +105,8 @@ def _condition_metrics(
     scored = keep & ((status == OK) | (status == UNPARSEABLE))
     hit1 = (t.rank[mi, ci] == 1) & scored
     hitk = (t.rank[mi, ci] >= 1) & (t.rank[mi, ci] <= k) & scored
-    top1, top1_ci = _mean_ci(hit1[scored], seed)
-    topk, topk_ci = _mean_ci(hitk[scored], seed + 1)
+    top1, top1_ci = _mean_ci(hit1[scored], seed, intervals)
+    topk, topk_ci = _mean_ci(hitk[scored], seed + 1, intervals)
     if bi is not None:
         base_status = t.status[mi, bi]
         paired = scored & keep & ((base_status == OK) | (base_status == UNPARSEABLE))
@@ -116,8 +117,8 @@ def _condition_metrics(
         base1 = basek = paired
     d1 = hit1[paired].astype(np.int8) - base1[paired].astype(np.int8)
     dk = hitk[paired].astype(np.int8) - basek[paired].astype(np.int8)
-    delta_top1, delta_top1_ci = _mean_ci(d1, seed + 2)
-    delta_topk, delta_topk_ci = _mean_ci(dk, seed + 3)
+    delta_top1, delta_top1_ci = _mean_ci(d1, seed + 2, intervals)
+    delta_topk, delta_topk_ci = _mean_ci(dk, seed + 3, intervals)
     is_baseline = condition == BASELINE_ID
     mcnemar = None
     if paired.any() and not is_baseline:
@@ -194,28 +195,37 @@ def reference_triage(run: RunData) -> np.ndarray:
     return np.array([levels.get(c.get("triage"), -1) for c in run.cases], dtype=np.int8)
 
 
-def compute_metrics(run: RunData, keep: np.ndarray | None = None) -> list[ConditionMetrics]:
+def compute_metrics(
+    run: RunData, keep: np.ndarray | None = None, intervals: Container[str] | None = None
+) -> list[ConditionMetrics]:
     """Metrics for every (model, condition) of a run, in manifest order; ``keep`` (a
-    boolean array over the run's cases) restricts them to a subgroup."""
+    boolean array over the run's cases) restricts them to a subgroup. ``intervals`` limits
+    the bootstrap intervals (most of the cost) to those conditions; the others get None
+    (default: intervals everywhere). Every interval computed is the same either way."""
     t = run.table
     keep = np.ones(len(t.cases), bool) if keep is None else keep
     triage = reference_triage(run)
     base = t.conditions.index(BASELINE_ID) if BASELINE_ID in t.conditions else None
     seed = int(run.manifest["seed"])
     return [
-        _condition_metrics(t, mi, ci, base, keep, run.top_k, triage, seed)
+        _condition_metrics(
+            t, mi, ci, base, keep, run.top_k, triage, seed, intervals is None or c in intervals
+        )
         for mi in range(len(t.models))
-        for ci in range(len(t.conditions))
+        for ci, c in enumerate(t.conditions)
     ]
 
 
-def subgroup_metrics(run: RunData, by: str) -> dict[str, list[ConditionMetrics]]:
+def subgroup_metrics(
+    run: RunData, by: str, intervals: Container[str] | None = None
+) -> dict[str, list[ConditionMetrics]]:
     """Metrics per value of a case attribute (``diagnosis``, ``fitzpatrick``,
-    ``body_site``) for the cases where it is known."""
+    ``body_site``) for the cases where it is known (``intervals``: see ``compute_metrics``).
+    """
     values = [None if c.get(by) is None else str(c.get(by)) for c in run.cases]
     groups = sorted({v for v in values if v is not None})
     column = np.array(values, dtype=object)
-    return {g: compute_metrics(run, keep=column == g) for g in groups}
+    return {g: compute_metrics(run, keep=column == g, intervals=intervals) for g in groups}
 
 
 THRESHOLDS = tuple(i / 10 for i in range(10))
