@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +166,11 @@ def photos_512(n: int) -> list[tuple[Case, np.ndarray]]:
     return out
 
 
+def wrapped_call(op: Any, img: np.ndarray, rng_args: tuple[Any, ...], case: Case) -> Any:
+    """What the harness does per application: derive the seeded RNG, call the operator."""
+    return op(img, derive_rng(*rng_args), case, "image[0]")
+
+
 def kernel_call(op: Any, img: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """The operator's kernel with fixed parameters: what a user would call by hand."""
     result: np.ndarray = op.apply(img, params)
@@ -187,18 +194,20 @@ def time_operators(
             if albu is not None:
                 ours_change.append(mean_change(out, img))
                 their_change.append(mean_change(albu(image=img)["image"], img))
-            w, d, a = [], [], []
-            for _ in range(repeats):  # interleaved, so drift hits all alike
-                t = time.perf_counter()
-                op(img, derive_rng(*rng_args), case, "image[0]")
-                w.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                kernel_call(op, img, params)
-                d.append(time.perf_counter() - t)
-                if albu is not None:
+            w: list[float] = []
+            d: list[float] = []
+            a: list[float] = []
+            calls: list[tuple[list[float], Callable[[], Any]]] = [
+                (w, partial(wrapped_call, op, img, rng_args, case)),
+                (d, partial(kernel_call, op, img, params)),
+            ]
+            if albu is not None:
+                calls.append((a, partial(albu, image=img)))
+            for r in range(repeats):  # interleaved, each first in turn: drift hits all alike
+                for times, call in calls[r % len(calls) :] + calls[: r % len(calls)]:
                     t = time.perf_counter()
-                    albu(image=img)
-                    a.append(time.perf_counter() - t)
+                    call()
+                    times.append(time.perf_counter() - t)
             wrapped.append(min(w))
             direct.append(min(d))
             if a:
