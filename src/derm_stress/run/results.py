@@ -423,6 +423,9 @@ def load_run(run_dir: str | Path) -> RunData:
             for c, key in enumerate(keys):
                 wanted[key] = (m * n_conditions + c) * n_cases + n
     filler = _Filler(table, _diagnoses(manifest))
+    # differentials repeat (a few hundred distinct lists in a million answers): each text is
+    # parsed once (the cache is emptied when it grows large, so memory stays bounded)
+    parsed: dict[str, list[str]] = {}
     with Store(store_path) as store:
         for row in store.scan(_SCAN):
             key, status, differential, confidence, triage, latency, prompt, completion, cost = row[
@@ -431,10 +434,17 @@ def load_run(run_dir: str | Path) -> RunData:
             at = wanted.get(key)
             if at is None:  # a result of another configuration sharing the store
                 continue
+            answer: Sequence[str] = ()
+            if differential:
+                answer = parsed.get(differential) or []
+                if not answer:
+                    if len(parsed) >= 100_000:
+                        parsed.clear()
+                    answer = parsed[differential] = json.loads(differential)
             filler.add(
                 at,
                 status,
-                json.loads(differential) if differential else (),
+                answer,
                 (confidence,),
                 triage,
                 latency,
