@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
 
-from derm_stress.errors import DermStressError
+from derm_stress.errors import (
+    EXIT_ERROR_RATE,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_NOTHING_TO_RUN,
+    EXIT_STORE_DAMAGED,
+    EXIT_USAGE,
+    DermStressError,
+)
 
 DEFAULT_RUNS = Path("runs")
+DEFAULT_MAX_ERROR_RATE = 0.05  # derm_stress.run.outcome (not imported here: startup time)
+
+EXIT_CODES = f"""\b
+Exit status:
+  0    completed (error rate at most --max-error-rate; a budget stop counts)
+  {EXIT_USAGE}    usage or config error, unreadable input: nothing was run
+  {EXIT_ERROR_RATE}    completed, but the error rate is above --max-error-rate
+  {EXIT_NOTHING_TO_RUN}    nothing to run: 0 cases loaded (every dataset row rejected)
+  {EXIT_LOCKED}    another process is running in the run directory
+  {EXIT_STORE_DAMAGED}    the result store is damaged (left as it is; see the message)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C): what was answered is stored
+"""
+
+
+def _exit_on_second_interrupt(signum: int, frame: FrameType | None) -> None:
+    """First Ctrl-C: stop cleanly (KeyboardInterrupt); a second one exits at once."""
+    signal.signal(signal.SIGINT, _exit_now)
+    raise KeyboardInterrupt
+
+
+def _exit_now(signum: int, frame: FrameType | None) -> None:
+    os.write(2, b"interrupted again: exiting now\n")
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _echo_summary(summary: Any) -> None:
@@ -29,8 +64,30 @@ def _echo_summary(summary: Any) -> None:
         problems.append(f"{summary.input_errors} results with unusable input")
     if summary.model_errors:
         problems.append(f"{summary.model_errors} failed model calls")
+    if summary.input_warnings:
+        problems.append(f"{summary.input_warnings} input warnings (multi-frame photos...)")
     if problems:
         click.echo("problems: " + "; ".join(problems) + " (listed in the report)")
+
+
+def _echo_previous(previous: dict[str, Any] | None, where: Path) -> None:
+    if previous is None:
+        return
+    if previous.get("status") == "running":
+        started = f" (started {previous['started']})" if previous.get("started") else ""
+        click.echo(
+            f"note: the previous run in {where}{started} ended abnormally (killed or "
+            "stopped without finishing); its stored results are kept and this run goes on",
+            err=True,
+        )
+    elif previous.get("status") == "unreadable manifest":
+        click.echo(
+            f"note: the manifest in {where} was unreadable (a write that never finished); "
+            "this run rewrote it and kept the stored results",
+            err=True,
+        )
+    elif previous.get("tidied"):
+        click.echo(f"note: removed a leftover manifest.json.tmp in {where}", err=True)
 
 
 def _run_and_report(
@@ -41,12 +98,16 @@ def _run_and_report(
     address: str | None = None,
     max_calls: int | None = None,
     max_cost: float | None = None,
-) -> Path:
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+) -> tuple[Path, int]:
+    """Run, write the report; returns its path and the exit status."""
     from derm_stress.report import write_report
-    from derm_stress.run import Budget, load_config, make_executor, make_progress, run
+    from derm_stress.run import Budget, load_config, load_run, make_executor, make_progress, run
+    from derm_stress.run.config import check_run_name
+    from derm_stress.run.outcome import outcome
 
     config = load_config(config_path)
-    out_dir = out or DEFAULT_RUNS / config.name
+    out_dir = out or DEFAULT_RUNS / check_run_name(config.name)
     summary = run(
         config,
         out_dir,
@@ -54,10 +115,21 @@ def _run_and_report(
         executor=make_executor(executor, address),
         budget=Budget(max_calls, max_cost),
     )
+    _echo_previous(summary.previous_run, out_dir)
     _echo_summary(summary)
     if summary.stopped:
         click.echo(f"stopped early: {summary.stopped}; run again (with a larger budget) to go on")
-    return write_report(out_dir)
+    loaded = load_run(out_dir)
+    report = write_report(loaded)
+    result = outcome(loaded)
+    if result.error_rate > max_error_rate:
+        click.echo(
+            f"{result.describe()}: above --max-error-rate {max_error_rate:.1%} "
+            f"(exit status {EXIT_ERROR_RATE})",
+            err=True,
+        )
+        return report, EXIT_ERROR_RATE
+    return report, 0
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,8 +156,10 @@ def demo(out: Path, quiet: bool) -> None:
     and print the path of the HTML report."""
     from derm_stress.perturb.presets import preset_path
 
-    report = _run_and_report(preset_path("quickstart"), out, quiet)
+    signal.signal(signal.SIGINT, _exit_on_second_interrupt)
+    report, status = _run_and_report(preset_path("quickstart"), out, quiet)
     click.echo(f"report: {report.resolve()}")
+    sys.exit(status)
 
 
 @cli.command("run")
@@ -117,6 +191,14 @@ def demo(out: Path, quiet: bool) -> None:
     default=None,
     help="Stop once the estimated cost reaches USD (calls in flight complete).",
 )
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 1),
+    default=DEFAULT_MAX_ERROR_RATE,
+    show_default=True,
+    help="Exit with status 3 when more than this share of the grid failed: failed model "
+    "calls, unusable inputs and rejected dataset rows (each counting for all its results).",
+)
 def run_cmd(
     config: Path,
     out: Path | None,
@@ -125,15 +207,24 @@ def run_cmd(
     address: str | None,
     max_calls: int | None,
     max_cost: float | None,
+    max_error_rate: float,
 ) -> None:
     """Run CONFIG (a YAML grid plus optional dataset, models, seed, top_k).
 
-    Results already in the run directory's store are reused, never recomputed; Ctrl-C
-    stops cleanly (what was answered is stored); the HTML report is rewritten at the end
+    Results already in the run directory's store are reused, never recomputed; the run
+    directory is locked while a run uses it. Ctrl-C stops within seconds (what was
+    answered is stored), a second Ctrl-C at once; the HTML report is rewritten at the end
     and its path printed.
     """
-    report = _run_and_report(config, out, quiet, executor, address, max_calls, max_cost)
+    signal.signal(signal.SIGINT, _exit_on_second_interrupt)
+    report, status = _run_and_report(
+        config, out, quiet, executor, address, max_calls, max_cost, max_error_rate
+    )
     click.echo(f"report: {report.resolve()}")
+    sys.exit(status)
+
+
+run_cmd.help = f"{inspect.cleandoc(run_cmd.help or '')}\n\n{EXIT_CODES}"
 
 
 @cli.command()
@@ -160,8 +251,18 @@ def report(run_dir: Path, out: Path | None, redact_notes: bool, other: Path | No
     side-by-side comparison of RUN_DIR (A) and OTHER (B), paired per case."""
     from derm_stress.report import write_comparison, write_report
     from derm_stress.run import load_run
+    from derm_stress.run.results import ENDED_ABNORMALLY
 
     run = load_run(run_dir)  # once, for the report and the comparison
+    if run.manifest.get("status") == ENDED_ABNORMALLY:
+        click.echo(
+            f"note: the run in {run_dir} ended abnormally (its manifest says running, no "
+            "process holds it); the report shows what was stored. Run the config again "
+            "into it to finish",
+            err=True,
+        )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"report: {write_report(run, out, redact_notes).resolve()}")
     if other is not None:
         click.echo(f"comparison: {write_comparison(run, other).resolve()}")
@@ -377,15 +478,23 @@ def train_reference_cmd(data: Path, out: Path | None) -> None:
 
 
 def main() -> None:
-    """Entry point: DermStress errors are one line on stderr, exit status 2."""
+    """Entry point: DermStress errors are one line on stderr, with their exit status
+    (``EXIT_CODES``; 2 for usage and config errors)."""
     try:
         cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo("interrupted: results so far are stored; run again to resume", err=True)
-        sys.exit(130)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # everything is stored and the manifest written: do not wait for model calls
+        # still running on abandoned threads (Python would join them at exit)
+        os._exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (DermStressError, OSError) as exc:
+    except DermStressError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
+from typing import Any
+
+# Exit statuses of the command line (documented in the README and `derm-stress run --help`).
+EXIT_OK = 0
+EXIT_ERROR_RATE = 3  # completed, but the error rate is above --max-error-rate
+EXIT_USAGE = 2  # bad config, option or input file: nothing was run
+EXIT_NOTHING_TO_RUN = 4  # 0 cases loaded (or every dataset row rejected)
+EXIT_LOCKED = 5  # another process holds the run directory
+EXIT_STORE_DAMAGED = 6  # the result store is damaged; it was left untouched
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), what a shell reports too
 
 
 class DermStressError(Exception):
-    """Root of every error derm-stress raises on purpose."""
+    """Root of every error derm-stress raises on purpose. ``exit_code`` is the command
+    line's exit status for it."""
+
+    exit_code: int = EXIT_USAGE
 
 
 class InvalidArgument(DermStressError, ValueError):
@@ -27,6 +41,38 @@ class DatasetError(DermStressError):
 
 class CaseInputError(DermStressError):
     """One case's input (image, note, label) is unusable; the run goes on without it."""
+
+
+class NothingToRun(DermStressError):
+    """The run has nothing to do: no case could be loaded."""
+
+    exit_code = EXIT_NOTHING_TO_RUN
+
+
+class RunLocked(DermStressError):
+    """Another process is running in the same run directory."""
+
+    exit_code = EXIT_LOCKED
+
+
+class StoreDamaged(DermStressError):
+    """The result store cannot be read as a database; it is left as it is."""
+
+    exit_code = EXIT_STORE_DAMAGED
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict = 3, 6, 6, 6
+_SHORT.maxset = _SHORT.maxfrozenset = 6
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlong = 40
+
+
+def shorten(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` bounded in size and time (nested or aliased YAML values can expand
+    to gigabytes): the one way a user's value is echoed in an error message."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def did_you_mean(name: str, choices: Iterable[str], what: str) -> UnknownName:

@@ -18,6 +18,7 @@ from derm_stress.cases import ImageSource
 from derm_stress.errors import CaseInputError
 
 MAX_PIXELS = 64_000_000  # refuse decompression bombs explicitly rather than by warning
+MIN_IMAGE_SIDE = 32  # a run's default: smaller photos hold nothing a model can assess
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -33,8 +34,15 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes to an RGB ``uint8`` array."""
+def decode_image(
+    data: bytes,
+    name: str = "<bytes>",
+    min_side: int = 1,
+    warnings_out: list[str] | None = None,
+) -> np.ndarray:
+    """Decode encoded image bytes to an RGB ``uint8`` array. A side under ``min_side``
+    pixels is a ``CaseInputError``; of a multi-frame file (animated GIF, multi-page TIFF)
+    the first frame is used, and a warning saying so is appended to ``warnings_out``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -43,6 +51,16 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
                     raise CaseInputError(
                         f"image {name} is {img.width}x{img.height} px, over the limit of "
                         f"{MAX_PIXELS:,} pixels"
+                    )
+                if min(img.width, img.height) < min_side:
+                    raise CaseInputError(
+                        f"image {name} is {img.width}x{img.height} px, under the minimum side "
+                        f"of {min_side} px (dataset.min_image_side)"
+                    )
+                frames = int(getattr(img, "n_frames", 1) or 1)
+                if frames > 1 and warnings_out is not None:
+                    warnings_out.append(
+                        f"image {name} has {frames} frames ({img.format}); the first is used"
                     )
                 img.load()  # decode now, so a truncated file fails here
                 rgb = _to_rgb(img)
@@ -56,14 +74,23 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def load_image(source: ImageSource) -> np.ndarray:
+def load_image(
+    source: ImageSource, min_side: int = 1, warnings_out: list[str] | None = None
+) -> np.ndarray:
     """Load one image (a path or an array) as an RGB ``uint8`` array.
 
     Arrays are validated and converted: ``H x W`` grayscale and ``H x W x 4`` RGBA are
-    accepted; other shapes and non-``uint8`` dtypes raise ``CaseInputError``.
+    accepted; other shapes and non-``uint8`` dtypes raise ``CaseInputError``, as does a
+    side under ``min_side`` pixels. Warnings (multi-frame files) go to ``warnings_out``.
     """
     if isinstance(source, np.ndarray):
-        return as_rgb_array(source)
+        arr = as_rgb_array(source)
+        if min(arr.shape[:2]) < min_side:
+            raise CaseInputError(
+                f"image array is {arr.shape[1]}x{arr.shape[0]} px, under the minimum side of "
+                f"{min_side} px (dataset.min_image_side)"
+            )
+        return arr
     path = Path(source)
     try:
         data = path.read_bytes()
@@ -71,7 +98,7 @@ def load_image(source: ImageSource) -> np.ndarray:
         raise CaseInputError(f"image file not found: {path}") from None
     except OSError as exc:
         raise CaseInputError(f"cannot read image {path}: {exc.strerror or exc}") from None
-    return decode_image(data, str(path))
+    return decode_image(data, str(path), min_side, warnings_out)
 
 
 def as_rgb_array(arr: np.ndarray) -> np.ndarray:

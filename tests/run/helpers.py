@@ -47,3 +47,29 @@ def slow_varied(probe: Probe) -> str:
     digest = probe_digest(probe)
     first, second = codes[int(digest[:8], 16) % 4], codes[int(digest[8:16], 16) % 4]
     return f"1. {first}\n2. {second}"
+
+
+def hang(probe: Probe) -> str:
+    """Never returns (a model server that stopped answering)."""
+    while True:
+        time.sleep(3600)
+
+
+def sleepy(probe: Probe) -> str:
+    """A slow but working model: 0.2 s per call."""
+    time.sleep(0.2)
+    return "1. nevus\n2. melanoma"
+
+
+def always_fails(probe: Probe) -> str:
+    raise ConnectionError("connection refused")
+
+
+def huge(probe: Probe) -> str:
+    """A model that rambles: a 10 MB answer that still names a diagnosis first."""
+    return "1. melanoma\n" + "x" * 10_000_000
+
+
+def spreadsheet(probe: Probe) -> str:
+    """An answer a spreadsheet would run as a formula."""
+    return '=HYPERLINK("http://evil.example","melanoma")'

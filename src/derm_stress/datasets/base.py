@@ -12,7 +12,23 @@ from derm_stress.cases import Case
 
 _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
-_MISSING = {"", "unk", "unknown", "na", "n/a", "nan", "none", "null"}
+# The one missing-value rule of every loader and every note field: these cell values (any
+# case, surrounding space ignored) mean "not recorded" and become ``None``.
+MISSING_VALUES = frozenset(
+    {"", "unk", "unknown", "na", "n/a", "nan", "none", "null", "missing", "not known",
+     "not recorded", "-", "?"}
+)  # fmt: skip
+_MISSING = MISSING_VALUES
+
+
+def is_missing(value: object) -> bool:
+    """Whether a raw cell value means "not recorded" (``None``, NaN or a word in
+    ``MISSING_VALUES``)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and value.strip().lower() in MISSING_VALUES
 
 
 @dataclass(frozen=True)
@@ -195,8 +211,13 @@ def parse_float(value: object, name: str) -> float | None:
 
 
 def parse_text(value: object) -> str | None:
-    """Strip text; empty is missing."""
+    """Strip text; empty is missing (identifiers: no other word counts as missing)."""
     if value is None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def parse_note_text(value: object) -> str | None:
+    """A free-text note field: stripped, ``None`` when ``is_missing``."""
+    return None if is_missing(value) else parse_text(value)

@@ -8,6 +8,7 @@ value or an image path that escapes the manifest's folder becomes a ``CaseIssue`
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import json
@@ -17,8 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from derm_stress.cases import SYMPTOM_FIELDS, Case, Note
-from derm_stress.datasets.base import CaseIssue, Dataset, parse_bool, parse_float, parse_text
-from derm_stress.errors import DatasetError, DermStressError
+from derm_stress.datasets.base import (
+    CaseIssue,
+    Dataset,
+    is_missing,
+    parse_bool,
+    parse_float,
+    parse_note_text,
+    parse_text,
+)
+from derm_stress.errors import DatasetError, DermStressError, InvalidArgument
 from derm_stress.labels import normalise_label
 
 REQUIRED = ("case_id", "image", "diagnosis")
@@ -27,8 +36,8 @@ TEXT_FIELDS = ("body_site", "other_history", "referral", "free_text")
 
 
 def _parse_sex(value: object, name: str) -> str | None:
-    text = parse_text(value)
-    if text is None or text.lower() in ("unk", "unknown"):
+    text = parse_note_text(value)
+    if text is None:
         return None
     sex = {
         "f": "female",
@@ -81,7 +90,7 @@ _PARSERS: dict[str, Callable[[object, str], Any]] = {
     "size_mm": _parse_size,
     "duration_days": parse_float,
     **{f: parse_bool for f in BOOL_FIELDS},
-    **{f: (lambda v, _n: parse_text(v)) for f in TEXT_FIELDS},
+    **{f: (lambda v, _n: parse_note_text(v)) for f in TEXT_FIELDS},
 }
 assert set(_PARSERS) == set(Note.field_names()), "every Note field needs a manifest parser"
 
@@ -97,30 +106,63 @@ def _check_typos(columns: dict[str, str]) -> None:
             raise ValueError(f"unknown column {column!r}; did you mean {close[0]!r}?")
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def check_encoding(encoding: str | None) -> str:
+    """The codec name for ``encoding`` (default UTF-8, with or without a byte-order mark)."""
+    if encoding is None:
+        return "utf-8-sig"
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InvalidArgument(
+            f"dataset.encoding: unknown encoding {encoding[:40]!r} (e.g. utf-8, latin-1, cp1252)"
+        ) from None
+
+
+def _lines(path: Path, encoding: str) -> Iterator[str]:
+    """The file's lines, decoded; a byte that is not valid ``encoding`` is one
+    ``DatasetError`` naming the line and byte (never a traceback)."""
+    if encoding.startswith(("utf-16", "utf-32")):  # not ASCII-compatible: no line split
+        try:
+            with path.open(encoding=encoding, newline="") as text:
+                yield from text
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"{path}: not valid {encoding} text ({exc.reason})") from None
+        return
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                yield raw.decode(encoding if number == 1 else encoding.replace("-sig", ""))
+            except UnicodeDecodeError as exc:
+                shown = "UTF-8 (with or without BOM)" if encoding == "utf-8-sig" else encoding
+                raise DatasetError(
+                    f"{path}: line {number}, byte {exc.start + 1} "
+                    f"({raw[exc.start : exc.start + 1]!r}) is not valid {shown}; save the "
+                    "file as UTF-8 or set dataset.encoding (e.g. latin-1)"
+                ) from None
+
+
+def _rows(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, dict[str, Any] | str]]:
     """Yield (line number, row dict) or (line number, error text) for a CSV or JSONL file."""
     if path.suffix.lower() in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, f"line {number}: invalid JSON ({exc.msg})"
-                    continue
-                if not isinstance(row, dict):
-                    yield number, f"line {number}: expected a JSON object"
-                    continue
-                yield number, row
-        return
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DatasetError(f"{path}: missing required columns {', '.join(missing)}")
-        for number, row in enumerate(reader, start=2):
+        for number, line in enumerate(_lines(path, encoding), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, f"line {number}: invalid JSON ({exc.msg})"
+                continue
+            if not isinstance(row, dict):
+                yield number, f"line {number}: expected a JSON object"
+                continue
             yield number, row
+        return
+    reader = csv.DictReader(_lines(path, encoding))
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DatasetError(f"{path}: missing required columns {', '.join(missing)}")
+    for row in reader:
+        yield reader.line_num, row
 
 
 def _resolve(path: Path, folders: dict[Path, tuple[Path, frozenset[str]]]) -> Path:
@@ -161,8 +203,13 @@ def _image_paths(
     return tuple(paths)
 
 
-def load_manifest(path: str | Path, name: str | None = None) -> Dataset:
+def load_manifest(
+    path: str | Path, name: str | None = None, encoding: str | None = None
+) -> Dataset:
     """Load a manifest (``.csv``, or ``.jsonl``/``.ndjson``) into a ``Dataset``.
+
+    Text is UTF-8, with or without a byte-order mark, unless ``encoding`` names another
+    codec; an undecodable byte is a ``DatasetError`` naming its line and position.
 
     Every row is checked now (issues and the case count are known at once), but the cases
     are read again from the file whenever the dataset is streamed, so a manifest of any size
@@ -171,13 +218,14 @@ def load_manifest(path: str | Path, name: str | None = None) -> Dataset:
     if not path.is_file():
         raise DatasetError(f"manifest not found: {path}")
     root = path.parent.resolve()
-    return Dataset.streamed(name or path.stem, lambda: _read(path, root), root)
+    codec = check_encoding(encoding)
+    return Dataset.streamed(name or path.stem, lambda: _read(path, root, codec), root)
 
 
-def _read(path: Path, root: Path) -> Iterator[Case | CaseIssue]:
+def _read(path: Path, root: Path, encoding: str = "utf-8-sig") -> Iterator[Case | CaseIssue]:
     seen: set[str] = set()
     folders: dict[Path, tuple[Path, frozenset[str]]] = {}
-    for number, row in _rows(path):
+    for number, row in _rows(path, encoding):
         if isinstance(row, str):
             yield CaseIssue(f"line {number}", row)
             continue
@@ -195,7 +243,13 @@ def _read(path: Path, root: Path) -> Iterator[Case | CaseIssue]:
             label_text = parse_text(row.get("diagnosis"))
             if label_text is None:
                 raise ValueError("diagnosis is empty")
-            note = Note(**{f: _PARSERS[f](row.get(f), f) for f in _PARSERS})
+            # one missing-value rule for every note field (``is_missing``), before parsing
+            note = Note(
+                **{
+                    f: None if is_missing(row.get(f)) else _PARSERS[f](row.get(f), f)
+                    for f in _PARSERS
+                }
+            )
             case = Case(
                 case_id=case_id,
                 images=_image_paths(root, row.get("image"), folders),

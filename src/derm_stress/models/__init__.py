@@ -2,46 +2,110 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from derm_stress.errors import InvalidArgument, did_you_mean
+from derm_stress.errors import InvalidArgument, did_you_mean, shorten
 from derm_stress.models.base import Answer, Model
 from derm_stress.models.callable import CallableModel
 from derm_stress.models.hf import HFModel
 from derm_stress.models.openai_chat import OpenAIChatModel
 from derm_stress.models.reference.model import ReferenceModel
 
+
+def _callable(
+    name: str,
+    target: str,
+    version: str = "1",
+    batch_size: int = 16,
+    base_dir: str | Path | None = None,
+) -> CallableModel:
+    return CallableModel(name, target, version=version, batch_size=batch_size, base_dir=base_dir)
+
+
 ADAPTERS: dict[str, Callable[..., Model]] = {
     "reference": ReferenceModel,
-    "callable": lambda name, target, **kw: CallableModel(name, target, **kw),
+    "callable": _callable,
     "openai": OpenAIChatModel,
     "hf": HFModel,
 }
+#: settings every adapter takes, besides its own (``timeout_s``: see ``Model``)
+COMMON_SETTINGS = ("timeout_s",)
+
+
+def adapter_settings(adapter: str) -> tuple[list[str], list[str]]:
+    """(allowed, required) settings of an adapter, read from its constructor's signature
+    (``name`` and ``adapter`` aside), the common settings included in allowed."""
+    parameters = inspect.signature(ADAPTERS[adapter]).parameters.values()
+    own = [
+        p
+        for p in parameters
+        if p.name not in ("self", "name") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    allowed = sorted({p.name for p in own} | set(COMMON_SETTINGS))
+    required = [p.name for p in own if p.default is p.empty]
+    return allowed, required
+
+
+def check_settings(adapter: str, name: str, settings: Mapping[str, Any]) -> None:
+    """Refuse unknown or missing settings before anything is built, with a suggestion
+    and the allowed list (rather than a constructor's ``TypeError``)."""
+    allowed, required = adapter_settings(adapter)
+    where = f"model {name!r} ({adapter})"
+    for key in settings:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f" did you mean {close[0]!r}?" if close else ""
+            raise InvalidArgument(
+                f"{where}: unknown setting {shorten(key)};{hint} allowed: {', '.join(allowed)}"
+            )
+    missing = [r for r in required if r not in settings]
+    if missing:
+        raise InvalidArgument(f"{where}: missing setting(s) {', '.join(missing)}")
+    timeout = settings.get("timeout_s")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
+        raise InvalidArgument(
+            f"{where}: timeout_s must be a positive number of seconds (or null for no "
+            f"limit), got {shorten(timeout)}"
+        )
 
 
 def make_model(spec: Mapping[str, Any]) -> Model:
-    """Build a model from a config entry ``{name, adapter, **settings}``."""
+    """Build a model from a config entry ``{name, adapter, **settings}``; the settings are
+    checked against the adapter's signature first."""
     if not isinstance(spec, Mapping):
-        raise InvalidArgument(f"a model entry must be a mapping, got {spec!r}")
+        raise InvalidArgument(f"a model entry must be a mapping, got {shorten(spec)}")
     settings = dict(spec)
     adapter = str(settings.pop("adapter", "reference"))
     name = str(settings.pop("name", adapter))
     if adapter not in ADAPTERS:
         raise did_you_mean(adapter, ADAPTERS, "model adapter")
-    try:
-        return ADAPTERS[adapter](name=name, **settings)
-    except TypeError as exc:
-        raise InvalidArgument(f"model {name!r} ({adapter}): {exc}") from None
+    check_settings(adapter, name, settings)
+    factory = ADAPTERS[adapter]
+    own = inspect.signature(factory).parameters
+    common = {k: settings.pop(k) for k in COMMON_SETTINGS if k in settings and k not in own}
+    model = factory(name=name, **settings)
+    if "timeout_s" in common or "timeout_s" in settings:
+        timeout = common.get("timeout_s", settings.get("timeout_s"))
+        model.timeout_s = None if timeout is None else float(timeout)
+    return model
 
 
 __all__ = [
     "ADAPTERS",
+    "COMMON_SETTINGS",
     "Answer",
     "CallableModel",
     "HFModel",
     "Model",
     "OpenAIChatModel",
     "ReferenceModel",
+    "adapter_settings",
+    "check_settings",
     "make_model",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 
 from derm_stress.errors import InvalidArgument
 from derm_stress.models.base import Answer, Model
+from derm_stress.models.timeout import CallCancelled, CallTimeout
 from derm_stress.perturb.condition import Probe
 from derm_stress.prompts import PROMPT_VERSION, Style, build_prompt
 
@@ -184,8 +185,12 @@ class HFModel(Model):
         inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
         inputs = inputs.to(device)
         with torch.inference_mode():
+            # max_time ends a generation the timeout abandoned, rather than leave it running
             output = model.generate(
-                **inputs, max_new_tokens=self.settings["max_new_tokens"], do_sample=False
+                **inputs,
+                max_new_tokens=self.settings["max_new_tokens"],
+                do_sample=False,
+                max_time=self.timeout_s,
             )
         new = output[:, inputs["input_ids"].shape[1] :]
         decoded = processor.batch_decode(new, skip_special_tokens=True)
@@ -207,9 +212,14 @@ class HFModel(Model):
         return answers
 
     def answer(self, probes: Sequence[Probe]) -> list[Answer]:
+        """Answer a batch in one ``generate`` call, bounded by ``timeout_s`` (a timed-out
+        batch fails as a whole; it is not retried probe by probe)."""
         self.load()
         try:
-            return self._generate(probes)
+            answers: list[Answer] = self.call_with_timeout(self._generate, probes)
+            return answers
+        except (CallTimeout, CallCancelled) as exc:
+            return [Answer.failed(f"{type(exc).__name__}: {exc}")] * len(probes)
         except Exception as batch_error:
             if len(probes) == 1:
                 return [Answer.failed(f"{type(batch_error).__name__}: {batch_error}")]

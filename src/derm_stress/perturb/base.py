@@ -270,8 +270,29 @@ def make_operator(name: str, severity: int | None = None, **config: Any) -> Oper
     return cls(severity, **config)
 
 
-def replay(record: Applied, target: T) -> T:
-    """Re-apply a stored record to the original target: identical output."""
+def replay(record: Applied | Mapping[str, Any] | str, target: T) -> T:
+    """Re-apply a stored record to the original target: identical output.
+
+    ``record`` is an ``Applied``, or its printed form: the dict of ``Applied.to_dict`` or
+    its JSON text (as property-test failures and ``derm-stress perturb`` print it)."""
+    if isinstance(record, str):
+        text = record
+        try:
+            record = json.loads(text)
+        except ValueError as exc:
+            raise InvalidArgument(f"replay: not a JSON record ({exc}): {text[:80]!r}") from None
+    if isinstance(record, Mapping):
+        missing = [k for k in ("op", "severity", "target") if k not in record]
+        if missing:
+            raise InvalidArgument(
+                f"replay: the record lacks {', '.join(missing)}; expected what "
+                "Applied.to_dict() gives (op, severity, target, config, params)"
+            )
+        record = Applied.from_dict(record)
+    if not isinstance(record, Applied):
+        raise InvalidArgument(
+            f"replay: expected an Applied record, its dict or JSON, got {type(record).__name__}"
+        )
     op = make_operator(record.op, record.severity, **record.config)
     if record.severity == 0:
         return target

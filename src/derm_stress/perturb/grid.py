@@ -16,12 +16,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from derm_stress.errors import InvalidArgument
+from derm_stress.errors import InvalidArgument, shorten
 from derm_stress.perturb.base import Operator, get_operator, make_operator
 from derm_stress.perturb.compose import OneOf
 from derm_stress.perturb.condition import BASELINE, Condition, ContextMode
+from derm_stress.safe_yaml import load_yaml_file
 
 GRID_KEYS = ("image", "context")
 
@@ -42,7 +41,7 @@ def _one_of_variants(
     choices = entry["one_of"]
     if not isinstance(choices, list) or len(choices) < 2:
         raise InvalidArgument(
-            f"{where}: 'one_of' must list at least two operators, got {choices!r}"
+            f"{where}: 'one_of' must list at least two operators, got {shorten(choices)}"
         )
     out: list[tuple[Operator[Any], ...]] = []
     for severity in _severities(entry, where):
@@ -67,12 +66,12 @@ def _op_variants(entry: Any, kind: str, where: str) -> list[tuple[Operator[Any],
     if isinstance(entry, Mapping) and "seq" in entry:
         steps = entry["seq"]
         if not isinstance(steps, list) or not steps:
-            raise InvalidArgument(f"{where}: 'seq' must be a non-empty list, got {steps!r}")
+            raise InvalidArgument(f"{where}: 'seq' must be a non-empty list, got {shorten(steps)}")
         parts = [_op_variants(step, kind, f"{where}.seq[{i}]") for i, step in enumerate(steps)]
         return [tuple(op for part in combo for op in part) for combo in itertools.product(*parts)]
     if not isinstance(entry, Mapping) or "op" not in entry:
         raise InvalidArgument(
-            f"{where}: expected an operator like {{op: NAME, severity: S}}, got {entry!r}"
+            f"{where}: expected an operator like {{op: NAME, severity: S}}, got {shorten(entry)}"
         )
     name = entry["op"]
     cls = get_operator(str(name))
@@ -102,7 +101,7 @@ def _context_axis(values: Sequence[Any]) -> list[tuple[ContextMode, tuple[Operat
             out.append((entry, ()))
         elif isinstance(entry, str):
             raise InvalidArgument(
-                f"context[{i}]: expected image_only, full or an operator, got {entry!r}"
+                f"context[{i}]: expected image_only, full or an operator, got {shorten(entry)}"
             )
         else:
             out.extend(("full", ops) for ops in _op_variants(entry, "note", f"context[{i}]"))
@@ -112,7 +111,7 @@ def _context_axis(values: Sequence[Any]) -> list[tuple[ContextMode, tuple[Operat
 def _axis(spec: Mapping[str, Any], key: str, default: list[Any]) -> list[Any]:
     value = spec.get(key, default)
     if not isinstance(value, list) or not value:
-        raise InvalidArgument(f"grid: {key!r} must be a non-empty list, got {value!r}")
+        raise InvalidArgument(f"grid: {key!r} must be a non-empty list, got {shorten(value)}")
     return value
 
 
@@ -132,8 +131,7 @@ def expand_grid(spec: Mapping[str, Any]) -> list[Condition]:
 
 def load_grid(path: str | Path) -> list[Condition]:
     """Read a YAML grid (or run config) file and expand it."""
-    with Path(path).open(encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh) or {}
+    spec = load_yaml_file(path) or {}
     if not isinstance(spec, Mapping):
         raise InvalidArgument(f"{path}: expected a mapping at the top level")
     return expand_grid(spec)

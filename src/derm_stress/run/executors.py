@@ -20,8 +20,8 @@ from typing import Any
 
 from derm_stress.cases import Case
 from derm_stress.errors import CaseInputError, InvalidArgument
-from derm_stress.images import load_image
-from derm_stress.models import Model, make_model
+from derm_stress.images import MIN_IMAGE_SIDE, load_image
+from derm_stress.models import ADAPTERS, Model, check_settings, make_model
 from derm_stress.models.base import Answer
 from derm_stress.perturb.condition import Condition, Probe, build_probes
 
@@ -36,14 +36,19 @@ class CaseProbes:
     case_id: str
     probes: tuple[Probe | str, ...]
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # usable input that deserves a look (multi-frame photo)
 
 
-def perturb_case(case: Case, conditions: Sequence[Condition], seed: int) -> CaseProbes:
-    """Load a case's photos once and build its probes; failures are reported, not raised."""
+def perturb_case(
+    case: Case, conditions: Sequence[Condition], seed: int, min_side: int = MIN_IMAGE_SIDE
+) -> CaseProbes:
+    """Load a case's photos once and build its probes; failures are reported, not raised.
+    A photo with a side under ``min_side`` pixels is an input error for the case."""
+    warnings: list[str] = []
     try:
-        originals = [load_image(i) for i in case.images]
+        originals = [load_image(i, min_side, warnings) for i in case.images]
     except CaseInputError as exc:
-        return CaseProbes(case.case_id, (), str(exc))
+        return CaseProbes(case.case_id, (), str(exc), tuple(warnings))
     built = build_probes(case, conditions, seed, originals)
     return CaseProbes(
         case.case_id,
@@ -51,6 +56,7 @@ def perturb_case(case: Case, conditions: Sequence[Condition], seed: int) -> Case
             p if isinstance(p, Probe) else f"perturbation failed: {type(p).__name__}: {p}"
             for p in built
         ),
+        warnings=tuple(warnings),
     )
 
 
@@ -78,8 +84,14 @@ class Executor(ABC):
         batch size) for the driver."""
 
     @abstractmethod
-    def perturb(self, case: Case, conditions: Sequence[Condition], seed: int) -> Future[Any]:
-        """Future of ``perturb_case(case, conditions, seed)``."""
+    def perturb(
+        self,
+        case: Case,
+        conditions: Sequence[Condition],
+        seed: int,
+        min_side: int = MIN_IMAGE_SIDE,
+    ) -> Future[Any]:
+        """Future of ``perturb_case(case, conditions, seed, min_side)``."""
 
     @abstractmethod
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
@@ -89,8 +101,9 @@ class Executor(ABC):
         return 1
 
     @abstractmethod
-    def close(self) -> None:
-        """Release workers and models."""
+    def close(self, wait: bool = True) -> None:
+        """Release workers and models; ``wait=False`` (Ctrl-C) abandons the calls in
+        flight instead of waiting for them."""
 
 
 class LocalExecutor(Executor):
@@ -114,16 +127,25 @@ class LocalExecutor(Executor):
         ]
         return self._models
 
-    def perturb(self, case: Case, conditions: Sequence[Condition], seed: int) -> Future[Any]:
-        return self._perturb.submit(perturb_case, case, conditions, seed)
+    def perturb(
+        self,
+        case: Case,
+        conditions: Sequence[Condition],
+        seed: int,
+        min_side: int = MIN_IMAGE_SIDE,
+    ) -> Future[Any]:
+        return self._perturb.submit(perturb_case, case, conditions, seed, min_side)
 
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
         return self._model_pools[model].submit(answer_batch, self._models[model], probes)
 
-    def close(self) -> None:
-        self._perturb.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        if not wait:  # model calls waiting on a timeout give up now
+            for model in self._models:
+                model.cancel()
+        self._perturb.shutdown(wait=wait, cancel_futures=True)
         for pool in self._model_pools:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
         for model in self._models:
             model.close()
 
@@ -167,6 +189,10 @@ class RayExecutor(Executor):
         for spec in specs:
             spec = dict(spec)
             options = dict(spec.pop("ray", {}) or {})
+            settings = {k: v for k, v in spec.items() if k not in ("name", "adapter")}
+            adapter = str(spec.get("adapter", "reference"))
+            if adapter in ADAPTERS:  # refuse a typo here, not as an actor's traceback
+                check_settings(adapter, str(spec.get("name", adapter)), settings)
             unknown = set(options) - {"replicas", "num_gpus", "num_cpus"}
             if unknown:
                 raise InvalidArgument(
@@ -202,8 +228,14 @@ class RayExecutor(Executor):
                     f"{wanted:g}" + (" and perturbation needs 1" if spare else "")
                 )
 
-    def perturb(self, case: Case, conditions: Sequence[Condition], seed: int) -> Future[Any]:
-        future: Future[Any] = self._task.remote(case, list(conditions), seed).future()
+    def perturb(
+        self,
+        case: Case,
+        conditions: Sequence[Condition],
+        seed: int,
+        min_side: int = MIN_IMAGE_SIDE,
+    ) -> Future[Any]:
+        future: Future[Any] = self._task.remote(case, list(conditions), seed, min_side).future()  # type: ignore[call-arg]
         return future
 
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
@@ -216,7 +248,7 @@ class RayExecutor(Executor):
     def batches_in_flight(self, model: int) -> int:
         return len(self._actors[model])
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         for actors in self._actors:
             for actor in actors:
                 self._ray.kill(actor)

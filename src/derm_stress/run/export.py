@@ -62,6 +62,19 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
         )
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection,
+# OWASP): such text cells get a leading apostrophe in CSV. Parquet keeps values as they are.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """``value`` for a CSV cell: text that a spreadsheet would run as a formula is
+    prefixed with ``'`` (shown, not run); everything else is unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _arrow_schema() -> Any:
     import pyarrow as pa
 
@@ -88,7 +101,8 @@ def _batches(rows: Iterator[dict[str, Any]], size: int = 50_000) -> Iterator[lis
 
 def export_run(run: RunData, fmt: str, out: str | Path) -> Path:
     """Write the run's rows to ``out`` as ``csv`` or ``parquet``, streaming (memory does
-    not grow with the run)."""
+    not grow with the run). CSV cells that a spreadsheet would run as formulas (starting
+    with ``= + - @``, tab or carriage return) get a leading ``'`` (``csv_safe``)."""
     if fmt not in ("csv", "parquet"):
         raise InvalidArgument(f"format must be csv or parquet, got {fmt!r}")
     path = Path(out)
@@ -97,7 +111,7 @@ def export_run(run: RunData, fmt: str, out: str | Path) -> Path:
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
             writer.writeheader()
-            writer.writerows(export_rows(run))
+            writer.writerows({k: csv_safe(v) for k, v in row.items()} for row in export_rows(run))
         return path
     try:
         import pyarrow as pa

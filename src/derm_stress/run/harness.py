@@ -31,16 +31,20 @@ from derm_stress import __version__
 from derm_stress.cases import Case
 from derm_stress.datasets import Dataset
 from derm_stress.datasets.base import DatasetDigest
+from derm_stress.errors import NothingToRun
+from derm_stress.images import MIN_IMAGE_SIDE
 from derm_stress.models import Model
 from derm_stress.models.base import Answer
 from derm_stress.perturb.condition import Condition, Probe
-from derm_stress.run.config import RunConfig, load_dataset
+from derm_stress.run.config import DEFAULT_MAX_RAW_CHARS, RunConfig, load_dataset
 from derm_stress.run.executors import CaseProbes, Executor, LocalExecutor
+from derm_stress.run.lock import RunLock
 from derm_stress.run.progress import RunProgress
 from derm_stress.run.store import Store, StoreRow, case_keys
 
 STORE_NAME = "results.sqlite"
 MANIFEST_NAME = "manifest.json"
+INTERRUPT_GRACE_S = 2.0  # after Ctrl-C, how long answers in flight are still waited for
 
 
 @dataclass
@@ -60,6 +64,8 @@ class RunSummary:
     per_model_calls: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
     stopped: str | None = None  # why the run stopped early (budget, interrupted)
+    input_warnings: int = 0  # warnings about cases' inputs (multi-frame photos...)
+    previous_run: dict[str, Any] | None = None  # set when the previous run ended abnormally
 
     @property
     def expected(self) -> int:
@@ -112,6 +118,7 @@ class Budget:
 @dataclass
 class _Pending:
     case: Case
+    fingerprint: str
     todo: dict[tuple[int, str], str]  # (model index, condition id) -> key
     conditions: list[Condition]
     future: Future[Any]
@@ -178,6 +185,8 @@ class _Pipeline:
         self.hashes = [(m.identity_hash(), m.prompt_version) for m in models]
         self.condition_keys = [(c.key_id, c.is_deterministic) for c in conditions]
         self.condition_ids = [c.id for c in conditions]
+        self.max_raw_chars: int | None = DEFAULT_MAX_RAW_CHARS
+        self.min_image_side = MIN_IMAGE_SIDE
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -215,16 +224,19 @@ class _Pipeline:
                 self._collect()
         except BaseException:  # Ctrl-C (or a bug): keep what is answered, then stop
             self.stop_reason = self.stop_reason or "interrupted"
-            self._drain()
+            self._drain(INTERRUPT_GRACE_S)
             raise
-        self._drain()
+        self._drain(None)
 
-    def _drain(self) -> None:
+    def _drain(self, grace: float | None) -> None:
+        """Store what the calls in flight return: all of it (each call is bounded by its
+        model's timeout), or after an interruption what returns within ``grace`` seconds
+        (the rest is abandoned and asked again on the next run)."""
         for entry in self.pending:
             entry.future.cancel()
         self.pending.clear()
         if self.inflight:
-            wait(list(self.inflight))
+            wait(list(self.inflight), timeout=grace)
             self._collect()
 
     # -- steps ---------------------------------------------------------------------------
@@ -257,8 +269,8 @@ class _Pipeline:
             for c, condition_id in zip(self.conditions, self.condition_ids, strict=True)
             if condition_id in needed
         ]
-        future = self.executor.perturb(case, conditions, self.seed)
-        self.pending.append(_Pending(case, todo, conditions, future))
+        future = self.executor.perturb(case, conditions, self.seed, self.min_image_side)
+        self.pending.append(_Pending(case, fingerprint, todo, conditions, future))
 
     def _take(self, entry: _Pending) -> None:
         try:
@@ -267,6 +279,8 @@ class _Pipeline:
             built = CaseProbes(
                 entry.case.case_id, (), f"perturbation failed: {type(exc).__name__}: {exc}"
             )
+        if built.warnings:
+            self.store.add_warnings(entry.case.case_id, entry.fingerprint, built.warnings)
         if built.error is not None:
             self._fail(entry, set(entry.todo), built.error)
             return
@@ -318,9 +332,10 @@ class _Pipeline:
                 answers: list[Answer] = future.result()
             except Exception as exc:  # the worker or actor died
                 answers = [Answer.failed(f"{type(exc).__name__}: {exc}")] * len(batch)
+            limit = self.max_raw_chars
             self.store.put(
                 [
-                    (key, model.name, p.case_id, p.condition_id, a, p.applied)
+                    (key, model.name, p.case_id, p.condition_id, a.truncated(limit), p.applied)
                     for (key, p), a in zip(batch, answers, strict=True)
                 ]
             )
@@ -349,15 +364,21 @@ def execute(
     summary: RunSummary,
     progress: RunProgress | None = None,
     budget: Budget | None = None,
+    max_raw_chars: int | None = DEFAULT_MAX_RAW_CHARS,
+    min_image_side: int = MIN_IMAGE_SIDE,
 ) -> str:
     """Run everything not yet in the store, streaming the dataset; record every case (also
-    those a budget stop left unreached) in the store. Returns the dataset fingerprint."""
+    those a budget stop left unreached) in the store. Returns the dataset fingerprint.
+    Raw answers and error texts are stored cut to ``max_raw_chars`` (the cut recorded);
+    photos with a side under ``min_image_side`` pixels are input errors."""
     progress = progress or RunProgress()
     log = _CaseLog(store, dataset.name)
     store.clear_cases()
     pipeline = _Pipeline(
         executor, models, conditions, store, seed, summary, progress, budget or Budget(), log
     )
+    pipeline.max_raw_chars = max_raw_chars
+    pipeline.min_image_side = min_image_side
     cases = dataset.stream()
     try:
         pipeline.run(cases)
@@ -384,6 +405,26 @@ def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
     }
 
 
+def previous_run_state(out: Path) -> dict[str, Any] | None:
+    """Check what the last run in ``out`` left (call it holding the run's lock): a
+    manifest still ``running`` means that run ended abnormally (killed, power cut, full
+    disk). Removes a leftover ``manifest.json.tmp`` and returns what is known of the
+    previous run in that case, else ``None``."""
+    tmp = out / (MANIFEST_NAME + ".tmp")
+    leftover = tmp.exists()
+    if leftover:
+        tmp.unlink()
+    try:
+        previous = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        previous = None
+    except (OSError, ValueError):  # an unreadable manifest: a write that never finished
+        return {"status": "unreadable manifest", "tidied": leftover}
+    if isinstance(previous, dict) and previous.get("status") == "running":
+        return {"started": previous.get("started"), "status": "running", "tidied": leftover}
+    return {"status": "left a temporary file", "tidied": True} if leftover else None
+
+
 def run(
     config: RunConfig,
     out_dir: str | Path,
@@ -394,25 +435,59 @@ def run(
     """Run a configuration into ``out_dir`` (store, manifest); resume what is already there.
 
     ``executor`` defaults to a ``LocalExecutor``; ``budget`` stops the run early, cleanly.
-    Interrupting (Ctrl-C) stores every answer already received, marks the manifest
-    ``interrupted`` and re-raises; running the same config again resumes."""
+    The run directory is locked for the run (``RunLocked`` if another process runs there);
+    a previous run that ended abnormally is reported in ``summary.previous_run`` and in the
+    manifest. Interrupting (Ctrl-C) stores every answer already received (calls still in
+    flight after a short grace are abandoned), marks the manifest ``interrupted`` and
+    re-raises; running the same config again resumes. 0 cases loaded raises
+    ``NothingToRun`` before anything is written."""
     start = time.perf_counter()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    dataset = load_dataset(config.dataset, config.base_dir)
     executor = executor or LocalExecutor()
-    progress = progress or RunProgress()
+    interrupted = False
     try:
-        models = executor.start(config.models)
-    except BaseException:
-        executor.close()
+        dataset = load_dataset(config.dataset, config.base_dir)
+        if len(dataset) == 0:
+            reasons = "; ".join(f"{i.source}: {i.reason}" for i in dataset.issues[:3])
+            raise NothingToRun(
+                f"0 cases loaded from dataset {dataset.name!r}"
+                + (f" ({len(dataset.issues)} rows rejected: {reasons})" if reasons else "")
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        with RunLock(out):
+            previous = previous_run_state(out)
+            with Store(out / STORE_NAME) as store:  # a damaged store stops the run here
+                summary = _run_locked(
+                    config, out, dataset, executor, store, progress or RunProgress(), budget,
+                    start, previous,
+                )  # fmt: skip
+    except KeyboardInterrupt:
+        interrupted = True
         raise
+    finally:
+        executor.close(wait=not interrupted)
+    return summary
+
+
+def _run_locked(
+    config: RunConfig,
+    out: Path,
+    dataset: Dataset,
+    executor: Executor,
+    store: Store,
+    progress: RunProgress,
+    budget: Budget | None,
+    start: float,
+    previous: dict[str, Any] | None,
+) -> RunSummary:
+    models = executor.start(config.models)
     summary = RunSummary(
         out,
         len(dataset),
         len(config.conditions),
         len(models),
         dataset_issues=len(dataset.issues),
+        previous_run=previous,
     )
     manifest: dict[str, Any] = {
         "name": config.name,
@@ -426,6 +501,7 @@ def run(
                 "identity": m.identity(),
                 "hash": m.identity_hash(),
                 "prompt_version": m.prompt_version,
+                "timeout_s": m.timeout_s,
             }
             for m in models
         ],
@@ -437,27 +513,48 @@ def run(
         },
         "executor": executor.name,
         "budget": vars(budget) if budget else None,
+        "max_raw_chars": config.max_raw_chars,
         "versions": dict(_versions()),
         "git_revision": _git_revision(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "status": "running",
     }
+    if previous is not None:
+        manifest["previous_run"] = previous
     _write_json(out / MANIFEST_NAME, manifest)
     status = "interrupted"
     progress.start(summary.expected, [m.name for m in models])
     try:
-        with Store(out / STORE_NAME) as store:
-            manifest["dataset"]["fingerprint"] = execute(
-                dataset, config.conditions, executor, models, store, config.seed, summary,
-                progress, budget,
-            )  # fmt: skip
+        manifest["dataset"]["fingerprint"] = execute(
+            dataset, config.conditions, executor, models, store, config.seed, summary,
+            progress, budget, config.max_raw_chars, config.min_image_side,
+        )  # fmt: skip
+        warnings = run_warnings(store)
+        if warnings:
+            manifest["input_warnings"] = warnings
+            summary.input_warnings = len(warnings)
         status = "stopped" if summary.stopped else "complete"
     finally:
         progress.stop()
-        executor.close()
         summary.seconds = time.perf_counter() - start
         manifest["status"] = status
         manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         manifest["summary"] = {k: v for k, v in vars(summary).items() if k != "out_dir"}
         _write_json(out / MANIFEST_NAME, manifest)
     return summary
+
+
+def run_warnings(store: Store) -> list[dict[str, str]]:
+    """Warnings about the inputs of the cases of the store's last run (multi-frame
+    photos...), as ``{"case", "warning"}`` records, in case order."""
+    stored = store.warnings()
+    if not stored:
+        return []
+    by_case: dict[tuple[str, str], list[str]] = {}
+    for case_id, fingerprint, warning in stored:
+        by_case.setdefault((case_id, fingerprint), []).append(warning)
+    return [
+        {"case": record["id"], "warning": warning}
+        for record in store.case_records()
+        for warning in by_case.get((record["id"], record["fingerprint"]), ())
+    ]

@@ -19,9 +19,11 @@ import numpy as np
 from derm_stress.errors import InvalidArgument
 from derm_stress.labels import TRIAGE_LEVELS, accepted_codes, triage_for
 from derm_stress.run.harness import MANIFEST_NAME, STORE_NAME
+from derm_stress.run.lock import lock_holder
 from derm_stress.run.store import Result, Store, case_keys, result_key
 
 BASELINE_ID = "img=none|ctx=image_only"
+ENDED_ABNORMALLY = "ended abnormally"  # status of a run found "running" with no process
 STATUSES = ("missing", "ok", "unparseable", "error", "input_error")
 MISSING, OK, UNPARSEABLE, ERROR, INPUT_ERROR = range(len(STATUSES))
 
@@ -316,7 +318,7 @@ class RunData:
             else np.ndindex(self.table.status.shape)
         )
         store_path = self.path / STORE_NAME
-        with Store(store_path) as store:
+        with Store(store_path, read_only=True) as store:
             chunk: list[tuple[int, int, int]] = []
             for cell in cells:
                 chunk.append((int(cell[0]), int(cell[1]), int(cell[2])))
@@ -393,7 +395,9 @@ FROM results
 
 
 def load_run(run_dir: str | Path) -> RunData:
-    """Load a run directory written by ``derm-stress run``."""
+    """Load a run directory written by ``derm-stress run``, read-only: nothing is written
+    in it (archived, read-only runs load too). A run whose manifest still says
+    ``running`` while no process holds its lock gets the status ``ended abnormally``."""
     path = Path(run_dir)
     manifest_path, store_path = path / MANIFEST_NAME, path / STORE_NAME
     if not manifest_path.is_file() or not store_path.is_file():
@@ -401,9 +405,18 @@ def load_run(run_dir: str | Path) -> RunData:
             f"{path} is not a run directory (no {MANIFEST_NAME} and "
             f"{STORE_NAME}); create one with 'derm-stress run CONFIG'"
         )
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InvalidArgument(
+            f"{manifest_path} is not valid JSON ({exc}); the run that wrote it ended "
+            "abnormally: run the config again into this directory to rebuild it"
+        ) from None
+    if manifest.get("status") == "running" and lock_holder(path) is None:
+        # no process holds the run: it was killed (or the machine stopped) mid-run
+        manifest["status"] = ENDED_ABNORMALLY
     if "cases" not in manifest:  # written to the store as the run reached them
-        with Store(store_path) as store:
+        with Store(store_path, read_only=True) as store:
             manifest["cases"] = store.case_records()
     table = _empty_table(manifest)
     seed = int(manifest["seed"])
@@ -426,7 +439,7 @@ def load_run(run_dir: str | Path) -> RunData:
     # differentials repeat (a few hundred distinct lists in a million answers): each text is
     # parsed once (the cache is emptied when it grows large, so memory stays bounded)
     parsed: dict[str, list[str]] = {}
-    with Store(store_path) as store:
+    with Store(store_path, read_only=True) as store:
         for row in store.scan(_SCAN):
             key, status, differential, confidence, triage, latency, prompt, completion, cost = row[
                 :9

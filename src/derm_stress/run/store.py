@@ -8,6 +8,7 @@ with overlapping grids share results.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -18,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from derm_stress.errors import InvalidArgument, StoreDamaged
 from derm_stress.models.base import Answer
 from derm_stress.perturb.base import Applied
 
@@ -107,22 +109,71 @@ class Result:
         return self.answer.error
 
 
+# SQLite's own words for a file that is not (or no longer) a sound database
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+def damaged_message(path: Path, detail: str) -> str:
+    """What to tell a user whose store is damaged: which file, what, how to recover."""
+    return (
+        f"the result store {path} is damaged ({detail}); it was left as it is. "
+        f"To recover what can be: sqlite3 {path} .recover | sqlite3 {path.with_suffix('')}"
+        f"-recovered.sqlite, then replace {path.name} with it (or delete {path.name}) and run "
+        "again: missing results are recomputed"
+    )
+
+
+@contextlib.contextmanager
+def _guard(path: Path) -> Iterator[None]:
+    """Turn SQLite's corruption errors into one ``StoreDamaged`` naming the file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "").startswith(_DAMAGED):
+            raise StoreDamaged(damaged_message(path, str(exc))) from None
+        raise
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Open a store for reading without writing anything beside it. A store with a WAL
+    file (a run is writing it, or one was killed) is opened ``mode=ro``, which reads the
+    WAL through the existing shared-memory file; a closed store (no WAL) is opened
+    ``immutable``, which creates no file at all (so an archived, read-only run works)."""
+    if not path.is_file():
+        raise InvalidArgument(f"no result store at {path}")
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "immutable=1"
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+
+
 class Store:
     """SQLite-backed result store.
 
     Each ``put`` is atomic (all its rows or none); puts are committed together every
     ``COMMIT_ROWS`` rows or ``COMMIT_SECONDS`` seconds, and on ``commit`` and ``close``,
     so a killed process loses at most the last second of results (a resume redoes them).
-    """
 
-    def __init__(self, path: str | Path) -> None:
+    ``read_only`` opens an existing store for reading only: nothing is created or written
+    in its folder (reports and exports of archived or running runs). A damaged file raises
+    ``StoreDamaged`` and is never overwritten."""
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self.read_only = read_only
         self._uncommitted = 0
         self._last_commit = time.monotonic()
+        with _guard(self.path):
+            if read_only:
+                self._db = _open_read_only(self.path)
+                self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+            self._create()
+
+    def _create(self) -> None:
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS results (
@@ -141,6 +192,12 @@ class Store:
                 case_id TEXT NOT NULL,
                 record TEXT NOT NULL
             );
+            CREATE TABLE IF NOT EXISTS case_warnings (
+                case_id TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                warning TEXT NOT NULL,
+                PRIMARY KEY (case_id, fingerprint, warning)
+            );
             """
         )
         self._db.execute(
@@ -149,8 +206,10 @@ class Store:
         self._db.commit()
 
     def close(self) -> None:
-        self.commit()
-        self._db.close()
+        try:
+            self.commit()
+        finally:
+            self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -167,18 +226,19 @@ class Store:
         keys = list(keys)
         done: set[str] = set()
         placeholders = ",".join("?" * len(RETRIED_STATUSES))
-        for start in range(0, len(keys), 900):  # SQLite's variable limit
-            chunk = keys[start : start + 900]
-            where = (
-                f"FROM results WHERE key IN ({','.join('?' * len(chunk))}) "
-                f"AND status NOT IN ({placeholders})"
-            )
-            args = (*chunk, *RETRIED_STATUSES)
-            (count,) = self._db.execute(f"SELECT COUNT(*) {where}", args).fetchone()
-            if count == len(chunk):
-                done.update(chunk)
-            elif count:
-                done.update(r[0] for r in self._db.execute(f"SELECT key {where}", args))
+        with _guard(self.path):
+            for start in range(0, len(keys), 900):  # SQLite's variable limit
+                chunk = keys[start : start + 900]
+                where = (
+                    f"FROM results WHERE key IN ({','.join('?' * len(chunk))}) "
+                    f"AND status NOT IN ({placeholders})"
+                )
+                args = (*chunk, *RETRIED_STATUSES)
+                (count,) = self._db.execute(f"SELECT COUNT(*) {where}", args).fetchone()
+                if count == len(chunk):
+                    done.update(chunk)
+                elif count:
+                    done.update(r[0] for r in self._db.execute(f"SELECT key {where}", args))
         return done
 
     def put(self, rows: Sequence[StoreRow]) -> None:
@@ -186,6 +246,10 @@ class Store:
         (committed with later puts: see the class docstring)."""
         now = time.time()
         encode = _ENCODER.encode
+        with _guard(self.path):
+            self._put(rows, now, encode)
+
+    def _put(self, rows: Sequence[StoreRow], now: float, encode: Any) -> None:
         if not self._db.in_transaction:  # else RELEASE below would commit at once
             self._db.execute("BEGIN")
         self._db.execute("SAVEPOINT put")
@@ -223,11 +287,12 @@ class Store:
         keys = list(keys)
         for start in range(0, len(keys), 900):
             chunk = keys[start : start + 900]
-            rows = self._db.execute(
-                "SELECT key, model, case_id, condition, status, answer, applied FROM results "
-                f"WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
+            with _guard(self.path):
+                rows = self._db.execute(
+                    "SELECT key, model, case_id, condition, status, answer, applied "
+                    f"FROM results WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
             for key, model, case_id, condition, status, answer, applied in rows:
                 yield Result(
                     key,
@@ -241,35 +306,64 @@ class Store:
 
     def clear_cases(self) -> None:
         """Forget the case records of the previous run in this store (results stay)."""
-        with self._db:
+        with _guard(self.path), self._db:
             self._db.execute("DELETE FROM cases")
 
     def add_case(self, position: int, record: dict[str, Any]) -> None:
         """Record the run's case number ``position`` (committed with the next ``put``, or
         ``commit``)."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO cases VALUES (?, ?, ?)",
-            (position, record["id"], json.dumps(record)),
-        )
+        with _guard(self.path):
+            self._db.execute(
+                "INSERT OR REPLACE INTO cases VALUES (?, ?, ?)",
+                (position, record["id"], json.dumps(record)),
+            )
+
+    def add_warnings(self, case_id: str, fingerprint: str, warnings: Sequence[str]) -> None:
+        """Keep warnings about a case's input (a multi-frame photo...) with the results: they
+        hold for this content of the case whichever run computed its probes."""
+        with _guard(self.path), self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO case_warnings VALUES (?, ?, ?)",
+                [(case_id, fingerprint, w) for w in warnings],
+            )
+
+    def warnings(self) -> list[tuple[str, str, str]]:
+        """Every (case id, fingerprint, warning) stored (none in stores older than them)."""
+        with _guard(self.path):
+            try:
+                rows = self._db.execute(
+                    "SELECT case_id, fingerprint, warning FROM case_warnings ORDER BY rowid"
+                ).fetchall()
+            except sqlite3.OperationalError:  # a store written before warnings existed
+                return []
+        return [(str(c), str(f), str(w)) for c, f, w in rows]
 
     def commit(self) -> None:
-        self._db.commit()
+        with _guard(self.path):
+            self._db.commit()
         self._uncommitted = 0
         self._last_commit = time.monotonic()
 
     def case_records(self) -> list[dict[str, Any]]:
         """The case records of the last run, in dataset order."""
-        rows = self._db.execute("SELECT record FROM cases ORDER BY position")
+        with _guard(self.path):
+            rows = self._db.execute("SELECT record FROM cases ORDER BY position").fetchall()
         return [json.loads(record) for (record,) in rows]
 
     def scan(self, query: str) -> Iterator[tuple[Any, ...]]:
         """Stream the rows of a read-only ``query`` over the results table."""
-        cursor = self._db.execute(query)
-        while batch := cursor.fetchmany(10_000):
+        with _guard(self.path):
+            cursor = self._db.execute(query)
+        while True:
+            with _guard(self.path):
+                batch = cursor.fetchmany(10_000)
+            if not batch:
+                return
             yield from batch
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+        with _guard(self.path):
+            return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
 
 
 # the same text as ``json.dumps`` with default settings, without its per-call set-up
