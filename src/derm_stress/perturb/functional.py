@@ -24,7 +24,11 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
         out: np.ndarray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
         return out
     np.rint(arr, out=arr)
-    np.clip(arr, 0, 255, out=arr)
+    if arr.size <= 4096:  # lookup tables: two bare ufuncs cost less than np.clip's wrapper
+        np.maximum(arr, 0, out=arr)
+        np.minimum(arr, 255, out=arr)
+    else:
+        np.clip(arr, 0, 255, out=arr)
     return arr.astype(np.uint8)
 
 
