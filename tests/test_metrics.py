@@ -24,6 +24,7 @@ from derm_stress.run.store import Result
 
 BLUR = "img=motion_blur@3|ctx=image_only"
 MISLED = "img=none|ctx=misleading_referral@5"
+FULL = "img=none|ctx=full"
 
 
 def _row(
@@ -67,7 +68,8 @@ def _referral(wrong: str) -> tuple[Applied, ...]:
 def run() -> RunData:
     """Six cases. Baseline: c1-c4 right at top-1 (c5 right at top-2, c6 wrong).
     Blur: c1, c2 right; c3, c4 now wrong; c6 now right.
-    Misled: the referral's wrong diagnosis becomes top-1 for c1 and c2."""
+    Misled: the referral's wrong diagnosis becomes top-1 for c1 and c2 (it was second with
+    the full note); c4's full note already put it first, so c4 did not adopt it."""
     truth = {"c1": "MEL", "c2": "BCC", "c3": "NEV", "c4": "SEK", "c5": "SCC", "c6": "ACK"}
     base = {
         "c1": ("MEL", "NEV"),
@@ -93,6 +95,8 @@ def run() -> RunData:
         "c5": ("ACK", "SCC"),
         "c6": ("SEK", "NEV"),
     }
+    full = {**base, "c4": ("MEL", "SEK")}
+    misled["c4"] = ("MEL", "SEK")
     wrong = {"c1": "NEV", "c2": "SCC", "c3": "MEL", "c4": "MEL", "c5": "BCC", "c6": "BCC"}
     conf = {"c1": 0.9, "c2": 0.8, "c3": 0.7, "c4": 0.6, "c5": 0.5, "c6": 0.4}
     rows = []
@@ -100,11 +104,12 @@ def run() -> RunData:
         rows.append(_row(case, BASELINE_ID, dx, base[case], conf[case]))
         rows.append(_row(case, BLUR, dx, blur[case]))
         rows.append(_row(case, MISLED, dx, misled[case], applied=_referral(wrong[case])))
+        rows.append(_row(case, FULL, dx, full[case]))
     manifest = {
         "seed": 0,
         "top_k": 2,
         "models": [{"name": "m"}],
-        "conditions": [{"id": BASELINE_ID}, {"id": BLUR}, {"id": MISLED}],
+        "conditions": [{"id": BASELINE_ID}, {"id": BLUR}, {"id": MISLED}, {"id": FULL}],
         "cases": [
             {
                 "id": c,
@@ -120,7 +125,7 @@ def run() -> RunData:
 
 
 def test_accuracy_deltas_flips_and_mcnemar_by_hand(run: RunData) -> None:
-    base, blur, misled = compute_metrics(run)
+    base, blur, misled, _ = compute_metrics(run)
     assert base.top1 == pytest.approx(4 / 6) and base.topk == pytest.approx(5 / 6)
     assert blur.top1 == pytest.approx(3 / 6) and blur.topk == pytest.approx(6 / 6)
     assert blur.delta_top1 == pytest.approx(-1 / 6) and blur.delta_topk == pytest.approx(1 / 6)
@@ -131,8 +136,68 @@ def test_accuracy_deltas_flips_and_mcnemar_by_hand(run: RunData) -> None:
     assert base.mcnemar_p is None and base.flip_rate is None
     lo, hi = blur.delta_top1_ci  # type: ignore[misc]
     assert lo <= blur.delta_top1 <= hi
+    # c1, c2: the planted diagnosis rose from second (full note) to first; c4 top-1 is the
+    # planted MEL under both, which is not adoption; c3's MEL stays second
     assert misled.referral_adoption == pytest.approx(2 / 6)
-    assert misled.context_harm == pytest.approx(2 / 4)  # c1, c2 of the 4 right at baseline
+    lo, hi = misled.referral_adoption_ci  # type: ignore[misc]
+    assert 0.0 <= lo < 2 / 6 < hi <= 1.0
+    # c1, c2 and c4 of the 4 right at baseline are wrong under the misleading referral
+    assert misled.context_harm == pytest.approx(3 / 4)
+
+
+def test_referral_adoption_counts_entering_the_differential_not_naming_it() -> None:
+    """Planted diagnosis absent with the full note and present (third) under the referral:
+    adopted; present at the same place in both: not adopted; case without a full-note
+    result: left out."""
+    rows = []
+    for case, full, misled in (
+        ("c1", ("NEV", "SEK"), ("NEV", "SEK", "MEL")),  # MEL entered: adopted
+        ("c2", ("NEV", "MEL"), ("NEV", "MEL")),  # unchanged: not adopted
+        ("c3", ("MEL", "NEV"), ("NEV", "MEL")),  # MEL fell: not adopted
+    ):
+        rows.append(_row(case, FULL, "NEV", full))
+        rows.append(_row(case, MISLED, "NEV", misled, applied=_referral("MEL")))
+    rows.append(_row("c4", MISLED, "NEV", ("MEL",), applied=_referral("MEL")))
+    manifest = {
+        "seed": 0,
+        "top_k": 3,
+        "models": [{"name": "m"}],
+        "conditions": [{"id": BASELINE_ID}, {"id": FULL}, {"id": MISLED}],
+        "cases": [{"id": f"c{i}", "diagnosis": "NEV"} for i in range(1, 5)],
+    }
+    misled = compute_metrics(RunData.from_rows(Path("."), manifest, rows))[2]
+    assert misled.referral_adoption == pytest.approx(1 / 3)
+
+
+def always_melanoma(probe: object) -> str:
+    """A model that ignores the note: melanoma, whatever it is shown."""
+    return "1. melanoma 2. nevus"
+
+
+def test_a_model_that_ignores_notes_adopts_no_referral(tmp_path: Path) -> None:
+    """Issue 16, item 7: always answering melanoma names every planted melanoma, but it
+    adopts none of them (0, with a zero-width interval), while the flip rate is 0 too."""
+    from derm_stress.run import load_config, load_run
+    from derm_stress.run import run as run_grid
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "image: [none, {op: defocus, severity: 3}]\n"
+        "context: [image_only, full, {op: misleading_referral, severity: [1, 5]}]\n"
+        "dataset: {limit: 60}\n"
+        "models:\n  - {name: mel, adapter: callable,"
+        " target: 'tests.test_metrics:always_melanoma'}\n"
+    )
+    run_grid(load_config(config), tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
+    planted = loaded.table.planted[loaded.table.planted >= 0]
+    mel = loaded.table.answers.index("MEL")
+    assert (planted == mel).any()  # some referrals plant melanoma, which it names at top-1
+    misled = [m for m in compute_metrics(loaded) if "misleading_referral" in m.condition]
+    assert len(misled) == 4  # two severities x (clean, defocused photo)
+    for m in misled:
+        assert m.referral_adoption == 0.0 and m.referral_adoption_ci == (0.0, 0.0)
+        assert m.flip_rate == 0.0 and m.n == 60
 
 
 def test_triage_calibration_and_costs_by_hand(run: RunData) -> None:
@@ -206,10 +271,90 @@ def test_ece_of_a_perfectly_calibrated_set_is_zero() -> None:
     assert expected_calibration_error(conf, hit) == pytest.approx(0.0)
 
 
+def test_the_three_answers_by_hand(run: RunData) -> None:
+    """Decay, context benefit and the authority curve on the six-case fixture."""
+    from derm_stress.metrics.answers import authority, context_benefit, decay
+
+    metrics = compute_metrics(run)
+    (d,) = decay(run, metrics)
+    # baseline right: c1-c4; blur right: c1, c2, c6
+    assert d.relative_top1 == pytest.approx(3 / 4)
+    assert d.mean_delta_top1 == pytest.approx(-1 / 6)
+    lo, hi = d.relative_top1_ci  # type: ignore[misc]
+    assert lo <= 3 / 4 <= hi
+    (op,) = d.operators
+    assert op.op == "motion_blur" and op.worst_severity == 3
+    assert op.lowest_significant is None  # one case worse on net: not significant
+    (clean,) = context_benefit(run)  # only the clean photo has both image-only and full
+    assert clean.image == "none" and clean.benefit == pytest.approx(-1 / 6)  # c4 lost
+    points, contrasts = authority(run, metrics)
+    (point,) = points
+    assert point.severity == 5 and point.adoption == pytest.approx(2 / 6)
+    # misled right: c3 only (of c1-c4 right with the note, c5 and c6 wrong in both)
+    assert point.delta_vs_note == pytest.approx((1 - 3) / 6)
+    assert contrasts == []  # one severity: nothing to contrast
+
+
+def test_hedged_against_authoritative_is_paired_per_case() -> None:
+    from derm_stress.metrics.answers import authority
+
+    hedged, confirmed = "img=none|ctx=misleading_referral@1", MISLED
+    rows = []
+    for i in range(10):
+        case = f"c{i}"
+        rows.append(_row(case, FULL, "NEV", ("NEV", "MEL")))
+        rows.append(_row(case, hedged, "NEV", ("NEV", "MEL"), applied=_referral("MEL")))
+        # the confirmed referral wins over the photo on 6 of 10 cases
+        answer = ("MEL", "NEV") if i < 6 else ("NEV", "MEL")
+        rows.append(_row(case, confirmed, "NEV", answer, applied=_referral("MEL")))
+    manifest = {
+        "seed": 0,
+        "top_k": 3,
+        "models": [{"name": "m"}],
+        "conditions": [{"id": c} for c in (BASELINE_ID, FULL, hedged, confirmed)],
+        "cases": [{"id": f"c{i}", "diagnosis": "NEV"} for i in range(10)],
+    }
+    data = RunData.from_rows(Path("."), manifest, rows)
+    points, (contrast,) = authority(data, compute_metrics(data))
+    assert [p.severity for p in points] == [1, 5]
+    assert [p.adoption for p in points] == [0.0, pytest.approx(0.6)]
+    assert contrast.delta_top1 == pytest.approx(-0.6) and contrast.n == 10
+    assert contrast.mcnemar_p == pytest.approx(2 / 2**6)
+    lo, hi = contrast.delta_top1_ci  # type: ignore[misc]
+    assert lo <= -0.6 <= hi < 0
+
+
+def test_subgroups_by_age_band_and_sex() -> None:
+    from derm_stress.metrics import subgroup_metrics
+    from derm_stress.metrics.core import case_value
+
+    assert case_value({"note": {"age": 39.5}}, "age_band") == "<40"
+    assert case_value({"note": {"age": 85}}, "age_band") == "80+"
+    assert case_value({"note": {"age": None}}, "age_band") is None
+    assert case_value({"note": {"sex": "female"}}, "sex") == "female"
+    ages = {"c0": 30, "c1": 45, "c2": 70, "c3": 72}
+    rows = [_row(c, BASELINE_ID, "NEV", ("NEV",) if c != "c2" else ("MEL",)) for c in ages]
+    manifest = {
+        "seed": 0,
+        "models": [{"name": "m"}],
+        "conditions": [{"id": BASELINE_ID}],
+        "cases": [{"id": c, "diagnosis": "NEV", "note": {"age": a}} for c, a in ages.items()],
+    }
+    groups = subgroup_metrics(RunData.from_rows(Path("."), manifest, rows), "age_band")
+    assert list(groups) == ["<40", "40-59", "60-79"]
+    assert groups["60-79"][0].n == 2 and groups["60-79"][0].top1 == pytest.approx(0.5)
+
+
 def test_intervals_can_be_limited_to_some_conditions_without_changing_them(run: RunData) -> None:
     full = compute_metrics(run)
     limited = compute_metrics(run, intervals={BLUR})
-    interval_fields = ("top1_ci", "topk_ci", "delta_top1_ci", "delta_topk_ci")
+    interval_fields = (
+        "top1_ci",
+        "topk_ci",
+        "delta_top1_ci",
+        "delta_topk_ci",
+        "referral_adoption_ci",
+    )
     for a, b in zip(full, limited, strict=True):
         if a.condition == BLUR:
             assert a == b and a.top1_ci is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,8 +57,9 @@ def test_strategies_shrink_to_the_mildest_and_accept_strategies_as_options() -> 
 def test_a_property_the_reference_model_fails_is_found_shrunk_and_reproducible(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The reference model adopts hedged wrong referrals: Hypothesis finds a case, shrinks
-    to severity 1, and the report carries the replayable record."""
+    """The reference model adopts some wrong referrals, more often the more authoritative
+    they are: Hypothesis finds a case, shrinks it to the mildest severity at which that case
+    fails, and the report carries the replayable record."""
     model = ReferenceModel()
 
     @settings(max_examples=200, deadline=None, derandomize=True, database=None)
@@ -70,7 +72,9 @@ def test_a_property_the_reference_model_fails_is_found_shrunk_and_reproducible(
     message = str(failure.value)
     notes = "\n".join(getattr(failure.value, "__notes__", []))
     print(notes + "\n" + message)  # the shrunk example, as a user sees it
-    assert "adopted the misleading referral" in message and "(severity 1)" in message
+    shrunk = re.search(r"adopted the misleading referral .* \(severity (\d)\)", message)
+    assert shrunk is not None
+    severity = int(shrunk.group(1))
     record = json.loads(
         next(
             line.strip()
@@ -78,11 +82,13 @@ def test_a_property_the_reference_model_fails_is_found_shrunk_and_reproducible(
             if line.strip().startswith('{"op": "misleading_referral"')
         )
     )
-    assert record["severity"] == 1
+    assert record["severity"] == severity
     case_id = message.split("case:")[1].split()[0]
     case = next(c for c in ds.load_sample().cases if c.case_id == case_id)
     assert replay(Applied.from_dict(record), case.note).referral == record["params"]["text"]
-    assert "severity=1" in notes and case_id in notes  # Hypothesis's shrunk example
+    assert f"severity={severity}" in notes and case_id in notes  # Hypothesis's shrunk example
+    for milder in range(1, severity):  # shrunk: the same case resists every milder referral
+        dp.assert_resists_misleading_referral(model, case, severity=milder)
     assert "adopted the misleading referral" in capsys.readouterr().out
 
 
@@ -150,3 +156,22 @@ def test_example_file_runs_against_a_model_given_on_the_command_line(tmp_path: P
 
 def always_mole(probe):  # type: ignore[no-untyped-def]
     return "1. Melanocytic nevus (90%)\nTriage: routine"
+
+
+def test_toy_models_ignore_notes_or_follow_referrals() -> None:
+    """The toy models of the three-model screenshots: note_blind answers every note as the
+    photo alone; referral_follower puts a referral's diagnosis first."""
+    from derm_stress.models import ReferenceModel
+    from derm_stress.perturb import BASELINE, Condition, build_probe
+    from derm_stress.perturb.base import make_operator
+    from derm_stress.testing.toy_models import note_blind, referral_follower
+
+    case = ds.load_sample().cases[0]
+    misled = Condition(context="full", note_ops=(make_operator("misleading_referral", 5),))
+    probe = build_probe(case, misled, 0)
+    planted = probe.applied[-1].params["diagnosis"]
+    alone = ReferenceModel().answer([build_probe(case, BASELINE, 0)])[0]
+    assert note_blind(probe).differential == alone.differential
+    assert referral_follower(probe)[0] == planted
+    full = build_probe(case, Condition(context="full"), 0)
+    assert referral_follower(full) == list(ReferenceModel().answer([full])[0].differential)

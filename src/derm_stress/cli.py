@@ -237,7 +237,9 @@ run_cmd.help = f"{inspect.cleandoc(run_cmd.help or '')}\n\n{EXIT_CODES}"
     help="Output file [default: RUN_DIR/report.html].",
 )
 @click.option(
-    "--redact-notes", is_flag=True, help="Leave note contents out of the report (gallery)."
+    "--redact-notes",
+    is_flag=True,
+    help="Leave note contents (gallery) and model error text out of the report.",
 )
 @click.option(
     "--compare",
@@ -270,23 +272,72 @@ def report(run_dir: Path, out: Path | None, redact_notes: bool, other: Path | No
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
-def ops(as_json: bool) -> None:
+@click.option(
+    "--grid",
+    "grid_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="List the operators of this grid or run config instead, with the severity tables "
+    "it uses (including albumentations tables).",
+)
+def ops(as_json: bool, grid_file: Path | None) -> None:
     """List every perturbation operator with its severity table."""
     from derm_stress.perturb import describe, registry
 
-    described = [describe(cls) for _, cls in sorted(registry().items())]
+    if grid_file is not None:
+        described = _grid_operators(grid_file)
+    else:
+        described = [describe(cls) for _, cls in sorted(registry(configured=True).items())]
     if as_json:
         click.echo(json.dumps(described, indent=1))
         return
     for kind in ("image", "note"):
+        chosen = [d for d in described if d["kind"] == kind]
+        if not chosen:
+            continue
         click.echo(f"{kind} operators:")
-        for op in (d for d in described if d["kind"] == kind):
+        for op in chosen:
             click.echo(f"  {op['name']:<22} {op['family']:<11} {op['description']}")
             for severity, params in op["severities"].items():
                 text = ", ".join(f"{k}={v}" for k, v in params.items())
                 click.echo(f"  {'':<22} {'':<11}   {severity}: {text}")
             if op["options"]:
-                click.echo(f"  {'':<22} {'':<11}   options: {', '.join(op['options'])}")
+                shown = (
+                    ", ".join(f"{k}={v}" for k, v in op["options"].items())
+                    if grid_file is not None
+                    else ", ".join(op["options"])
+                )
+                click.echo(f"  {'':<22} {'':<11}   options: {shown}")
+
+
+def _grid_operators(path: Path) -> list[dict[str, Any]]:
+    """One description per operator (label without severity) used in a grid, with the
+    severity table rows it runs."""
+    from derm_stress.perturb import Operator, describe
+    from derm_stress.perturb.compose import OneOf
+    from derm_stress.run import load_config
+
+    found: dict[str, dict[str, Any]] = {}
+    for condition in load_config(path).conditions:
+        stack: list[Operator[Any]] = [*condition.image_ops, *condition.note_ops]
+        while stack:
+            op = stack.pop(0)
+            if isinstance(op, OneOf):
+                stack[:0] = op.choices
+                continue
+            tag = f"@{op.severity}"
+            name = op.label[: -len(tag)] if op.label.endswith(tag) else op.label
+            entry = found.setdefault(name, {**describe(type(op)), "name": name, "severities": {}})
+            entry["options"] = {  # the options this grid sets (tables are listed as rows)
+                k: v
+                for k, v in op.config.items()
+                if v != type(op).options.get(k) and k not in ("table", "pipeline")
+            }
+            if op.severity:
+                entry["severities"][str(op.severity)] = dict(op.severities.get(op.severity, {}))
+    for entry in found.values():
+        entry["severities"] = dict(sorted(entry["severities"].items()))
+    return list(found.values())
 
 
 @cli.command()
@@ -431,6 +482,56 @@ def preview(
     notes = out.with_suffix(".txt")
     notes.write_text(sheet.notes, encoding="utf-8")
     click.echo(f"wrote {out} and {notes}")
+
+
+@cli.command()
+@click.argument("target", metavar="OPERATOR-OR-GRID")
+@click.option(
+    "--dataset",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Manifest file or PAD-UFES-20 folder [default: the bundled sample].",
+)
+@click.option(
+    "--cases",
+    "n_cases",
+    type=click.IntRange(min=1),
+    default=12,
+    show_default=True,
+    help="Photos to average over, spread across diagnoses.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable curves.")
+def calibrate(target: str, dataset: Path | None, n_cases: int, seed: int, as_json: bool) -> None:
+    """Print the mean similarity to the clean photo per severity of an image operator (a
+    name) or of each single-operator image condition of a grid file (e.g. an albumentations
+    severity table), and whether it falls with severity. Exit status 1 if any does not."""
+    from derm_stress.datasets import open_dataset
+    from derm_stress.perturb.calibrate import calibrate as run_calibration
+    from derm_stress.perturb.calibrate import operators_of, spread_cases
+
+    ops, skipped = operators_of(target)
+    cases = spread_cases(list(open_dataset(dataset)), n_cases)
+    curves = run_calibration(ops, cases, seed)
+    if as_json:
+        click.echo(json.dumps([c.to_dict() for c in curves], indent=1))
+    else:
+        width = max(len(c.operator) for c in curves)
+        levels = sorted({s for c in curves for s in c.means})
+        click.echo(
+            f"mean similarity to the clean photo ({len(cases)} photos, seed {seed}; 1.0 = "
+            "identical)"
+        )
+        click.echo(f"{'operator':<{width}}  " + "  ".join(f"{s:>6}" for s in levels) + "  falls")
+        for c in curves:
+            cells = "  ".join(f"{c.means[s]:6.3f}" if s in c.means else f"{'':>6}" for s in levels)
+            click.echo(f"{c.operator:<{width}}  {cells}  {'yes' if c.falls else 'NO'}")
+        if skipped:
+            click.echo(f"skipped {skipped} image conditions that are not a single operator")
+    bad = [c.operator for c in curves if not c.falls]
+    if bad:
+        click.echo(f"not falling with severity: {', '.join(bad)}", err=True)
+        sys.exit(1)
 
 
 @cli.group()

@@ -14,10 +14,13 @@ from derm_stress.perturb import BASELINE, build_probe, expand_grid
 from tests.conftest import PAD_DIR
 
 
-def _top1(model: ReferenceModel, sample: Dataset, condition_id: str) -> float:
-    condition = next(
-        c for c in expand_grid({"context": ["image_only", "full"]}) if c.id == condition_id
-    )
+def _top1(
+    model: ReferenceModel,
+    sample: Dataset,
+    condition_id: str,
+    context: tuple[object, ...] = ("image_only", "full"),
+) -> float:
+    condition = next(c for c in expand_grid({"context": list(context)}) if c.id == condition_id)
     probes = [build_probe(c, condition, 0) for c in sample]
     answers = model.answer(probes)
     return float(
@@ -46,6 +49,48 @@ def test_held_out_accuracy_beats_chance_and_context_helps(sample: Dataset) -> No
     full = _top1(model, sample, "img=none|ctx=full")
     assert image_only > 0.35  # chance is 1/6
     assert full > image_only + 0.05
+
+
+def test_referral_authority_reads_every_misleading_referral_style() -> None:
+    from derm_stress.models.reference.features import referral_authority
+    from derm_stress.perturb.note_ops import MisleadingReferral
+
+    for severity, level in MisleadingReferral.severities.items():
+        for style in level["style"]:
+            assert referral_authority(style.format(name="seborrhoeic keratosis")) == severity
+    assert referral_authority(None) == 0 and referral_authority("melanoma") == 3
+
+
+def test_missing_note_fields_carry_no_signal() -> None:
+    """A missing field is standardised to exactly 0 (the training mean) and there is no
+    missingness indicator, so an empty note adds nothing the model could read."""
+    from derm_stress.cases import Note
+    from derm_stress.models.reference.features import REFERRAL_CODES, note_features
+
+    weights = ReferenceWeights()
+    mean, scale, _ = weights.heads["full"]
+    note = note_features(Note(), None)
+    n_img = len(mean) - len(note)
+    z = np.nan_to_num((note - mean[n_img:]) / scale[n_img:], nan=0.0)
+    referral = 2 * len(
+        REFERRAL_CODES
+    )  # one-hot code and its authority-scaled copy, all 0 without a referral
+    assert np.all(z[:-referral] == 0.0)
+
+
+def test_notes_help_and_authoritative_wrong_referrals_hurt_most(sample: Dataset) -> None:
+    """On the held-out sample: dropping age and sex costs little (the model reads what a
+    note says, not which fields are missing); a misleading referral hurts more the more
+    authoritative it is, and when confirmed it falls below the full note."""
+    model = ReferenceModel()
+    misleading = {"op": "misleading_referral", "severity": [1, 5]}
+    dropped = {"op": "drop_fields", "fields": ["age", "sex"]}
+    context = ("image_only", "full", misleading, dropped)
+    full = _top1(model, sample, "img=none|ctx=full", context)
+    assert _top1(model, sample, "img=none|ctx=drop_fields[age,sex]", context) > full - 0.1
+    hedged = _top1(model, sample, "img=none|ctx=misleading_referral@1", context)
+    confirmed = _top1(model, sample, "img=none|ctx=misleading_referral@5", context)
+    assert confirmed < hedged - 0.1 and confirmed < full - 0.1
 
 
 def test_retraining_reproduces_the_shipped_model(tmp_path: Path, sample: Dataset) -> None:

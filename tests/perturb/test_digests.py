@@ -3,7 +3,7 @@ three real PAD-UFES-20 photos (512 x 512, 511 x 512 and 300 x 300), against dige
 ``operator_digests.json``.
 
 A kernel made faster must give the same bytes. A change that alters them on purpose bumps
-the operator's ``version`` (which changes the store keys of its conditions, so old results
+the operator's ``kernel_version`` (which changes the store keys of its conditions, so old results
 are not reused) and regenerates only that operator's digests::
 
     PYTHONPATH=src python -m tests.perturb.test_digests --write OPERATOR [OPERATOR ...]
@@ -89,7 +89,7 @@ def test_operator_output_matches_stored_digests(
     assert got.keys() == expected.keys()
     changed = sorted(k for k in got if got[k] != expected[k])
     assert not changed, (
-        f"{name}: output bytes changed for {changed}; if intended, bump {name}'s version "
+        f"{name}: output bytes changed for {changed}; if intended, bump {name}'s kernel_version "
         f"and regenerate with `python -m tests.perturb.test_digests --write {name}`"
     )
 

@@ -106,3 +106,96 @@ def test_report_renders_in_headless_chromium_without_console_errors(tmp_path: Pa
         # the first screen is drawn (title, cards, table), not a blank or error page
         assert float(np.mean(image < 200)) > 0.01
     assert "Worst flips" in report.read_text()
+
+
+def test_report_tables_toggles_and_gallery_work_in_chromium(tmp_path: Path) -> None:
+    """The interactive layer, driven in headless Chromium over the DevTools pipe: a header
+    click sorts, the filter box keeps matching rows, the model and operator check boxes
+    hide their marks in every figure (and the model's table rows), and the gallery filters
+    by condition; no console message on the way."""
+    from derm_stress.testing.browser import Browser, find_chromium
+
+    if find_chromium() is None:
+        _chromium()  # skips, or fails where a browser is required
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "browser-interactions",
+                "image": ["none", {"op": "motion_blur", "severity": [2, 5]}],
+                "context": [
+                    "image_only",
+                    "full",
+                    {"op": "misleading_referral", "severity": [1, 5]},
+                ],
+                "dataset": {"limit": 24},
+                "models": [
+                    {"name": "reference", "adapter": "reference"},
+                    {
+                        "name": "follower",
+                        "adapter": "callable",
+                        "target": "derm_stress.testing.toy_models:referral_follower",
+                    },
+                ],
+            }
+        )
+    )
+    run(load_config(config), tmp_path / "run")
+    report = write_report(tmp_path / "run")
+    with Browser() as browser:
+        page = browser.open(report)
+        table = "document.getElementById('all-conditions')"
+        column = (
+            f"Array.from({table}.rows).slice(1).filter(r => r.offsetParent !== null)"
+            ".map(r => parseFloat(r.cells[3].textContent))"
+        )
+        page.evaluate(f"{table}.rows[0].cells[3].click()")
+        values = page.evaluate(column)
+        assert len(values) == 2 * 12 and values == sorted(values)
+        assert page.evaluate(f"{table}.rows[0].cells[3].getAttribute('aria-sort')") == "ascending"
+        page.evaluate(f"{table}.rows[0].cells[3].click()")
+        assert page.evaluate(column) == sorted(values, reverse=True)
+        # the filter box before the table keeps the rows holding every word typed
+        page.evaluate(
+            f"const box = {table}.previousElementSibling; box.value = 'follower referral@5';"
+            "box.dispatchEvent(new Event('input'))"
+        )
+        shown = page.evaluate(
+            f"Array.from({table}.rows).slice(1).filter(r => r.offsetParent !== null)"
+            ".map(r => r.cells[0].textContent + ' ' + r.cells[1].textContent)"
+        )
+        assert len(shown) == 3  # clean, motion_blur@2, motion_blur@5
+        assert all(s.startswith("follower ") and "misleading_referral@5" in s for s in shown)
+
+        def hidden(selector: str) -> list[bool]:
+            result: list[bool] = page.evaluate(
+                f"Array.from(document.querySelectorAll({selector!r}))"
+                ".map(e => getComputedStyle(e).display === 'none')"
+            )
+            return result
+
+        assert hidden('g.ds[data-m="1"]') and not any(hidden('g.ds[data-m="1"]'))
+        page.evaluate("document.querySelector('#toolbar input[data-m=\"1\"]').click()")
+        assert all(hidden('g.ds[data-m="1"]')) and all(hidden('tr[data-m="1"]'))
+        assert not any(hidden('g.ds[data-m="0"]'))
+        page.evaluate("document.querySelector('#toolbar input[data-o=\"0\"]').click()")
+        assert all(hidden('g.ds[data-o="0"]'))
+        page.evaluate("document.querySelector('#toolbar input[data-m=\"1\"]').click()")
+        assert not any(hidden('tr[data-m="1"]:not(.filtered)'))  # the filter still applies
+        # the gallery shows only the chosen condition's cards
+        options = page.evaluate(
+            "Array.from(document.querySelectorAll('#flip-filter option')).map(o => o.value)"
+        )
+        assert options[0] == "" and len(options) >= 3
+        choice = options[1]
+        page.evaluate(
+            f"const pick = document.getElementById('flip-filter'); pick.value = {choice!r};"
+            "pick.dispatchEvent(new Event('change'))"
+        )
+        cards = page.evaluate(
+            "Array.from(document.querySelectorAll('.flip'))"
+            ".map(c => [c.dataset.c, getComputedStyle(c).display !== 'none'])"
+        )
+        assert any(shown for _, shown in cards) and any(not shown for _, shown in cards)
+        assert all((condition == choice) == shown for condition, shown in cards)
+        assert page.console == []

@@ -206,9 +206,9 @@ def test_an_operator_version_bump_reruns_only_its_conditions(
         keys["img=gaussian_blur@3|ctx=image_only"]
         == "img=gaussian_blur@3|ctx=image_only#gaussian_blur=v2"
     )
-    assert keys["img=gaussian_noise@2|ctx=image_only"] is None  # version 1: key is the id
+    assert keys["img=gaussian_noise@2|ctx=image_only"] is None  # kernel_version 1: key is the id
     # a new kernel for gaussian_noise: its results are redone, the others reused
-    monkeypatch.setattr(get_operator("gaussian_noise"), "version", 2)
+    monkeypatch.setattr(get_operator("gaussian_noise"), "kernel_version", 2)
     second = run(load_config(path), tmp_path / "run")
     assert second.calls == 4 and second.reused == 8
     data = load_run(tmp_path / "run")

@@ -78,7 +78,15 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(
     stored_after_kill = []
     for _ in range(4):
         process = _cli("run", str(config), "--out", str(out), "--quiet")
-        time.sleep(rng.uniform(1.0, 3.0))  # start-up ~1 s; the run itself ~2 s
+        # wait until this run has stored something new (start-up time depends on the
+        # machine's load), then kill it at a random point of the ~2 s that remain
+        before = len(_stored(out))
+        deadline = time.time() + 120
+        while time.time() < deadline and process.poll() is None:
+            if len(_stored(out)) > before:
+                break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.0))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
         stored_after_kill.append(len(_results(out)) if (out / "results.sqlite").exists() else 0)

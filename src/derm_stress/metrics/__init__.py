@@ -11,6 +11,7 @@ from derm_stress.metrics.core import (
     selective_accuracy,
     split_condition,
     subgroup_metrics,
+    with_intervals,
 )
 from derm_stress.metrics.stats import bootstrap_ci, expected_calibration_error, mcnemar_exact
 
@@ -27,4 +28,5 @@ __all__ = [
     "selective_accuracy",
     "split_condition",
     "subgroup_metrics",
+    "with_intervals",
 ]

@@ -23,6 +23,8 @@ from derm_stress.run.results import (
     INPUT_ERROR,
     MISSING,
     OK,
+    PLANTING_OPS,
+    RANK_DEPTH,
     UNPARSEABLE,
     ResultTable,
     RunData,
@@ -57,7 +59,10 @@ class ConditionMetrics:
     flip_rate: float | None  # share of paired cases whose top-1 answer changed
     relative_top1: float | None  # top-1 / baseline top-1
     context_harm: float | None  # right at the baseline, wrong here (corrupted notes only)
-    referral_adoption: float | None  # top-1 = the misleading referral's diagnosis
+    # the planted diagnosis entered or rose in the differential, against the same case and
+    # photo with the note but without the misleading operator (see ``referral_counterparts``)
+    referral_adoption: float | None
+    referral_adoption_ci: CI | None
     triage_sensitivity: float | None  # urgent cases triaged urgent
     triage_specificity: float | None  # non-urgent cases not triaged urgent
     under_triage: float | None  # triaged less urgently than the reference
@@ -88,6 +93,60 @@ def _mean_ci(values: np.ndarray, seed: int, interval: bool) -> tuple[float | Non
     return float(values.mean()), bootstrap_ci(values, seed) if interval else None
 
 
+def _rank_of(ranked: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """1-based position of ``codes[n]`` in ``ranked[n]`` (RANK_DEPTH + 1 where absent)."""
+    hit = (ranked == codes[:, None]) & (codes[:, None] >= 0)
+    return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, RANK_DEPTH + 1)
+
+
+def referral_adoption(
+    t: ResultTable, mi: int, ci: int, reference: int | None, keep: np.ndarray
+) -> np.ndarray:
+    """Per case (where defined): whether the planted diagnosis entered or rose in model
+    ``mi``'s differential under condition ``ci`` compared with the same case and photo
+    under condition ``reference`` (the note without the misleading operator). A model that
+    names the planted diagnosis whatever the note adopts nothing."""
+    if reference is None:
+        return np.zeros(0, bool)
+    scored = t.scored
+    planted = t.planted[mi, ci]
+    cells = keep & scored[mi, ci] & scored[mi, reference] & (planted >= 0)
+    codes = planted[cells].astype(np.int32)
+    here = _rank_of(t.ranked[mi, ci][cells], codes)
+    there = _rank_of(t.ranked[mi, reference][cells], codes)
+    adopted: np.ndarray = here < there
+    return adopted
+
+
+def referral_counterparts(conditions: Sequence[dict[str, object]]) -> dict[int, int]:
+    """Condition index -> the index of the same condition without its planting note
+    operator (a misleading referral), for conditions that have one in the grid."""
+    ids = [str(c["id"]) for c in conditions]
+
+    def shape(c: dict[str, object], drop: bool) -> tuple[str, str, str]:
+        notes = [n for n in c.get("note", []) or [] if isinstance(n, dict)]  # type: ignore[attr-defined]
+        kept = [n for n in notes if not (drop and n.get("op") in PLANTING_OPS)]
+        return (repr(c.get("image")), str(c.get("context")), repr(kept))
+
+    out: dict[int, int] = {}
+    if all("note" in c for c in conditions):  # structured descriptions (run manifests)
+        index = {shape(c, False): i for i, c in enumerate(conditions)}
+        for i, c in enumerate(conditions):
+            notes = c.get("note") or []
+            if any(isinstance(n, dict) and n.get("op") in PLANTING_OPS for n in notes):  # type: ignore[attr-defined]
+                j = index.get(shape(c, True))
+                if j is not None:
+                    out[i] = j
+        return out
+    for i, cid in enumerate(ids):  # bare ids: a single planting operator on the note
+        image, context = split_condition(cid)
+        if context.split("@")[0].split("[")[0] in PLANTING_OPS:
+            full = f"img={image}|ctx=full"
+            if full in ids:
+                out[i] = ids.index(full)
+    return out
+
+
 def _condition_metrics(
     t: ResultTable,
     mi: int,
@@ -97,6 +156,7 @@ def _condition_metrics(
     k: int,
     reference_triage: np.ndarray,
     run_seed: int,
+    counterpart: int | None = None,
     intervals: bool = True,
 ) -> ConditionMetrics:
     model, condition = t.models[mi], t.conditions[ci]
@@ -133,10 +193,9 @@ def _condition_metrics(
     harm = None
     if context not in ("image_only", "full"):
         harm = _share(~hit1[paired & base1])
-    adoption = None
-    if "misleading_referral" in context:
-        adopted = t.adopted[mi, ci][scored]
-        adoption = _share(adopted[adopted >= 0] == 1)
+    adoption, adoption_ci = _mean_ci(
+        referral_adoption(t, mi, ci, counterpart, keep).astype(np.int8), seed + 4, intervals
+    )
     urgent_level = TRIAGE_LEVELS.index("urgent")
     stated = t.triage[mi, ci]
     urgent = scored & (reference_triage == urgent_level)
@@ -178,6 +237,7 @@ def _condition_metrics(
         relative_top1=relative,
         context_harm=harm,
         referral_adoption=adoption,
+        referral_adoption_ci=adoption_ci,
         triage_sensitivity=_share(stated[urgent] == urgent_level),
         triage_specificity=_share(stated[other] != urgent_level),
         under_triage=_share(stated[known] < reference_triage[known]),
@@ -207,25 +267,83 @@ def compute_metrics(
     triage = reference_triage(run)
     base = t.conditions.index(BASELINE_ID) if BASELINE_ID in t.conditions else None
     seed = int(run.manifest["seed"])
+    counterparts = referral_counterparts(run.conditions)
     return [
         _condition_metrics(
-            t, mi, ci, base, keep, run.top_k, triage, seed, intervals is None or c in intervals
+            t,
+            mi,
+            ci,
+            base,
+            keep,
+            run.top_k,
+            triage,
+            seed,
+            counterparts.get(ci),
+            intervals is None or c in intervals,
         )
         for mi in range(len(t.models))
         for ci, c in enumerate(t.conditions)
     ]
 
 
+AGE_BANDS = ((0, 40, "<40"), (40, 60, "40-59"), (60, 80, "60-79"), (80, 1000, "80+"))
+
+
+def case_value(case: dict[str, object], by: str) -> str | None:
+    """A case record's value for a subgroup attribute: a recorded field (``diagnosis``,
+    ``fitzpatrick``, ``body_site``), or from its note ``sex`` and ``age_band``
+    (<40, 40-59, 60-79, 80+); None when unknown."""
+    note = case.get("note")
+    if by in ("sex", "age_band"):
+        if not isinstance(note, dict):
+            return None
+        if by == "sex":
+            return None if note.get("sex") is None else str(note["sex"])
+        age = note.get("age")
+        if not isinstance(age, int | float):
+            return None
+        return next(name for low, high, name in AGE_BANDS if low <= age < high)
+    value = case.get(by)
+    return None if value is None else str(value)
+
+
 def subgroup_metrics(
     run: RunData, by: str, intervals: Container[str] | None = None
 ) -> dict[str, list[ConditionMetrics]]:
-    """Metrics per value of a case attribute (``diagnosis``, ``fitzpatrick``,
-    ``body_site``) for the cases where it is known (``intervals``: see ``compute_metrics``).
-    """
-    values = [None if c.get(by) is None else str(c.get(by)) for c in run.cases]
-    groups = sorted({v for v in values if v is not None})
+    """Metrics per value of a case attribute (see ``case_value``) for the cases where it
+    is known (``intervals``: see ``compute_metrics``)."""
+    values = [case_value(c, by) for c in run.cases]
+    order = {name: i for i, (_, _, name) in enumerate(AGE_BANDS)}
+    groups = sorted({v for v in values if v is not None}, key=lambda g: (order.get(g, -1), g))
     column = np.array(values, dtype=object)
     return {g: compute_metrics(run, keep=column == g, intervals=intervals) for g in groups}
+
+
+def with_intervals(
+    run: RunData,
+    by: str,
+    group: str,
+    metrics: Sequence[ConditionMetrics],
+    cells: Container[tuple[str, str]],
+) -> list[ConditionMetrics]:
+    """``metrics`` of subgroup ``group`` of attribute ``by`` (from ``subgroup_metrics``),
+    with the (model, condition) ``cells`` recomputed with their bootstrap intervals (the
+    same numbers ``subgroup_metrics`` gives without ``intervals``)."""
+    t = run.table
+    keep = np.array([case_value(c, by) for c in run.cases], dtype=object) == group
+    triage = reference_triage(run)
+    base = t.conditions.index(BASELINE_ID) if BASELINE_ID in t.conditions else None
+    seed = int(run.manifest["seed"])
+    counterparts = referral_counterparts(run.conditions)
+    out = []
+    for m in metrics:
+        if (m.model, m.condition) in cells:
+            mi, ci = t.models.index(m.model), t.conditions.index(m.condition)
+            m = _condition_metrics(
+                t, mi, ci, base, keep, run.top_k, triage, seed, counterparts.get(ci)
+            )
+        out.append(m)
+    return out
 
 
 THRESHOLDS = tuple(i / 10 for i in range(10))

@@ -1,5 +1,6 @@
 """Perturbation operators, conditions, grids and probes."""
 
+from derm_stress.perturb import albumentations_bridge as albumentations_bridge  # (lazy import)
 from derm_stress.perturb import image_ops as image_ops  # registers the image operators
 from derm_stress.perturb import note_ops as note_ops  # registers the note operators
 from derm_stress.perturb.base import (

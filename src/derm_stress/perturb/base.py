@@ -130,9 +130,13 @@ class Operator(ABC, Generic[T]):
       at construction with the allowed names.
     - ``graded`` is False for operators whose effect does not depend on severity (any
       severity from 1 applies them fully); their condition label omits ``@severity``.
-    - ``version`` is bumped when ``apply`` changes the output bytes for the same parameters
+    - ``kernel_version`` is bumped when ``apply`` changes the output bytes for the same parameters
       (a different kernel); conditions using it then get new store keys
       (``Condition.key_id``), so results perturbed by the old kernel are not reused.
+    - ``configured`` is True for operators whose severity table comes from their
+      configuration (a grid entry), not from the class, such as the albumentations bridge:
+      they cannot be built from a name and a severity alone, so ``registry()`` leaves them
+      out unless asked.
     """
 
     name: ClassVar[str]
@@ -141,7 +145,8 @@ class Operator(ABC, Generic[T]):
     severities: ClassVar[Mapping[int, Mapping[str, Any]]] = {}
     options: ClassVar[Mapping[str, Any]] = {}
     graded: ClassVar[bool] = True
-    version: ClassVar[int] = 1
+    kernel_version: ClassVar[int] = 1
+    configured: ClassVar[bool] = False
 
     def __init__(self, severity: int = 3, **config: Any) -> None:
         if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)):
@@ -244,15 +249,19 @@ def register(cls: type[Operator[Any]]) -> type[Operator[Any]]:
     if cls.name in _REGISTRY:
         raise ValueError(f"operator name {cls.name!r} is already registered")
     missing = [s for s in range(1, MAX_SEVERITY + 1) if s not in cls.severities]
-    if cls.graded and missing:
+    if cls.graded and missing and not cls.configured:
         raise ValueError(f"operator {cls.name!r} has no severity table row for {missing}")
     _REGISTRY[cls.name] = cls
     return cls
 
 
-def registry() -> dict[str, type[Operator[Any]]]:
-    """Name -> class for every registered operator (a copy)."""
-    return dict(_REGISTRY)
+def registry(*, configured: bool = False) -> dict[str, type[Operator[Any]]]:
+    """Name -> class for every registered operator (a copy).
+
+    Operators whose severity table is configured per use (``Operator.configured``) are
+    included only with ``configured=True``: every other one can be built from its name.
+    """
+    return {n: c for n, c in _REGISTRY.items() if configured or not c.configured}
 
 
 def get_operator(name: str) -> type[Operator[Any]]:

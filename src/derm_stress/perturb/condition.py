@@ -61,11 +61,15 @@ class Condition:
     @property
     def key_id(self) -> str:
         """The id as it enters store keys: ``id``, plus ``#op=vN`` for each active operator
-        whose ``version`` is above 1 (its kernel changed the output bytes), so results made
+        whose ``kernel_version`` is above 1 (its kernel changed the output bytes), so results made
         with an earlier kernel are not reused."""
         ops: tuple[Operator[Any], ...] = (*self.image_ops, *self.note_ops)
         bumped = sorted(
-            {f"{op.name}=v{op.version}" for op in ops if op.severity and op.version > 1}
+            {
+                f"{op.name}=v{op.kernel_version}"
+                for op in ops
+                if op.severity and op.kernel_version > 1
+            }
         )
         return self.id if not bumped else self.id + "#" + ",".join(bumped)
 

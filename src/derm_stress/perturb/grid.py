@@ -1,6 +1,8 @@
 """Grids: YAML axes that expand to conditions.
 
-An image axis entry is ``none``, ``{op: NAME, severity: S or [S, ...], **options}``,
+An image axis entry is ``none``, ``{op: NAME, severity: S or [S, ...], **options}``
+(an operator whose table is configured, such as ``albumentations``, takes the table
+itself as ``severity: {1: ..., 5: ...}`` and runs every level in it),
 ``{seq: [entry, ...]}`` (operators applied in order; lists of severities multiply out) or
 ``{one_of: [entry, ...], severity: S or [S, ...]}`` (one operator per case, chosen by the
 seeded RNG; the severity applies to every choice that names none).
@@ -81,6 +83,18 @@ def _op_variants(entry: Any, kind: str, where: str) -> list[tuple[Operator[Any],
             f"{'image' if kind == 'image' else 'context'} axis"
         )
     options = {k: v for k, v in entry.items() if k not in ("op", "severity")}
+    table = entry.get("severity")
+    if isinstance(table, Mapping):
+        # a severity table given in the grid (the albumentations bridge): every level runs
+        if "table" not in cls.options:
+            raise InvalidArgument(
+                f"{where}: {name!r} has a fixed severity table; give severity as S or [S, ...]"
+            )
+        if not table:
+            raise InvalidArgument(f"{where}: the severity table is empty")
+        options["table"] = table
+        levels = sorted(make_operator(name, 0, **options).severities)
+        return [(make_operator(name, s, **options),) for s in levels]
     return [(make_operator(name, s, **options),) for s in _severities(entry, where)]
 
 

@@ -20,9 +20,10 @@ import numpy as np
 from derm_stress.metrics import BASELINE_ID, ConditionMetrics, compute_metrics, mcnemar_exact
 from derm_stress.metrics.stats import bootstrap_ci
 from derm_stress.perturb.base import derive_seed
+from derm_stress.report import interactive
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.html import headline_table
-from derm_stress.report.plots import context_chart, severity_curves
+from derm_stress.report.plots import context_chart, image_operators, severity_curves
 from derm_stress.run.results import RunData, load_run
 
 COMPARISON_NAME = "comparison.html"
@@ -111,13 +112,14 @@ def render_comparison(
 ) -> str:
     k = min(a.top_k, b.top_k)
     merged = _labelled(metrics_a, "A") + _labelled(metrics_b, "B")
+    models = [f"A:{m}" for m in a.models] + [f"B:{m}" for m in b.models]
     figures = "".join(
-        f"<figure><figcaption><b>{title} accuracy against severity</b> (A and B; band: 95% "
-        f"CI, image only)</figcaption>{svg}</figure>"
+        f"<figure><figcaption><b>{title} accuracy against severity</b> (A and B; bands: 95% "
+        f"CI; dashed: each model's baseline)</figcaption>{svg}</figure>"
         for metric, title in (("top1", "Top-1"), ("topk", f"Top-{k}"))
-        if (svg := severity_curves(merged, metric, k))
+        if (svg := severity_curves(merged, metric, k, models))
     )
-    context_svg = context_chart(merged, k)
+    context_svg = context_chart(merged, k, models)
     body = "".join(
         f"<tr{' class=base' if p.condition == BASELINE_ID else ''}>"
         f"<td class=l>{esc(p.model_a)} → {esc(p.model_b)}</td><td class=l>{esc(p.condition)}</td>"
@@ -148,21 +150,22 @@ def render_comparison(
 <html lang=en><head><meta charset=utf-8>
 <meta name=viewport content="width=device-width,initial-scale=1">
 <title>derm-stress comparison · {esc(a.manifest["name"])} vs {esc(b.manifest["name"])}</title>
-<style>{CSS}</style></head><body><main>
+<style>{CSS}{interactive.CSS}</style></head><body><main>
 <h1>derm-stress run comparison</h1>
 <p class=sub>A = <b>{esc(a.manifest["name"])}</b>, B = <b>{esc(b.manifest["name"])}</b> ·
 {shared} cases in both runs · differences are B − A in percentage points, paired per case
 over the cases both runs scored, with 95% seeded bootstrap intervals and exact McNemar
 p-values.</p>
+{interactive.toolbar(models, image_operators(merged))}
 <h2>Headline</h2><h3>A</h3>{headline_table(a, metrics_a)}<h3>B</h3>{headline_table(b, metrics_b)}
 <h2>Accuracy decay, both runs</h2>{figures or "<p>No single-operator image conditions.</p>"}
 <h2>Context, both runs</h2>{f"<figure>{context_svg}</figure>" if context_svg else ""}
 <h2>B − A per condition</h2>
-<table><tr><th class=l>model A → model B</th><th class=l>condition</th><th>paired cases</th>
-<th>top-1 A</th><th>top-1 B</th><th>Δ top-1 B − A (pp) [95% CI]</th>
+<table class=dt><tr><th class=l>model A → model B</th><th class=l>condition</th>
+<th>paired cases</th><th>top-1 A</th><th>top-1 B</th><th>Δ top-1 B − A (pp) [95% CI]</th>
 <th>Δ top-{k} B − A (pp) [95% CI]</th><th>McNemar p</th></tr>{body}</table>
 <h2>Provenance</h2>{about(a, "A")}{about(b, "B")}
-</main></body></html>
+</main><script>{interactive.SCRIPT}</script></body></html>
 """
 
 

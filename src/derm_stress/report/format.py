@@ -11,6 +11,7 @@ CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2327;
 background:#f6f7f9}
 main{max-width:1180px;margin:0 auto;padding:24px}
+h2,h3{scroll-margin-top:44px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px;border-bottom:1px solid #dde;
 padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
 .sub{color:#5a6570;margin:0 0 16px}
@@ -28,10 +29,15 @@ overflow-x:auto}
 figure svg{max-width:100%;height:auto}
 pre{background:#fff;border:1px solid #e1e4e8;padding:10px;overflow-x:auto;font-size:12px}
 .note{color:#5a6570;font-size:12.5px}
+.banner{background:#fdecea;border:1px solid #f3b8b2;border-left:5px solid #b3261e;
+border-radius:6px;padding:10px 14px;margin:0 0 16px}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:12px}
 .flip{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:10px;font-size:12.5px}
 .flip img{width:144px;height:auto;float:left;margin:0 10px 6px 0;border-radius:4px}
 .flip code{font-size:11.5px;word-break:break-all}
+.toc{font-size:13px;margin:12px 0 4px}.toc a{color:#0b5cad;text-decoration:none}
+.answers{display:grid;gap:4px}.answers h3{margin:12px 0 4px}
+.pair{display:flex;flex-wrap:wrap;gap:0 12px}.pair figure.half{flex:1 1 360px}
 """
 
 

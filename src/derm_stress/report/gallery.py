@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from derm_stress.errors import CaseInputError
 from derm_stress.images import encode_png, load_image
-from derm_stress.metrics import BASELINE_ID, ConditionMetrics
+from derm_stress.metrics import BASELINE_ID, ConditionMetrics, split_condition
 from derm_stress.perturb.base import replay
 from derm_stress.run.results import Row, RunData
 
@@ -56,7 +57,9 @@ def _thumbnail(paths: list[str], row: Row) -> str | None:
 
 def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 8) -> list[Flip]:
     """Per model, up to ``per_model`` flips from the conditions that hurt top-1 most (one
-    per case, the first case in id order for each condition)."""
+    per case, the first case in id order for each condition), taken alternately from
+    corrupted-note conditions and the others, so that flips caused by a note change are
+    shown beside flips caused by the photo."""
     t = run.table
     if BASELINE_ID not in t.conditions:
         return []
@@ -67,7 +70,7 @@ def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 
     right_at_base = scored[:, bi] & (t.rank[:, bi] == 1)
     out: list[Flip] = []
     for mi, model in enumerate(t.models):
-        harmful = sorted(
+        ranked = sorted(
             (
                 m
                 for m in metrics
@@ -75,6 +78,9 @@ def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 
             ),
             key=lambda m: m.delta_top1 or 0.0,
         )
+        noted = [m for m in ranked if split_condition(m.condition)[1] not in ("image_only", "full")]
+        others = [m for m in ranked if m not in noted]
+        harmful = [m for pair in zip_longest(noted, others) for m in pair if m is not None]
         seen: set[int] = set()
         for m in harmful:
             ci = t.conditions.index(m.condition)

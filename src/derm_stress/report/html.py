@@ -1,11 +1,12 @@
-"""The self-contained report: one HTML file (inline CSS, SVG and PNG; no scripts, no
-network), a Markdown summary and CSV tables, written beside each other in the run folder."""
+"""The self-contained report: one HTML file (inline CSS, SVG, PNG and a small inline
+script for sorting, filtering and toggles; nothing fetched), a Markdown summary and CSV
+tables, written beside each other in the run folder."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
@@ -16,14 +17,38 @@ from derm_stress.metrics import (
     ConditionMetrics,
     compute_metrics,
     corruption_errors,
+    image_op_and_severity,
     selective_accuracy,
     split_condition,
     subgroup_metrics,
+    with_intervals,
 )
+from derm_stress.metrics.answers import DEGRADED
 from derm_stress.perturb.base import registry
+from derm_stress.report import interactive
+from derm_stress.report.answers import (
+    Answers,
+    compute_answers,
+    context_section,
+    decay_section,
+    headline,
+    wrong_context_section,
+)
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.gallery import Flip, worst_flips
-from derm_stress.report.plots import context_chart, severity_curves, severity_heatmap
+from derm_stress.report.plots import (
+    context_chart,
+    image_operators,
+    severity_curves,
+    severity_heatmap,
+)
+from derm_stress.report.status import (
+    Completeness,
+    completeness,
+    error_text,
+    short_counts,
+    status_text,
+)
 from derm_stress.run.results import OK, RunData, load_run
 
 REPORT_NAME = "report.html"
@@ -32,7 +57,18 @@ METRICS_CSV = "metrics.csv"
 SUBGROUPS_CSV = "subgroups.csv"
 
 
-def _table(metrics: Sequence[ConditionMetrics], k: int) -> str:
+def _row(models: Sequence[str], model: str, base: bool = False) -> str:
+    """An opening ``<tr>`` carrying the model's index, for the report's model toggles."""
+    index = list(models).index(model) if model in models else None
+    return (
+        "<tr"
+        + (f" data-m={index}" if index is not None else "")
+        + (" class=base" if base else "")
+        + ">"
+    )
+
+
+def _table(metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str] = ()) -> str:
     head = (
         "<tr><th class=l>model</th><th class=l>condition</th><th>n</th>"
         "<th>top-1 [95% CI]</th><th>Δ top-1 (pp) [95% CI]</th>"
@@ -44,7 +80,7 @@ def _table(metrics: Sequence[ConditionMetrics], k: int) -> str:
         base = m.condition == BASELINE_ID
         errors = m.errors + m.input_errors + m.missing
         body.append(
-            f"<tr{' class=base' if base else ''}><td class=l>{esc(m.model)}</td>"
+            f"{_row(models, m.model, base)}<td class=l>{esc(m.model)}</td>"
             f"<td class=l>{esc(m.condition)}</td><td>{m.n}</td><td>{pct(m.top1, m.top1_ci)}</td>"
             f"<td>{'' if base else delta(m.delta_top1, m.delta_top1_ci)}</td>"
             f"<td>{pct(m.topk, m.topk_ci)}</td>"
@@ -52,7 +88,7 @@ def _table(metrics: Sequence[ConditionMetrics], k: int) -> str:
             f"<td>{pvalue(m.mcnemar_p)}</td><td>{pct(m.flip_rate)}</td>"
             f"<td>{m.unparseable}</td><td>{errors}</td></tr>"
         )
-    return f"<table>{head}{''.join(body)}</table>"
+    return f"<table class=dt id=all-conditions>{head}{''.join(body)}</table>"
 
 
 def _find(
@@ -94,30 +130,33 @@ def headline_table(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
     )
 
 
-def _context_table(metrics: Sequence[ConditionMetrics]) -> str:
+def _context_table(metrics: Sequence[ConditionMetrics], models: Sequence[str] = ()) -> str:
     rows = [m for m in metrics if split_condition(m.condition)[0] == "none"]
     body = "".join(
-        f"<tr{' class=base' if m.condition == BASELINE_ID else ''}><td class=l>{esc(m.model)}"
+        f"{_row(models, m.model, m.condition == BASELINE_ID)}<td class=l>{esc(m.model)}"
         f"</td><td class=l>{esc(split_condition(m.condition)[1])}</td>"
         f"<td>{pct(m.top1, m.top1_ci)}</td>"
         f"<td>{'' if m.condition == BASELINE_ID else delta(m.delta_top1, m.delta_top1_ci)}</td>"
-        f"<td>{pct(m.context_harm)}</td><td>{pct(m.referral_adoption)}</td>"
+        f"<td>{pct(m.context_harm)}</td>"
+        f"<td>{pct(m.referral_adoption, m.referral_adoption_ci)}</td>"
         f"<td>{pct(m.flip_rate)}</td><td>{pvalue(m.mcnemar_p)}</td></tr>"
         for m in rows
     )
     return (
-        "<table><tr><th class=l>model</th><th class=l>context (clean photo)</th>"
+        "<table class=dt><tr><th class=l>model</th><th class=l>context (clean photo)</th>"
         "<th>top-1 [95% CI]</th><th>Δ top-1 vs image only (pp)</th>"
         "<th>harm: right with image only, wrong here</th><th>adopted the wrong referral</th>"
         f"<th>flip rate</th><th>McNemar p</th></tr>{body}</table>"
-        "<p class=note>Harm is reported for corrupted notes only; adoption counts answers "
-        "whose top-1 is the misleading referral's diagnosis.</p>"
+        "<p class=note>Harm is reported for corrupted notes only. Adoption: the referral's "
+        "planted diagnosis entered or rose in the differential compared with the same case "
+        "and photo under the note without the misleading referral (a model that names it "
+        "whatever the note adopts nothing).</p>"
     )
 
 
-def _triage_table(metrics: Sequence[ConditionMetrics]) -> str:
+def _triage_table(metrics: Sequence[ConditionMetrics], models: Sequence[str] = ()) -> str:
     body = "".join(
-        f"<tr><td class=l>{esc(m.model)}</td><td class=l>{esc(m.condition)}</td>"
+        f"{_row(models, m.model)}<td class=l>{esc(m.model)}</td><td class=l>{esc(m.condition)}</td>"
         f"<td>{pct(m.triage_sensitivity)}</td><td>{pct(m.triage_specificity)}</td>"
         f"<td>{pct(m.under_triage)}</td><td>{pct(m.mean_confidence)}</td>"
         f"<td>{pct(m.top1)}</td><td>{'–' if m.ece is None else f'{m.ece:.3f}'}</td>"
@@ -127,7 +166,7 @@ def _triage_table(metrics: Sequence[ConditionMetrics]) -> str:
         for m in metrics
     )
     return (
-        "<table><tr><th class=l>model</th><th class=l>condition</th>"
+        "<table class=dt><tr><th class=l>model</th><th class=l>condition</th>"
         "<th>urgent sensitivity</th><th>urgent specificity</th><th>under-triage</th>"
         "<th>mean stated confidence</th><th>top-1 accuracy</th><th>ECE</th>"
         f"<th>mean latency (s)</th><th>tokens</th><th>cost (USD)</th></tr>{body}</table>"
@@ -149,7 +188,10 @@ def _selective_table(run: RunData) -> str:
                 f"<td>{pct(acc)} <span class=note>({100 * cov:.0f}% kept)</span></td>"
                 for _, cov, acc in points
             )
-            rows.append(f"<tr><td class=l>{esc(model)}</td><td class=l>{label}</td>{cells}</tr>")
+            rows.append(
+                f"{_row(run.models, model)}<td class=l>{esc(model)}</td>"
+                f"<td class=l>{label}</td>{cells}</tr>"
+            )
     if not rows:
         return ""
     head = "".join(f"<th>confidence ≥ {t:.1f}</th>" for t in thresholds)
@@ -157,70 +199,112 @@ def _selective_table(run: RunData) -> str:
         "<h3>Selective accuracy</h3><p class=note>Top-1 accuracy among answers whose stated "
         "top-1 confidence reaches the threshold, and the share of answers kept. A model that "
         "knows when the photo or the note is bad keeps its accuracy as coverage falls.</p>"
-        f"<table><tr><th class=l>model</th><th class=l>conditions</th>{head}</tr>"
+        f"<table class=dt><tr><th class=l>model</th><th class=l>conditions</th>{head}</tr>"
         f"{''.join(rows)}</table>"
     )
 
 
-def _family_table(metrics: Sequence[ConditionMetrics]) -> str:
+def _family_table(metrics: Sequence[ConditionMetrics], models: Sequence[str] = ()) -> str:
     families = {name: cls.family for name, cls in registry().items()}
     ce = corruption_errors(metrics, families.get)
     if not ce:
         return "<p>No single-operator image conditions in this grid.</p>"
     body = "".join(
-        f"<tr><td class=l>{esc(model)}</td><td class=l>{esc(family)}</td>"
+        f"{_row(models, model)}<td class=l>{esc(model)}</td><td class=l>{esc(family)}</td>"
         f"<td>{pct(v['ce'])}</td><td>{delta(v['relative_ce'], None)}</td>"
         f"<td>{int(v['conditions'])}</td></tr>"
         for (model, family), v in sorted(ce.items())
     )
     return (
-        "<table><tr><th class=l>model</th><th class=l>family</th>"
+        "<table class=dt><tr><th class=l>model</th><th class=l>family</th>"
         "<th>corruption error (mean top-1 error)</th><th>relative to baseline error (pp)</th>"
         f"<th>conditions</th></tr>{body}</table>"
     )
 
 
-SUBGROUP_ATTRIBUTES = ("diagnosis", "fitzpatrick", "body_site")
+SUBGROUP_ATTRIBUTES = ("diagnosis", "fitzpatrick", "body_site", "age_band", "sex")
 Subgroups = dict[str, dict[str, list[ConditionMetrics]]]
 
 
-# the conditions the subgroup tables show; only they get bootstrap intervals per subgroup
-# (every subgroup x model x condition had four: half the time of a 1,000,000-result report)
+# the conditions whose intervals the subgroup tables show, besides each model's worst
+# image perturbation (``_worst``); only they get bootstrap intervals per subgroup (every
+# subgroup x model x condition had four: half the time of a 1,000,000-result report)
 SUBGROUP_CONDITIONS = (BASELINE_ID, FULL_ID)
 
 
 def all_subgroups(run: RunData) -> Subgroups:
-    """Subgroup metrics for every attribute: attribute -> group -> metrics (intervals for
-    ``SUBGROUP_CONDITIONS`` only)."""
-    return {
-        attribute: subgroup_metrics(run, attribute, intervals=SUBGROUP_CONDITIONS)
-        for attribute in SUBGROUP_ATTRIBUTES
-    }
+    """Subgroup metrics for every attribute: attribute -> group -> metrics, with intervals
+    where the subgroup tables show them (``SUBGROUP_CONDITIONS`` and each model's worst
+    image perturbation); the others' intervals are None."""
+    out: Subgroups = {}
+    for attribute in SUBGROUP_ATTRIBUTES:
+        groups = subgroup_metrics(run, attribute, intervals=SUBGROUP_CONDITIONS)
+        for group, metrics in groups.items():
+            worst = {
+                (w.model, w.condition)
+                for model in dict.fromkeys(m.model for m in metrics)
+                if (w := _worst(metrics, model)) is not None
+            }
+            groups[group] = with_intervals(run, attribute, group, metrics, worst)
+        out[attribute] = groups
+    return out
 
 
-def _subgroups(subgroups: Subgroups) -> str:
+def _worst(metrics: Sequence[ConditionMetrics], model: str) -> ConditionMetrics | None:
+    """A model's image perturbation with the lowest Δ top-1 (the subgroup tables' last
+    column)."""
+    grid = [m for m in _perturbed(metrics, model) if m.top1 is not None]
+    deltas = [m for m in grid if m.delta_top1 is not None]
+    return min(deltas, key=lambda m: m.delta_top1 or 0.0, default=None)
+
+
+def _perturbed(metrics: Sequence[ConditionMetrics], model: str) -> list[ConditionMetrics]:
+    """A model's image-only conditions with one image operator (the image grid)."""
+    out = []
+    for m in metrics:
+        image, context = split_condition(m.condition)
+        if m.model == model and context == "image_only" and image_op_and_severity(image):
+            out.append(m)
+    return out
+
+
+def _subgroups(subgroups: Subgroups, models: Sequence[str] = ()) -> str:
     parts = []
     for attribute, groups in subgroups.items():
         rows = []
         for group, metrics in groups.items():
-            for m in metrics:
-                if m.condition in SUBGROUP_CONDITIONS:
-                    rows.append(
-                        f"<tr><td class=l>{esc(group)}</td><td class=l>{esc(m.model)}</td>"
-                        f"<td class=l>{esc(m.condition)}</td><td>{m.n}</td>"
-                        f"<td>{pct(m.top1, m.top1_ci)}</td></tr>"
-                    )
+            for model in dict.fromkeys(m.model for m in metrics):
+                by = {m.condition: m for m in metrics if m.model == model}
+                base, full = by.get(BASELINE_ID), by.get(FULL_ID)
+                grid = [m for m in _perturbed(metrics, model) if m.top1 is not None]
+                deltas = [m for m in grid if m.delta_top1 is not None]
+                worst = _worst(metrics, model)
+                mean_top1 = sum(m.top1 or 0.0 for m in grid) / len(grid) if grid else None
+                mean_delta = (
+                    sum(m.delta_top1 or 0.0 for m in deltas) / len(deltas) if deltas else None
+                )
+                rows.append(
+                    f"{_row(models, model)}<td class=l>{esc(group)}</td>"
+                    f"<td class=l>{esc(model)}</td><td>{base.n if base else '–'}</td>"
+                    f"<td>{pct(base.top1, base.top1_ci) if base else '–'}</td>"
+                    f"<td>{pct(full.top1, full.top1_ci) if full else '–'}</td>"
+                    f"<td>{pct(mean_top1)}</td><td>{delta(mean_delta, None)}</td>"
+                    f"<td>{delta(worst.delta_top1, worst.delta_top1_ci) if worst else '–'}"
+                    f"{f' <span class=note>{esc(worst.condition)}</span>' if worst else ''}"
+                    "</td></tr>"
+                )
         if rows:
             parts.append(
-                f"<h3>By {attribute.replace('_', ' ')}</h3><table><tr>"
-                f"<th class=l>{attribute}</th><th class=l>model</th>"
-                "<th class=l>condition</th><th>n</th><th>top-1 [95% CI]</th></tr>"
-                f"{''.join(rows)}</table>"
+                f"<h3>By {attribute.replace('_', ' ')}</h3><table class=dt><tr>"
+                f"<th class=l>{attribute}</th><th class=l>model</th><th>n</th>"
+                "<th>baseline top-1 [95% CI]</th><th>full note top-1</th>"
+                "<th>mean top-1 under image perturbations</th><th>mean Δ top-1 (pp)</th>"
+                f"<th>worst condition: Δ top-1 (pp)</th></tr>{''.join(rows)}</table>"
             )
     return "".join(parts) or "<p>No subgroup attributes recorded.</p>"
 
 
-def _gallery(flips: Sequence[Flip], redact_notes: bool) -> str:
+def _gallery(flips: Sequence[Flip], redact_notes: bool, models: Sequence[str] = ()) -> str:
     if not flips:
         return "<p>No case went from right (baseline) to wrong under any condition.</p>"
     cards = []
@@ -228,21 +312,50 @@ def _gallery(flips: Sequence[Flip], redact_notes: bool) -> str:
         image = f'<img alt="photo as sent" src="{f.thumbnail}">' if f.thumbnail else ""
         if redact_notes and f.note_changes:
             changes = "<p class=note>note changes redacted</p>"
-        else:
-            changes = "".join(
+        elif f.note_changes:
+            changes = "<b>note change:</b>" + "".join(
                 f"<div><code>{esc(field)}: {esc(old)} → {esc(new)}</code></div>"
                 for field, old, new in f.note_changes
             )
+        else:
+            changes = ""
+        index = list(models).index(f.model) if f.model in models else ""
         cards.append(
-            f"<div class=flip>{image}<b>{esc(f.case_id)}</b> ({esc(f.diagnosis)})<br>"
+            f"<div class=flip data-m='{index}' data-c='{esc(f.condition)}'>{image}"
+            f"<b>{esc(f.case_id)}</b> ({esc(f.diagnosis)})<br>"
             f"<span class=note>{esc(f.model)}</span><br><code>{esc(f.condition)}</code><br>"
             f"before: {esc(', '.join(f.before))}<br>after: <b>{esc(', '.join(f.after))}</b>"
             f"<div style='clear:both'>{changes}</div></div>"
         )
-    return f"<div class=gallery>{''.join(cards)}</div>"
+    options = "".join(
+        f"<option value='{esc(c)}'>{esc(c)}</option>" for c in sorted({f.condition for f in flips})
+    )
+    return (
+        "<label class=note>condition: <select id=flip-filter><option value=''>all</option>"
+        f"{options}</select></label><div class=gallery>{''.join(cards)}</div>"
+    )
 
 
-def _problems(run: RunData) -> str:
+def _banner(c: Completeness) -> str:
+    if not c.incomplete:
+        return ""
+    items = short_counts(c)
+    short = (
+        f"<br>{len(c.short)} condition(s) have fewer cases than the baseline: "
+        + "; ".join(esc(i) for i in items)
+        if items
+        else ""
+    )
+    return (
+        f"<div class=banner id=incomplete><b>Incomplete run:</b> status <code>{esc(c.status)}"
+        f"</code> ({esc(status_text(c.status))}) · {c.stored:,} of {c.expected:,} results "
+        f"stored ({100 * c.share:.1f}% of the grid).{short}<br>Figures below cover what was "
+        "stored; differences are paired over the cases present under both conditions. Run "
+        "the same command again to finish it.</div>"
+    )
+
+
+def _problems(run: RunData, redact: bool = False) -> str:
     issues = run.manifest["dataset"].get("issues", [])
     parts = []
     if issues:
@@ -251,12 +364,14 @@ def _problems(run: RunData) -> str:
             for i in issues
         )
         parts.append(
-            f"<h3>Rows not loaded ({len(issues)})</h3><table><tr><th class=l>row"
+            f"<h3>Rows not loaded ({len(issues)})</h3><table class=dt><tr><th class=l>row"
             f"</th><th class=l>reason</th></tr>{items}</table>"
         )
     grouped: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for row in run.iter_rows(run.table.status != OK):
-        grouped[(row.status, row.case_id, row.error or "")].append(f"{row.model} · {row.condition}")
+        grouped[(row.status, row.case_id, error_text(row.error, redact))].append(
+            f"{row.model} · {row.condition}"
+        )
     if grouped:
         counts = Counter(status for status, _, _ in grouped)
         items = "".join(
@@ -268,7 +383,8 @@ def _problems(run: RunData) -> str:
         parts.append(
             f"<h3>Cases with errors or unparseable answers ({summary})</h3>"
             "<p class=note>Input errors and failed calls are left out of accuracy; unparseable "
-            "answers count as wrong.</p><table><tr><th class=l>status</th><th class=l>case</th>"
+            "answers count as wrong.</p><table class=dt><tr><th class=l>status</th>"
+            "<th class=l>case</th>"
             f"<th class=l>reason</th><th>results affected</th></tr>{items}</table>"
         )
     if not parts:
@@ -281,37 +397,41 @@ def render_report(
     redact_notes: bool = False,
     metrics: Sequence[ConditionMetrics] | None = None,
     subgroups: Subgroups | None = None,
+    answers: Answers | None = None,
 ) -> str:
-    """The report of a loaded run as one HTML string (``metrics`` and ``subgroups`` may
-    pass values already computed)."""
+    """The report of a loaded run as one HTML string (``metrics``, ``subgroups`` and
+    ``answers`` may pass values already computed)."""
     metrics = list(metrics) if metrics is not None else compute_metrics(run)
     subgroups = subgroups if subgroups is not None else all_subgroups(run)
+    answers = answers if answers is not None else compute_answers(run, metrics)
     manifest = run.manifest
+    models = run.models
     k = run.top_k
     summary = manifest.get("summary", {})
+    state = completeness(run)
     cards = [
         ("cases", manifest["dataset"]["cases"]),
         ("conditions", len(run.conditions)),
-        ("models", len(run.models)),
+        ("models", len(models)),
         ("results", run.table.size),
         ("skipped rows", len(manifest["dataset"].get("issues", []))),
         ("seed", manifest["seed"]),
     ]
     figures = []
     for metric, title in (("top1", "Top-1"), ("topk", f"Top-{k}")):
-        svg = severity_curves(metrics, metric, k)
+        svg = severity_curves(metrics, metric, k, models)
         if svg:
             figures.append(
-                f"<figure><figcaption><b>{title} accuracy against severity, per image "
-                "operator</b> (band: 95% CI, image only)</figcaption>"
-                f"{svg}</figure>"
+                f"<figure><figcaption><b>{title} accuracy against severity</b>: one panel per "
+                "image operator (columns) and context (rows); bands: 95% CI; dashed: each "
+                f"model's clean image-only baseline</figcaption>{svg}</figure>"
             )
     heatmaps = "".join(
-        f"<figure>{svg}</figure>"
-        for model in run.models
+        f"<figure class=half>{svg}</figure>"
+        for model in models
         if (svg := severity_heatmap(metrics, model))
     )
-    context_svg = context_chart(metrics, k)
+    context_svg = context_chart(metrics, k, models)
     config_text = yaml.safe_dump(manifest.get("config", {}), sort_keys=False)
     provenance = {
         "dataset": {key: v for key, v in manifest["dataset"].items() if key != "issues"},
@@ -323,42 +443,67 @@ def render_report(
         "status": manifest.get("status"),
         "last run": {"model calls": summary.get("calls"), "reused": summary.get("reused")},
     }
+    sections = (
+        ("answers", "The three answers"),
+        ("decay", "Decay"),
+        ("context", "Context"),
+        ("wrong-context", "Wrong context"),
+        ("triage", "Triage and cost"),
+        ("flips", "Worst flips"),
+        ("subgroups", "Subgroups"),
+        ("all", "All conditions"),
+        ("errors", "Errors"),
+        ("provenance", "Provenance"),
+    )
+    nav = " · ".join(f"<a href='#{i}'>{t}</a>" for i, t in sections)
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8>
 <meta name=viewport content="width=device-width,initial-scale=1">
-<title>derm-stress report · {esc(manifest["name"])}</title><style>{CSS}</style></head>
+<title>derm-stress report · {esc(manifest["name"])}</title>
+<style>{CSS}{interactive.CSS}</style></head>
 <body><main>
 <h1>derm-stress robustness report</h1>
 <p class=sub>run <b>{esc(manifest["name"])}</b> · dataset {esc(manifest["dataset"]["name"])}
 · every difference is paired per case against the clean image-only baseline
 (<code>{BASELINE_ID}</code>) of the same model; 95% intervals from a seeded case bootstrap;
 McNemar p-values are exact.</p>
+{_banner(state)}
 <div class=cards>{"".join(f"<div class=card><b>{esc(v)}</b>{esc(n)}</div>" for n, v in cards)}</div>
-<h2>Headline</h2>{headline_table(run, metrics)}
-<h2>Accuracy decay under image perturbations</h2>
+<p class=toc>{nav}</p>
+{interactive.toolbar(models, image_operators(metrics))}
+<h2 id=answers>The three answers</h2>{headline(run, metrics, answers)}
+<h2 id=decay>1 · Accuracy decay under image perturbations</h2>
 {"".join(figures) or "<p>No single-operator image conditions in this grid.</p>"}
-{heatmaps}
-<h3>Corruption error per operator family</h3>{_family_table(metrics)}
-<h2>Context: help and harm</h2>
+<div class=pair>{heatmaps}</div>
+{decay_section(run, answers)}
+<h3>Corruption error per operator family</h3>{_family_table(metrics, models)}
+<h2 id=context>2 · Context: help and harm</h2>
 {f"<figure>{context_svg}</figure>" if context_svg else ""}
-{_context_table(metrics)}
-<h2>Triage, calibration and cost</h2>{_triage_table(metrics)}
+{context_section(run, answers)}
+<h3>Every context condition, clean photos</h3>{_context_table(metrics, models)}
+<h2 id=wrong-context>3 · Wrong context: misleading referrals by authority</h2>
+{wrong_context_section(run, answers)}
+<h2 id=triage>Triage, calibration and cost</h2>{_triage_table(metrics, models)}
 {_selective_table(run)}
-<h2>Worst flips</h2>
-<p class=note>Right at the baseline, wrong under the condition that hurts most: the photo as
-the model saw it, what changed in the note, and the answers before and after.</p>
-{_gallery(worst_flips(run, list(metrics)), redact_notes)}
-<h2>Subgroups</h2>{_subgroups(subgroups)}
-<h2>All conditions</h2>{_table(metrics, k)}
-<h2>Skipped cases and errors</h2>{_problems(run)}
-<h2>Provenance</h2>
+<h2 id=flips>Worst flips</h2>
+<p class=note>Right at the baseline, wrong under the condition that hurts most, taken in turn
+from corrupted notes and from degraded photos: the photo as the model saw it, what changed in
+the note, and the answers before and after.</p>
+{_gallery(worst_flips(run, list(metrics)), redact_notes, models)}
+<h2 id=subgroups>Subgroups, at baseline and under perturbation</h2>
+{_subgroups(subgroups, models)}
+<h2 id=all>All conditions</h2>{_table(metrics, k, models)}
+<h2 id=errors>Skipped cases and errors</h2>{_problems(run, redact_notes)}
+<h2 id=provenance>Provenance</h2>
 <h3>Configuration</h3><pre>{esc(config_text)}</pre>
 <h3>Run</h3><pre>{esc(json.dumps(provenance, indent=1, default=str))}</pre>
-</main></body></html>
+</main><script>{interactive.SCRIPT}</script></body></html>
 """
 
 
-def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
+def _markdown(
+    run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers | None = None
+) -> str:
     def pct(v: float | None) -> str:
         return "–" if v is None else f"{100 * v:.1f}%"
 
@@ -367,12 +512,33 @@ def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
             return "–"
         return f"{100 * v:+.1f}" + (f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "")
 
+    state = completeness(run)
     lines = [
         f"# derm-stress report: {run.manifest['name']}",
         "",
+        *(
+            [
+                f"> **Incomplete run:** status `{state.status}` ({status_text(state.status)}); "
+                f"{state.stored:,} of {state.expected:,} results stored "
+                f"({100 * state.share:.1f}% of the grid)."
+                + (
+                    f" {len(state.short)} condition(s) have fewer cases than the baseline: "
+                    + "; ".join(short_counts(state))
+                    + "."
+                    if state.short
+                    else ""
+                ),
+                "",
+            ]
+            if state.incomplete
+            else []
+        ),
         f"Dataset {run.manifest['dataset']['name']} ({run.manifest['dataset']['cases']} "
         f"cases), seed {run.manifest['seed']}. Differences are paired against "
         f"`{BASELINE_ID}`, in percentage points with 95% bootstrap intervals.",
+        "",
+        *_markdown_answers(run, metrics, answers or compute_answers(run, metrics), pct, pp),
+        "## Every condition",
         "",
         f"| model | condition | n | top-1 | Δ top-1 | top-{run.top_k} | "
         f"Δ top-{run.top_k} | McNemar p |",
@@ -387,6 +553,73 @@ def _markdown(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _markdown_answers(
+    run: RunData,
+    metrics: Sequence[ConditionMetrics],
+    answers: Answers,
+    pct: Callable[[float | None], str],
+    pp: Callable[[float | None, tuple[float, float] | None], str],
+) -> list[str]:
+    """The three answers, one line per model and question."""
+    lines = ["## The three answers", ""]
+    for model in run.models:
+        base = next((m for m in metrics if m.model == model and m.condition == BASELINE_ID), None)
+        d = next((x for x in answers.decay if x.model == model), None)
+        clean = next((c for c in answers.context if c.model == model and c.image == "none"), None)
+        degraded = [c for c in answers.context if c.model == model and c.image == DEGRADED]
+        points = [a for a in answers.authority if a.model == model]
+        contrast = next((c for c in answers.contrasts if c.model == model), None)
+        lines.append(f"**{model}**: baseline top-1 {pct(base.top1 if base else None)}.")
+        if d:
+            ci = d.relative_top1_ci
+            top = d.operators[0] if d.operators else None
+            worst = f"{top.op} ({pp(top.mean_delta_top1, None)} pp)" if top else "–"
+            lines.append(
+                f"- Decay: relative top-1 over the image grid {pct(d.relative_top1)}"
+                + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
+                + f"; lowest severity significantly below baseline: "
+                f"{d.lowest_significant or 'none'}; most harmful operator: {worst}."
+            )
+        if clean:
+            lines.append(
+                f"- Context: the note adds {pp(clean.benefit, clean.benefit_ci)} pp top-1 on "
+                "clean photos"
+                + (
+                    f" and {pp(degraded[0].benefit, degraded[0].benefit_ci)} on degraded ones."
+                    if degraded
+                    else "."
+                )
+            )
+        if points:
+            strongest = points[-1]
+            lines.append(
+                f"- Wrong context: a misleading referral at severity {strongest.severity} "
+                f"changes top-1 by {pp(strongest.delta_vs_note, strongest.delta_vs_note_ci)} pp "
+                f"against the note alone (adopted {pct(strongest.adoption)})"
+                + (
+                    f"; against the hedged one: {pp(contrast.delta_top1, contrast.delta_top1_ci)}"
+                    " pp."
+                    if contrast
+                    else "."
+                )
+            )
+        corrupted = [
+            m.under_triage
+            for m in metrics
+            if m.model == model
+            and split_condition(m.condition)[0] == "none"
+            and split_condition(m.condition)[1] not in ("image_only", "full")
+            and m.under_triage is not None
+        ]
+        if base and corrupted:
+            lines.append(
+                f"- Under-triage: {pct(base.under_triage)} at baseline, up to "
+                f"{pct(max(corrupted))} under a corrupted note."
+            )
+        lines.append("")
+    return lines
+
+
 def write_report(
     run_dir: str | Path | RunData, out: str | Path | None = None, redact_notes: bool = False
 ) -> Path:
@@ -396,9 +629,10 @@ def write_report(
     metrics = compute_metrics(run)
     subgroups = all_subgroups(run)  # bootstraps per group: computed once for HTML and CSV
     path = Path(out) if out else run.path / REPORT_NAME
-    path.write_text(render_report(run, redact_notes, metrics, subgroups), encoding="utf-8")
+    answers = compute_answers(run, metrics)
+    path.write_text(render_report(run, redact_notes, metrics, subgroups, answers), encoding="utf-8")
     folder = path.parent
-    (folder / SUMMARY_NAME).write_text(_markdown(run, metrics), encoding="utf-8")
+    (folder / SUMMARY_NAME).write_text(_markdown(run, metrics, answers), encoding="utf-8")
     write_csv(folder / METRICS_CSV, [flatten(m.as_dict()) for m in metrics])
     write_csv(
         folder / SUBGROUPS_CSV,

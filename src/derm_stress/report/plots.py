@@ -1,17 +1,29 @@
-"""Figures for the report, rendered to inline SVG strings (no files, no network)."""
+"""Figures for the report, rendered to inline SVG strings (no files, no network).
+
+Every model keeps one colour in every figure (the Okabe-Ito palette, distinguishable with
+the common colour-vision deficiencies); legends sit outside the axes; where lines would
+crowd, figures are small multiples (one panel per operator and context). Each model's (and
+operator's) marks are wrapped in an SVG group ``<g class="ds" data-m="I" data-o="J">`` so
+the report's script can show and hide models and operators.
+"""
 
 from __future__ import annotations
 
 import io
+import re
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import count
 
 import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.artist import Artist
+from matplotlib.colors import Normalize, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from derm_stress.metrics import (
     BASELINE_ID,
@@ -29,7 +41,28 @@ plt.rcParams.update(
         "axes.spines.right": False,
     }
 )
-COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+# Okabe & Ito (2008), "Color Universal Design": blue, orange, bluish green, vermillion,
+# reddish purple, sky blue, black; then two greys (yellow is too pale on white)
+PALETTE = (
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000",
+    "#999999", "#5F5F5F",
+)  # fmt: skip
+MARKERS = "os^Dv<>pP"
+_serial = count()
+
+
+def model_color(models: Sequence[str], model: str) -> str:
+    return PALETTE[list(models).index(model) % len(PALETTE)]
+
+
+def _tag(artist: Artist, model: int | None, op: int | None = None) -> None:
+    """Mark an artist for the report's toggles (rewritten to classes in ``_svg``)."""
+    artist.set_gid(
+        f"ds_{'' if model is None else model}_{'' if op is None else op}_{next(_serial)}"
+    )
+
+
+_GID = re.compile(r'<g id="ds_(\d*)_(\d*)_\d+">')
 
 
 def _svg(fig: Figure) -> str:
@@ -37,6 +70,15 @@ def _svg(fig: Figure) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
+    text = _GID.sub(
+        lambda m: (
+            '<g class="ds"'
+            + (f' data-m="{m.group(1)}"' if m.group(1) else "")
+            + (f' data-o="{m.group(2)}"' if m.group(2) else "")
+            + ">"
+        ),
+        text,
+    )
     return text[text.index("<svg") :]
 
 
@@ -50,139 +92,179 @@ def _ci(m: ConditionMetrics | None, metric: str) -> tuple[float, float] | None:
     return m.top1_ci if metric == "top1" else m.topk_ci
 
 
-def severity_curves(metrics: Sequence[ConditionMetrics], metric: str, k: int) -> str | None:
-    """Accuracy against severity, one panel per image operator, one line per model and
-    context (colour: context, marker: model); each model's clean image-only baseline dashed."""
+def image_operators(metrics: Sequence[ConditionMetrics]) -> list[str]:
+    """The single image operators of a grid, sorted (the toggles' operator indexes)."""
+    ops = set()
+    for m in metrics:
+        parsed = image_op_and_severity(split_condition(m.condition)[0])
+        if parsed is not None:
+            ops.add(parsed[0])
+    return sorted(ops)
+
+
+def _contexts(labels: set[str]) -> list[str]:
+    return sorted(labels, key=lambda c: (c != "image_only", c != "full", c))
+
+
+def severity_curves(
+    metrics: Sequence[ConditionMetrics], metric: str, k: int, models: Sequence[str] | None = None
+) -> str | None:
+    """Accuracy against severity as small multiples: one panel per image operator (columns)
+    and context (rows), one line per model with its 95% band; each model's clean
+    image-only baseline dashed in its colour."""
+    models = list(models) if models is not None else list(dict.fromkeys(m.model for m in metrics))
     index = {(m.model, m.condition): m for m in metrics}
-    curves: dict[str, dict[tuple[str, str], list[tuple[int, float]]]] = defaultdict(
+    curves: dict[tuple[str, str], dict[str, list[tuple[int, ConditionMetrics]]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for m in metrics:
         image, context = split_condition(m.condition)
         parsed = image_op_and_severity(image)
-        value = _value(m, metric)
-        if parsed is None or value is None:
+        if parsed is None or _value(m, metric) is None:
             continue
-        op, severity = parsed
-        curves[op][(m.model, context)].append((severity, value))
+        curves[(parsed[0], context)][m.model].append((parsed[1], m))
     if not curves:
         return None
-    ops = sorted(curves)
-    cols = min(4, len(ops))
-    rows = (len(ops) + cols - 1) // cols
+    ops = image_operators(metrics)
+    contexts = _contexts({ctx for _, ctx in curves})
+    if len(contexts) > 1 and len(ops) <= 6:
+        rows, cols = len(contexts), len(ops)
+        panels = [(op, ctx) for ctx in contexts for op in ops]
+    else:
+        panels = [(op, ctx) for ctx in contexts for op in ops if (op, ctx) in curves]
+        cols = min(5, len(panels))
+        rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(
-        rows, cols, figsize=(3.1 * cols, 2.5 * rows), squeeze=False, sharey=True
-    )
-    models = sorted({m.model for m in metrics})
-    contexts = sorted(
-        {ctx for op in curves for (_, ctx) in curves[op]},
-        key=lambda c: (c != "image_only", c != "full", c),
-    )
-    for ax, op in zip(axes.flat, ops, strict=False):
-        for (model, context), points in sorted(curves[op].items()):
+        rows, cols, figsize=(2.35 * cols, 1.95 * rows + 0.5), squeeze=False, sharex=True,
+        sharey=True,
+    )  # fmt: skip
+    grid_layout = len(contexts) > 1 and len(ops) <= 6
+    for n, (ax, (op, context)) in enumerate(zip(axes.flat, panels, strict=False)):
+        oi = ops.index(op)
+        for model, points in sorted(curves.get((op, context), {}).items()):
+            if model not in models:
+                continue
+            mi = models.index(model)
+            color = model_color(models, model)
             clean = index.get((model, f"img=none|ctx={context}"))
-            clean_value = _value(clean, metric) if clean else None
-            pts = sorted(points) if clean_value is None else [(0, clean_value), *sorted(points)]
-            if context == "image_only":  # 95% bootstrap band on the baseline's mode
-                band = [
-                    _ci(index.get((model, f"img={op}@{x}|ctx={context}")) if x else clean, metric)
-                    for x, _ in pts
-                ]
-                if all(b is not None for b in band):
-                    ax.fill_between(
-                        [p[0] for p in pts],
-                        [b[0] for b in band if b],
-                        [b[1] for b in band if b],
-                        alpha=0.15,
-                        color=COLORS[contexts.index(context) % len(COLORS)],
-                        linewidth=0,
-                    )
-            ax.plot(
-                [p[0] for p in pts],
-                [p[1] for p in pts],
-                marker="os^Dv"[models.index(model) % 5],
-                ms=3.5,
-                color=COLORS[contexts.index(context) % len(COLORS)],
-                lw=2.0 if context == "image_only" else 1.2,
-                label=f"{model} · {context}" if len(models) > 1 else context,
+            pts = sorted(points, key=lambda p: p[0])
+            severities = [0] if clean is not None and _value(clean, metric) is not None else []
+            cells = ([clean] if severities else []) + [m for _, m in pts]
+            severities += [s for s, _ in pts]
+            # models side by side, a little apart, so equal lines do not hide each other
+            shift = (mi - (len(models) - 1) / 2) * 0.07
+            xs = [x + shift for x in severities]
+            ys = [_value(m, metric) for m in cells if m is not None]
+            bands = [_ci(m, metric) for m in cells]
+            if all(b is not None for b in bands):
+                band = ax.fill_between(
+                    xs, [b[0] for b in bands if b], [b[1] for b in bands if b],
+                    alpha=0.13, color=color, linewidth=0,
+                )  # fmt: skip
+                _tag(band, mi, oi)
+            (line,) = ax.plot(
+                xs, ys, marker=MARKERS[mi % len(MARKERS)], ms=3.2, color=color, lw=1.6
             )
-        for model in models:
+            _tag(line, mi, oi)
             base = index.get((model, BASELINE_ID))
-            base_value = _value(base, metric) if base else None
-            if base_value is not None:
-                ax.axhline(
-                    base_value,
-                    color="#444",
-                    ls=(0, (4, 2 + 2 * models.index(model))),
-                    lw=1,
-                    alpha=0.8,
+            if base is not None and _value(base, metric) is not None:
+                _tag(ax.axhline(_value(base, metric), color=color, ls="--", lw=0.9), mi, oi)
+        if grid_layout:
+            if n < cols:
+                ax.set_title(op, fontsize=9)
+            if n % cols == 0:
+                ax.set_ylabel(
+                    f"{context}\n{'top-1' if metric == 'top1' else f'top-{k}'}", fontsize=8
                 )
-        ax.set_title(op)
+        else:
+            ax.set_title(f"{op}\n{context}" if len(contexts) > 1 else op, fontsize=8.5)
         ax.set_xticks(range(0, 6))
         ax.set_xlim(-0.2, 5.2)
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel("severity")
         ax.grid(alpha=0.25)
-    for ax in axes.flat[len(ops) :]:
+    for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
-    axes[0][0].set_ylabel("top-1 accuracy" if metric == "top1" else f"top-{k} accuracy")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for ax in axes[-1]:
+        ax.set_xlabel("severity")
+    name = "top-1 accuracy" if metric == "top1" else f"top-{k} accuracy"
+    handles: list[Artist] = [
+        Line2D([], [], color=model_color(models, mo), marker=MARKERS[i % len(MARKERS)], lw=1.6)
+        for i, mo in enumerate(models)
+    ]
+    labels = list(models)
+    handles.append(Line2D([], [], color="#555", ls="--", lw=0.9))
+    labels.append("clean image-only baseline")
     fig.legend(
-        handles,
-        labels,
-        loc="lower center",
-        ncol=min(4, len(labels)),
-        bbox_to_anchor=(0.5, -0.02 - 0.04 * ((len(labels) - 1) // 4)),
-        frameon=False,
-    )
-    fig.suptitle(
-        "grey dashed: clean image-only baseline" + (" (one per model)" if len(models) > 1 else ""),
-        fontsize=8,
-        y=1.0,
-        color="#555",
-    )
+        handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+        ncol=min(len(labels), 5), frameon=False,
+    )  # fmt: skip
+    if not grid_layout:
+        fig.supylabel(name, fontsize=9)
     fig.tight_layout()
     return _svg(fig)
 
 
-def context_chart(metrics: Sequence[ConditionMetrics], k: int) -> str | None:
-    """Top-1 and top-k accuracy of clean photos under each context condition, per model."""
+def context_chart(
+    metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str] | None = None
+) -> str | None:
+    """Top-1 and top-k accuracy on clean photos under each context condition, one bar per
+    model with its 95% interval."""
     clean = [m for m in metrics if split_condition(m.condition)[0] == "none"]
     contexts = list(dict.fromkeys(split_condition(m.condition)[1] for m in clean))
     if len(contexts) < 2:
         return None
-    models = list(dict.fromkeys(m.model for m in clean))
+    models = list(models) if models is not None else list(dict.fromkeys(m.model for m in clean))
     index = {(m.model, split_condition(m.condition)[1]): m for m in clean}
-    fig, axes = plt.subplots(
-        1, 2, figsize=(max(6.0, 1.1 * len(contexts) * len(models) + 2), 3), sharey=True
-    )
     width = 0.8 / len(models)
+    fig, axes = plt.subplots(
+        # wide enough for the bars, never so wide that the page scales the text down
+        2,
+        1,
+        figsize=(min(11.5, max(6.5, 0.55 * len(contexts) * len(models) + 2.5)), 5.6),
+        sharex=True,
+    )
     for ax, metric, title in ((axes[0], "top1", "top-1"), (axes[1], "topk", f"top-{k}")):
         for i, model in enumerate(models):
-            values = [
-                _value(index[(model, c)], metric) if (model, c) in index else None for c in contexts
-            ]
-            xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(contexts))]
-            ax.bar(
-                xs,
-                [v or 0.0 for v in values],
-                width=width * 0.95,
-                color=COLORS[i % len(COLORS)],
-                label=model,
-            )
-        ax.set_xticks(range(len(contexts)))
-        ax.set_xticklabels(contexts, rotation=30, ha="right")
-        ax.set_title(f"{title} accuracy, clean photos")
+            cells = [index.get((model, c)) for c in contexts]
+            values = [(_value(m, metric) or 0.0) if m else 0.0 for m in cells]
+            cis = [_ci(m, metric) for m in cells]
+            xs = np.arange(len(contexts)) + (i - (len(models) - 1) / 2) * width
+            err = np.array(
+                [
+                    [v - c[0], c[1] - v] if c else [0.0, 0.0]
+                    for v, c in zip(values, cis, strict=True)
+                ]
+            ).T
+            bars = ax.bar(
+                xs, values, width=width * 0.92, color=model_color(models, model), label=model,
+                yerr=err, error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "#333"},
+            )  # fmt: skip
+            for patch in bars.patches:
+                _tag(patch, i)
+        ax.set_ylabel(f"{title} accuracy")
         ax.set_ylim(0, 1.02)
         ax.grid(axis="y", alpha=0.25)
-    axes[0].legend(frameon=False)
+    axes[1].set_xticks(range(len(contexts)))
+    axes[1].set_xticklabels(contexts, rotation=25 if len(contexts) < 8 else 40, ha="right")
+    axes[0].set_title("clean photos, by context (bars: 95% CI)", fontsize=9, loc="left")
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="lower center", bbox_to_anchor=(0.5, 1.0),
+        ncol=min(len(models), 6), frameon=False,
+    )  # fmt: skip
     fig.tight_layout()
     return _svg(fig)
 
 
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    """Relative luminance (sRGB, WCAG) of a colour with components in 0-1."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
 def severity_heatmap(metrics: Sequence[ConditionMetrics], model: str) -> str | None:
     """Change in top-1 accuracy from the baseline (percentage points), image-only
-    conditions: one row per image operator, one column per severity."""
+    conditions: one row per image operator, one column per severity; cell text black or
+    white by the cell's luminance."""
     cells: dict[str, dict[int, float]] = defaultdict(dict)
     for m in metrics:
         image, context = split_condition(m.condition)
@@ -198,16 +280,113 @@ def severity_heatmap(metrics: Sequence[ConditionMetrics], model: str) -> str | N
         for j, sev in enumerate(severities):
             grid[i, j] = cells[op].get(sev, np.nan)
     limit = max(5.0, float(np.nanmax(np.abs(grid))))
-    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(severities), 0.8 + 0.32 * len(ops)))
-    mappable = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    cmap = plt.get_cmap("RdBu")
+    norm = Normalize(-limit, limit)
+    fig, ax = plt.subplots(figsize=(2.6 + 0.62 * len(severities), 1.1 + 0.3 * len(ops)))
+    mappable = ax.imshow(grid, cmap=cmap, norm=norm, aspect="auto")
     ax.set_xticks(range(len(severities)), [str(s) for s in severities])
     ax.set_yticks(range(len(ops)), ops)
     ax.set_xlabel("severity")
     for i in range(len(ops)):
         for j in range(len(severities)):
             if not np.isnan(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:+.0f}", ha="center", va="center", fontsize=7)
-    fig.colorbar(mappable, ax=ax, label="change in top-1 accuracy (pp)")
-    ax.set_title(f"{model}: top-1 change from the clean image-only baseline")
+                r, g, b = to_rgb(cmap(norm(grid[i, j])))
+                ax.text(
+                    j, i, f"{grid[i, j]:+.0f}", ha="center", va="center", fontsize=7.5,
+                    # white text where it contrasts more than black (WCAG: L < 0.179)
+                    color="white" if _luminance((r, g, b)) < 0.179 else "black",
+                )  # fmt: skip
+    bar = fig.colorbar(mappable, ax=ax, fraction=0.08, pad=0.04)
+    bar.set_label("Δ top-1 (pp)", labelpad=6)
+    ax.set_title(f"{model}: Δ top-1 vs baseline, image only", fontsize=9, loc="left", pad=8)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def interval_chart(
+    rows: Sequence[tuple[str, str, float | None, tuple[float, float] | None]],
+    models: Sequence[str],
+    xlabel: str,
+    title: str,
+) -> str | None:
+    """Dots with 95% intervals (percentage points): one row per label, one dot per model
+    (``rows``: label, model, value, interval), and a zero line."""
+    labels = list(dict.fromkeys(label for label, _, v, _ in rows if v is not None))
+    if not labels:
+        return None
+    height = 0.8 / max(1, len(models))
+    fig, ax = plt.subplots(figsize=(7.2, 0.9 + 0.26 * len(labels) * max(1, len(models)) ** 0.5))
+    for label, model, value, ci in rows:
+        if value is None or label not in labels or model not in models:
+            continue
+        mi = list(models).index(model)
+        y = labels.index(label) + (mi - (len(models) - 1) / 2) * height
+        color = model_color(models, model)
+        err = None if ci is None else [[100 * (value - ci[0])], [100 * (ci[1] - value)]]
+        art = ax.errorbar(
+            [100 * value], [y], xerr=err, fmt=MARKERS[mi % len(MARKERS)], color=color, ms=4,
+            elinewidth=1.1, capsize=2,
+        )  # fmt: skip
+        for child in (art[0], *art[2]):
+            _tag(child, mi)
+    ax.axvline(0, color="#444", lw=0.8)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.25)
+    ax.set_title(title, fontsize=9, loc="left")
+    handles = [
+        Line2D([], [], color=model_color(models, m), marker=MARKERS[i % len(MARKERS)], ls="")
+        for i, m in enumerate(models)
+    ]
+    ax.legend(handles, list(models), loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def authority_chart(
+    points: Sequence[tuple[str, int, float | None, tuple[float, float] | None, str]],
+    models: Sequence[str],
+) -> str | None:
+    """The authority curve: by the misleading referral's severity (1 hedged ... 5
+    confirmed), top-1 accuracy and adoption with 95% bands, one line per model
+    (``points``: model, severity, value, interval, series ``top1`` or ``adoption``)."""
+    if not points:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 2.7), sharex=True)
+    for ax, series, title in (
+        (axes[0], "top1", "top-1 accuracy"),
+        (axes[1], "adoption", "adopted the planted diagnosis"),
+    ):
+        for mi, model in enumerate(models):
+            pts = sorted(
+                (s, v, ci)
+                for m, s, v, ci, kind in points
+                if m == model and kind == series and v is not None
+            )
+            if not pts:
+                continue
+            color = model_color(models, model)
+            xs = [p[0] for p in pts]
+            if all(p[2] is not None for p in pts):
+                band = ax.fill_between(
+                    xs, [p[2][0] for p in pts if p[2]], [p[2][1] for p in pts if p[2]],
+                    color=color, alpha=0.13, linewidth=0,
+                )  # fmt: skip
+                _tag(band, mi)
+            (line,) = ax.plot(
+                xs, [p[1] for p in pts], marker=MARKERS[mi % len(MARKERS)], color=color,
+                lw=1.6, ms=4, label=model,
+            )  # fmt: skip
+            _tag(line, mi)
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.set_xlabel("referral authority (severity: 1 hedged … 5 confirmed)")
+        ax.set_xticks(range(1, 6))
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.25)
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="lower center", bbox_to_anchor=(0.5, 1.0),
+        ncol=min(len(models), 6), frameon=False,
+    )  # fmt: skip
     fig.tight_layout()
     return _svg(fig)

@@ -26,6 +26,9 @@ BASELINE_ID = "img=none|ctx=image_only"
 ENDED_ABNORMALLY = "ended abnormally"  # status of a run found "running" with no process
 STATUSES = ("missing", "ok", "unparseable", "error", "input_error")
 MISSING, OK, UNPARSEABLE, ERROR, INPUT_ERROR = range(len(STATUSES))
+RANK_DEPTH = 5  # differential positions kept per result for rank comparisons
+# note operators whose record names a planted (wrong) diagnosis in ``params["diagnosis"]``
+PLANTING_OPS = ("misleading_referral",)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,10 @@ class ResultTable:
     top-k correctness is ``1 <= rank <= k``. ``top1``: index into ``answers`` (-1: none).
     ``triage``: index into ``TRIAGE_LEVELS`` (stated, else implied by the top answer; -1
     unknown). ``adopted``: whether the top answer is the misleading referral's diagnosis (-1
-    where no misleading referral was applied). Missing numbers are NaN (tokens: -1).
+    where no misleading referral was applied). ``planted``: the misleading referral's diagnosis
+    as an index into ``answers`` (-1: none). ``ranked``: the first ``RANK_DEPTH`` codes of the
+    differential as indexes into ``answers`` (-1: none), so the metrics can ask where any code
+    stands in an answer. Missing numbers are NaN (tokens: -1).
     """
 
     models: tuple[str, ...]
@@ -86,6 +92,8 @@ class ResultTable:
     triage: np.ndarray
     confidence: np.ndarray
     adopted: np.ndarray
+    planted: np.ndarray
+    ranked: np.ndarray
     latency: np.ndarray
     tokens: np.ndarray
     cost: np.ndarray
@@ -106,6 +114,8 @@ class ResultTable:
             triage=np.full(shape, -1, np.int8),
             confidence=np.full(shape, np.nan, np.float32),
             adopted=np.full(shape, -1, np.int8),
+            planted=np.full(shape, -1, np.int16),
+            ranked=np.full((*shape, RANK_DEPTH), -1, np.int16),
             latency=np.full(shape, np.nan, np.float64),
             tokens=np.full(shape, -1, np.int64),
             cost=np.full(shape, np.nan, np.float64),
@@ -138,6 +148,8 @@ class _Filler:
                                   "latency", "tokens", "cost")
         }  # fmt: skip
         self.adopted: tuple[list[int], list[int]] = ([], [])
+        self.planted: tuple[list[int], list[int]] = ([], [])
+        self.ranked: tuple[list[int], list[int]] = ([], [])  # cells, RANK_DEPTH codes each
         self.triage_level: dict[str | None, int] = {t: i for i, t in enumerate(TRIAGE_LEVELS)}
         self.status_code = {status: i for i, status in enumerate(STATUSES)}
 
@@ -160,12 +172,12 @@ class _Filler:
         accepted = self.accepted.get(diagnosis)
         if accepted is None:
             accepted = self.accepted[diagnosis] = accepted_codes(diagnosis)
-        top = -1
-        if differential:
-            top = self.answer_index.get(differential[0], -1)
-            if top < 0:
-                top = self.answer_index[differential[0]] = len(self.table.answers)
-                self.table.answers.append(differential[0])
+        codes = [self._code(c) for c in differential[:RANK_DEPTH]]
+        top = codes[0] if codes else -1
+        if codes:
+            self.ranked[0].append(at)
+            self.ranked[1].extend(codes)
+            self.ranked[1].extend([-1] * (RANK_DEPTH - len(codes)))
         col["at"].append(at)
         col["status"].append(self.status_code[status])
         col["rank"].append(next((i + 1 for i, c in enumerate(differential) if c in accepted), 0))
@@ -181,6 +193,16 @@ class _Filler:
         if referral is not None and status in ("ok", "unparseable"):
             self.adopted[0].append(at)
             self.adopted[1].append(int(bool(differential) and differential[0] == referral))
+            self.planted[0].append(at)
+            self.planted[1].append(self._code(referral))
+
+    def _code(self, code: str) -> int:
+        """``code``'s index into the table's ``answers`` (added on first sight)."""
+        index = self.answer_index.get(code)
+        if index is None:
+            index = self.answer_index[code] = len(self.table.answers)
+            self.table.answers.append(code)
+        return index
 
     def finish(self) -> ResultTable:
         t = self.table
@@ -189,16 +211,18 @@ class _Filler:
             target = getattr(t, name)
             target.flat[at] = np.asarray(values, dtype=target.dtype)
         t.adopted.flat[np.asarray(self.adopted[0], dtype=np.intp)] = self.adopted[1]
+        t.planted.flat[np.asarray(self.planted[0], dtype=np.intp)] = self.planted[1]
+        if self.ranked[0]:
+            flat = t.ranked.reshape(-1, RANK_DEPTH)
+            flat[np.asarray(self.ranked[0], dtype=np.intp)] = np.asarray(
+                self.ranked[1], dtype=np.int16
+            ).reshape(-1, RANK_DEPTH)
         return t
 
 
 def _referral(applied: Sequence[dict[str, Any]]) -> str | None:
     return next(
-        (
-            a.get("params", {}).get("diagnosis")
-            for a in applied
-            if a.get("op") == "misleading_referral"
-        ),
+        (a.get("params", {}).get("diagnosis") for a in applied if a.get("op") in PLANTING_OPS),
         None,
     )
 

@@ -76,33 +76,70 @@ def image_features(img: np.ndarray) -> np.ndarray:
     return np.asarray(feats, dtype=np.float64)
 
 
-def _bool_pair(value: bool | None) -> list[float]:
-    return [1.0 if value is True else 0.0, 1.0 if value is False else 0.0]
+def _bool(value: bool | None) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _site_group(site: str | None) -> list[float]:
     if site is None:
-        return [0.0] * (len(SITE_GROUPS) + 1)
+        return [float("nan")] * (len(SITE_GROUPS) + 1)
     text = site.lower()
     hits = [float(any(w in text for w in words)) for words in SITE_GROUPS.values()]
     return [*hits, 0.0 if any(hits) else 1.0]
 
 
-def note_features(note: Note, referral_code: str | None) -> np.ndarray:
-    """A fixed-length vector describing a note; missing fields are zeros plus indicators."""
-    feats: list[float] = []
-    feats += [note.age / 100.0 if note.age is not None else 0.0, float(note.age is None)]
-    feats += [float(note.sex == "female"), float(note.sex == "male")]
-    fitz = note.fitzpatrick
-    feats += [fitz / 6.0 if fitz is not None else 0.0, float(fitz is None)]
-    feats += _site_group(note.body_site)
+# Cue words of a referral's authority, strongest first (the first level with a cue wins):
+# 5 states a confirmed diagnosis, 1 merely asks. A referral without a cue counts as 3.
+AUTHORITY_CUES: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (5, ("confirmed", "biopsy", "histolog", "diagnosis:")),
+    (4, ("clinically", "please treat", "definite", "known ")),
+    (3, ("probable", "probably", "likely", "looks like")),
+    (2, ("possible", "possibly", "could this be", "might be", "may be")),
+    (1, ("?", "query", "rule out", "r/o", "unsure")),
+)
+NOTE_FIELDS = (
+    "age",
+    "sex",
+    "fitzpatrick",
+    "body_site",
+    "size_mm",
+    "duration_days",
+    *SYMPTOM_FIELDS,
+    "skin_cancer_history",
+    "family_history",
+)
+
+
+def referral_authority(text: str | None) -> int:
+    """How assertive a referral is, 1 (a question) to 5 (a confirmed diagnosis); 0: none."""
+    if not text:
+        return 0
+    lowered = text.lower()
+    return next((level for level, cues in AUTHORITY_CUES if any(c in lowered for c in cues)), 3)
+
+
+def note_features(note: Note, referral_code: str | None, authority: int = 3) -> np.ndarray:
+    """A fixed-length vector describing what a note says. A missing field is NaN (the
+    model standardises it to 0, the training mean), never an indicator: the model cannot
+    learn from which fields are missing, only from what is written. The referral is a
+    one-hot code plus the same one-hot scaled by its authority (0 at 1, 1 at 5), so the
+    model can learn how far to trust a referral of each strength."""
+    nan = float("nan")
+    feats: list[float] = [
+        note.age / 100.0 if note.age is not None else nan,
+        nan if note.sex is None else float(note.sex == "female"),
+        note.fitzpatrick / 6.0 if note.fitzpatrick is not None else nan,
+        *_site_group(note.body_site),
+    ]
     size = max(note.size_mm) if note.size_mm else None
-    feats += [float(np.log1p(size)) / 3.0 if size is not None else 0.0, float(size is None)]
+    feats.append(float(np.log1p(size)) / 3.0 if size is not None else nan)
     days = note.duration_days
-    feats += [float(np.log1p(days)) / 7.0 if days is not None else 0.0, float(days is None)]
-    for name in (*SYMPTOM_FIELDS, "skin_cancer_history", "family_history"):
-        feats += _bool_pair(getattr(note, name))
+    feats.append(float(np.log1p(days)) / 7.0 if days is not None else nan)
+    feats += [_bool(getattr(note, name)) for name in (*SYMPTOM_FIELDS, "skin_cancer_history",
+                                                      "family_history")]  # fmt: skip
     if referral_code is not None and referral_code not in REFERRAL_CODES:
         referral_code = OTHER  # e.g. a look-alike outside the training classes
-    feats += [float(referral_code == code) for code in REFERRAL_CODES]
+    onehot = [float(referral_code == code) for code in REFERRAL_CODES]
+    strength = (min(max(authority, 1), 5) - 1) / 4
+    feats += onehot + [v * strength for v in onehot]
     return np.asarray(feats, dtype=np.float64)

@@ -19,7 +19,11 @@ import numpy as np
 
 from derm_stress.labels import OTHER, triage_for
 from derm_stress.models.base import Answer, Model
-from derm_stress.models.reference.features import image_features, note_features
+from derm_stress.models.reference.features import (
+    image_features,
+    note_features,
+    referral_authority,
+)
 from derm_stress.parsing import parse_answer
 from derm_stress.perturb.condition import Probe
 
@@ -45,7 +49,7 @@ class ReferenceWeights:
 
     def probabilities(self, head: str, features: np.ndarray) -> np.ndarray:
         mean, scale, weights = self.heads[head]
-        z = np.append((features - mean) / scale, 1.0)
+        z = np.append(np.nan_to_num((features - mean) / scale, nan=0.0), 1.0)
         logits = z @ weights
         logits -= logits.max()
         p = np.exp(logits)
@@ -65,7 +69,8 @@ def features_for(images: Sequence[np.ndarray], note: Any) -> tuple[str, np.ndarr
     img = np.mean([image_features(i) for i in images], axis=0)
     if note is None:
         return "image", img
-    return "full", np.concatenate([img, note_features(note, referral_code(note.referral))])
+    code, authority = referral_code(note.referral), referral_authority(note.referral)
+    return "full", np.concatenate([img, note_features(note, code, authority)])
 
 
 class ReferenceModel(Model):

@@ -5,10 +5,18 @@ Training set: every PAD-UFES-20 case in the given folder that is not in the bund
 multinomial logistic regression with L2 penalty, fitted by a fixed number of full-batch
 Nesterov gradient steps from zero, so the same data gives the same weights.
 
-The with-note head is trained on two copies of every case: one without a referral, and one
-with a simulated referral that names the true diagnosis 60% of the time and a look-alike
-otherwise (seeded). Real referrals are often wrong; a model that never saw one could not
-show how much a misleading referral sways it.
+The with-note head is trained on ``COPIES`` copies of every case: the note as it is, and
+copies in which each field is dropped at random (``FIELD_DROPOUT``) and which carry, two times
+in three, a simulated referral of a random authority (1, a question, to 5, "confirmed by
+dermatology") that names the true diagnosis with a probability that grows with its authority
+(``REFERRAL_ACCURACY``, 35% to 90%) and another class otherwise, as in real referral chains
+where a confirmed diagnosis is right more often than a query. Everything is seeded.
+
+Two shortcuts are closed on purpose. In PAD-UFES-20 which fields are missing depends on the
+label (every BCC, MEL and SCC row is complete); the features carry no missingness indicator
+(a missing field is the training mean) and random dropout makes missingness carry no label,
+so the model reads what a note says, not which fields it lacks. And a model that never saw
+a wrong referral could not show how much a misleading one sways it.
 """
 
 from __future__ import annotations
@@ -18,19 +26,26 @@ from pathlib import Path
 
 import numpy as np
 
-from derm_stress.cases import Case
+from derm_stress.cases import Case, Note
 from derm_stress.datasets import load_pad_ufes_20, load_sample
 from derm_stress.errors import DatasetError
 from derm_stress.images import load_image
-from derm_stress.models.reference.features import REFERRAL_CODES, image_features, note_features
+from derm_stress.models.reference.features import (
+    NOTE_FIELDS,
+    image_features,
+    note_features,
+)
 from derm_stress.models.reference.model import WEIGHTS
-from derm_stress.perturb.note_ops import CONFUSABLE
 
 L2 = 0.01
 STEPS = 3000
 STEP_SIZE = 0.5
-REFERRAL_ACCURACY = 0.6
-SEED = 20261122
+# chance that a simulated referral of authority 1..5 names the true diagnosis
+REFERRAL_ACCURACY = {1: 0.35, 2: 0.5, 3: 0.65, 4: 0.8, 5: 0.9}
+COPIES = 5  # rows per case for the with-note head: the note as given, then noisy copies
+FIELD_DROPOUT = 0.3  # per field, in the noisy copies
+REFERRAL_SHARE = 2 / 3  # noisy copies that carry a simulated referral
+SEED = 20261123
 
 
 @dataclass(frozen=True)
@@ -42,10 +57,12 @@ class TrainSummary:
 
 
 def _fit(x: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, ...]:
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
+    # missing note fields are NaN: standardised to 0, the mean of the values present
+    present = (~np.isnan(x)).sum(axis=0)
+    mean = np.where(present > 0, np.nansum(x, axis=0) / np.maximum(present, 1), 0.0)
+    scale = np.sqrt(np.nansum((x - mean) ** 2, axis=0) / np.maximum(present, 1))
     scale[scale < 1e-8] = 1.0
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    z = np.hstack([np.nan_to_num((x - mean) / scale, nan=0.0), np.ones((len(x), 1))])
     onehot = np.eye(n_classes)[y]
     class_weight = len(y) / (n_classes * onehot.sum(axis=0))
     sample_weight = class_weight[y]
@@ -66,11 +83,30 @@ def _fit(x: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, ...]
     return mean, scale, w
 
 
-def _referral(case: Case, rng: np.random.Generator) -> str:
-    if rng.random() < REFERRAL_ACCURACY:
+def _referral(
+    case: Case, authority: int, classes: tuple[str, ...], rng: np.random.Generator
+) -> str:
+    """A simulated referral: right with ``REFERRAL_ACCURACY[authority]``, else another of
+    the training classes at random. (Wrong referrals drawn only from the true diagnosis's
+    look-alikes would teach the model that a referral points at its look-alikes, so that a
+    misleading referral, always a look-alike, would help it.)"""
+    if rng.random() < REFERRAL_ACCURACY[authority]:
         return case.diagnosis
-    wrong = CONFUSABLE[case.diagnosis][int(rng.integers(0, len(CONFUSABLE[case.diagnosis])))]
-    return wrong if wrong in REFERRAL_CODES else "OTHER"
+    others = [c for c in classes if c != case.diagnosis]
+    return others[int(rng.integers(0, len(others)))]
+
+
+def _noisy_note(case: Case, classes: tuple[str, ...], rng: np.random.Generator) -> np.ndarray:
+    """Features of a copy of the case's note with fields dropped at random and, two times
+    in three, a simulated referral of random authority."""
+    dropped = rng.random(len(NOTE_FIELDS)) < FIELD_DROPOUT
+    note: Note = case.note.replace(
+        **{name: None for name, drop in zip(NOTE_FIELDS, dropped, strict=True) if drop}
+    )
+    if rng.random() >= REFERRAL_SHARE:
+        return note_features(note, None)
+    authority = int(rng.integers(1, 6))
+    return note_features(note, _referral(case, authority, classes, rng), authority)
 
 
 def train_reference(data_dir: str | Path, out: str | Path = WEIGHTS) -> TrainSummary:
@@ -85,11 +121,13 @@ def train_reference(data_dir: str | Path, out: str | Path = WEIGHTS) -> TrainSum
     img = np.stack([image_features(load_image(c.images[0])) for c in cases])
     rng = np.random.Generator(np.random.PCG64(SEED))
     plain = np.stack([note_features(c.note, None) for c in cases])
-    referred = np.stack([note_features(c.note, _referral(c, rng)) for c in cases])
-    full = np.vstack([np.hstack([img, plain]), np.hstack([img, referred])])
+    copies = [np.hstack([img, plain])]
+    for _ in range(COPIES - 1):
+        copies.append(np.hstack([img, np.stack([_noisy_note(c, classes, rng) for c in cases])]))
+    full = np.vstack(copies)
     heads = {
         "image": _fit(img, y, len(classes)),
-        "full": _fit(full, np.concatenate([y, y]), len(classes)),
+        "full": _fit(full, np.tile(y, COPIES), len(classes)),
     }
     arrays: dict[str, np.ndarray] = {"classes": np.array(classes)}
     top1: dict[str, float] = {}
@@ -97,7 +135,8 @@ def train_reference(data_dir: str | Path, out: str | Path = WEIGHTS) -> TrainSum
         arrays[f"{head}_mean"], arrays[f"{head}_scale"] = mean, scale
         arrays[f"{head}_weights"] = weights
         x = img if head == "image" else full[: len(cases)]
-        pred = (np.hstack([(x - mean) / scale, np.ones((len(x), 1))]) @ weights).argmax(axis=1)
+        z = np.nan_to_num((x - mean) / scale, nan=0.0)
+        pred = (np.hstack([z, np.ones((len(x), 1))]) @ weights).argmax(axis=1)
         top1[head] = float((pred == y).mean())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
