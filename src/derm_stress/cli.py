@@ -192,6 +192,12 @@ def demo(out: Path, quiet: bool) -> None:
     help="Stop once the estimated cost reaches USD (calls in flight complete).",
 )
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Call nothing: per model, the calls the run would make, those already stored, and "
+    "the estimated tokens and cost.",
+)
+@click.option(
     "--max-error-rate",
     type=click.FloatRange(0, 1),
     default=DEFAULT_MAX_ERROR_RATE,
@@ -207,6 +213,7 @@ def run_cmd(
     address: str | None,
     max_calls: int | None,
     max_cost: float | None,
+    dry_run: bool,
     max_error_rate: float,
 ) -> None:
     """Run CONFIG (a YAML grid plus optional dataset, models, seed, top_k).
@@ -216,6 +223,14 @@ def run_cmd(
     answered is stored), a second Ctrl-C at once; the HTML report is rewritten at the end
     and its path printed.
     """
+    if dry_run:
+        from derm_stress.run import load_config
+        from derm_stress.run.config import check_run_name
+        from derm_stress.run.dryrun import format_plan, plan_run
+
+        parsed = load_config(config)
+        click.echo(format_plan(plan_run(parsed, out or DEFAULT_RUNS / check_run_name(parsed.name))))
+        return
     signal.signal(signal.SIGINT, _exit_on_second_interrupt)
     report, status = _run_and_report(
         config, out, quiet, executor, address, max_calls, max_cost, max_error_rate
@@ -599,3 +614,7 @@ def main() -> None:
     except OSError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    main()

@@ -60,7 +60,7 @@ def test_bad_rows_are_reported_and_good_rows_kept(make_manifest: ManifestFactory
     path = make_manifest(
         [
             {"case_id": "ok", "image": "@1", "diagnosis": "nevus", "age": "30"},
-            {"case_id": "label", "image": "@2", "diagnosis": "psoriasis", "age": ""},
+            {"case_id": "label", "image": "@2", "diagnosis": "psoriasiform thing", "age": ""},
             {"case_id": "escape", "image": "../../etc/passwd", "diagnosis": "MEL", "age": ""},
             {"case_id": "age", "image": "@3", "diagnosis": "MEL", "age": "old"},
             {"case_id": "ok", "image": "@4", "diagnosis": "MEL", "age": ""},
@@ -71,7 +71,7 @@ def test_bad_rows_are_reported_and_good_rows_kept(make_manifest: ManifestFactory
     dataset = load_manifest(path)
     assert [c.case_id for c in dataset.cases] == ["ok", "two"]
     reasons = {i.source: i.reason for i in dataset.issues}
-    assert "unknown diagnosis label 'psoriasis'" in reasons["label"]
+    assert "unknown diagnosis label 'psoriasiform thing'" in reasons["label"]
     assert "outside the manifest's folder" in reasons["escape"]
     assert "age: expected a number" in reasons["age"]
     assert "duplicate case_id" in reasons["ok"]

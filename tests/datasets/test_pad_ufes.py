@@ -51,7 +51,7 @@ def test_unknown_label_is_a_row_issue_and_missing_file_is_left_to_the_run(tmp_pa
     (tmp_path / "images").mkdir()
     lines = (PAD_DIR / "metadata.csv").read_text().splitlines()
     header, rows = lines[0], lines[1:4]
-    rows[2] = rows[2].replace(",ACK,", ",PSO,")
+    rows[2] = rows[2].replace(",ACK,", ",XYZ,")
     for row in rows:
         stem = row.split(",")[24].removesuffix(".png")
         shutil.copyfile(PAD_DIR / "images" / f"{stem}.jpg", tmp_path / "images" / f"{stem}.jpg")
@@ -60,7 +60,7 @@ def test_unknown_label_is_a_row_issue_and_missing_file_is_left_to_the_run(tmp_pa
     first.unlink()
     dataset = load_pad_ufes_20(tmp_path)
     assert len(dataset) == 2 and len(dataset.issues) == 1
-    assert "line 4: unknown diagnosis label 'PSO'" in dataset.issues[0].reason
+    assert "line 4: unknown diagnosis label 'XYZ'" in dataset.issues[0].reason
     # the harness, not the loader, reports the unreadable photo, per case
     assert not Path(dataset.cases[0].images[0]).exists()
 

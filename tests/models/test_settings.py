@@ -29,7 +29,8 @@ def test_a_typo_in_a_setting_suggests_the_name_and_lists_the_allowed() -> None:
     message = str(caught.value)
     assert message.startswith("model 'gpt' (openai): unknown setting 'temprature';")
     assert "did you mean 'temperature'?" in message
-    assert "allowed: api_key_env, backoff_s, base_url" in message and "timeout_s" in message
+    assert "allowed: api_key_env, api_version, azure_endpoint, base_url" in message
+    assert "timeout_s" in message
 
 
 def test_a_missing_setting_is_named() -> None:

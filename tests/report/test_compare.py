@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -110,3 +111,24 @@ def test_compare_from_the_command_line(tmp_path: Path) -> None:
 
 def _cases(run_dir: Path) -> list[dict[str, Any]]:
     return load_run(run_dir).cases
+
+
+def test_runs_without_shared_cases_are_compared_unpaired_by_hand() -> None:
+    # A: 2 of 3 right at top-1 (c1, c2); B on other cases: 1 of 2 (c4)
+    a = _run("a", "m", {"c1": "MEL", "c2": "BCC", "c3": "SEK"}, ["c1", "c2", "c3"])
+    b = _run("b", "m", {"c4": "SEK", "c5": "MEL"}, ["c4", "c5"])
+    (p,) = compare_runs(a, b)
+    assert p.method == "unpaired" and (p.n, p.n_a, p.n_b) == (0, 3, 2)
+    assert p.top1_a == pytest.approx(2 / 3) and p.top1_b == pytest.approx(1 / 2)
+    assert p.delta_top1 == pytest.approx(1 / 2 - 2 / 3)
+    assert p.delta_top1_ci is not None
+    assert p.delta_top1_ci[0] <= p.delta_top1 <= p.delta_top1_ci[1]
+    assert p.mcnemar_p is None and p.two_proportion_p is not None
+    pooled = 3 / 5
+    z = (1 / 2 - 2 / 3) / (pooled * (1 - pooled) * (1 / 3 + 1 / 2)) ** 0.5
+    assert p.two_proportion_p == pytest.approx(math.erfc(abs(z) / math.sqrt(2)))
+    from derm_stress.metrics import compute_metrics
+    from derm_stress.report.compare import render_comparison
+
+    page = render_comparison(a, b, compute_metrics(a), compute_metrics(b), [p])
+    assert "method: <b>unpaired</b>" in page and "two-proportion p" in page

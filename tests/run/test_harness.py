@@ -105,7 +105,7 @@ def test_bad_inputs_cost_only_their_case(
             {"case_id": "good1", "image": "@0", "diagnosis": "nevus"},
             {"case_id": "missing", "image": "img/not-there.jpg", "diagnosis": "MEL"},
             {"case_id": "corrupt", "image": "@1", "diagnosis": "BCC"},
-            {"case_id": "label", "image": "@2", "diagnosis": "eczema"},
+            {"case_id": "label", "image": "@2", "diagnosis": "eczemoid thing"},
             {"case_id": "outside", "image": "../secret.jpg", "diagnosis": "MEL"},
             {"case_id": "good2", "image": "@3", "diagnosis": "SEK"},
         ]
@@ -123,7 +123,7 @@ def test_bad_inputs_cost_only_their_case(
     assert "cannot decode image" in (by_case["corrupt"].error or "")
     assert by_case["good1"].status == by_case["good2"].status == "ok"
     issues = {i["source"]: i["reason"] for i in data.manifest["dataset"]["issues"]}
-    assert "unknown diagnosis label 'eczema'" in issues["label"]
+    assert "unknown diagnosis label 'eczemoid thing'" in issues["label"]
     assert "outside the manifest's folder" in issues["outside"]
     # input errors are final until the case changes: a rerun makes no calls
     assert run(config, tmp_path / "run").calls == 0

@@ -1,4 +1,5 @@
-"""Statistics for paired, case-level comparisons: seeded bootstrap intervals and McNemar."""
+"""Statistics for case-level comparisons: seeded bootstrap intervals, McNemar for paired
+cases, and the unpaired difference and two-proportion test for different case sets."""
 
 from __future__ import annotations
 
@@ -13,15 +14,23 @@ def bootstrap_ci(
     values: np.ndarray, seed: int, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES
 ) -> tuple[float, float]:
     """Percentile interval of the mean of ``values``, resampling cases with a seeded RNG
-    (so the same data and seed always give the same interval).
+    (so the same data and seed always give the same interval)."""
+    if values.size == 0:
+        return (float("nan"), float("nan"))
+    alpha = (1 - level) / 2
+    return _quantiles(bootstrap_means(values, seed, resamples), (alpha, 1 - alpha))
+
+
+def bootstrap_means(
+    values: np.ndarray, seed: int, resamples: int = BOOTSTRAP_RESAMPLES
+) -> np.ndarray:
+    """The means of ``resamples`` seeded case-level resamples of ``values`` (non-empty).
 
     Resampling n cases with replacement is drawn as how often each distinct value is picked,
     a multinomial over the distinct values with their observed frequencies: the same
     distribution as drawing n indices, but it costs resamples x distinct values instead of
     resamples x n (accuracies and paired differences take two or three values; a sample of
     continuous values has as many distinct values as cases and gains nothing)."""
-    if values.size == 0:
-        return (float("nan"), float("nan"))
     if values.dtype.kind in "bi" and values.size:  # small integer codes: a bincount is cheaper
         low = int(values.min())
         tally = np.bincount(values.astype(np.int64) - low)
@@ -30,7 +39,7 @@ def bootstrap_ci(
     else:
         distinct, counts = np.unique(values, return_counts=True)
     if distinct.size == 1:
-        return (float(distinct[0]), float(distinct[0]))
+        return np.full(resamples, float(distinct[0]))
     rng = np.random.Generator(np.random.PCG64(seed))
     # the multinomial drawn as conditional binomials, each vectorised over the resamples
     left = np.full(resamples, values.size, dtype=np.int64)
@@ -42,8 +51,31 @@ def bootstrap_ci(
         left -= picked
         remaining -= count
     total += left * float(distinct[-1])
+    means: np.ndarray = total / values.size
+    return means
+
+
+def unpaired_difference(
+    a: np.ndarray, b: np.ndarray, seed: int, level: float = 0.95
+) -> tuple[float, tuple[float, float]]:
+    """Mean of ``b`` minus mean of ``a`` for two independent samples (different cases), with
+    a percentile interval from resampling each sample's cases on its own (seeded)."""
+    if a.size == 0 or b.size == 0:
+        return float("nan"), (float("nan"), float("nan"))
+    diff = bootstrap_means(b, seed + 1) - bootstrap_means(a, seed)
     alpha = (1 - level) / 2
-    return _quantiles(total / values.size, (alpha, 1 - alpha))
+    return float(b.mean() - a.mean()), _quantiles(diff, (alpha, 1 - alpha))
+
+
+def two_proportion_p(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
+    """Two-sided p of the pooled two-proportion z-test (independent samples)."""
+    if n_a == 0 or n_b == 0:
+        return float("nan")
+    pooled = (hits_a + hits_b) / (n_a + n_b)
+    if pooled in (0.0, 1.0):
+        return 1.0
+    z = (hits_b / n_b - hits_a / n_a) / math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    return math.erfc(abs(z) / math.sqrt(2))
 
 
 def _quantiles(values: np.ndarray, qs: tuple[float, float]) -> tuple[float, float]:

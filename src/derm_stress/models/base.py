@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from derm_stress.models.timeout import DEFAULT_TIMEOUT_S, CallGuard
 from derm_stress.parsing import parse_answer
@@ -92,6 +95,16 @@ class Answer:
         return cls(**values)
 
 
+@dataclass
+class Activity:
+    """What a model is doing right now, for the progress bar: retries made so far (and the
+    reason of the last one), and the concurrency it currently allows itself."""
+
+    retries: int = 0
+    last_retry: str | None = None
+    concurrency: int | None = None
+
+
 class Model(ABC):
     """Base of every adapter.
 
@@ -150,8 +163,101 @@ class Model(ABC):
         text = json.dumps(self.identity(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def activity(self) -> Activity | None:
+        """Live counters for the progress bar (``None``: nothing to show)."""
+        return None
+
+    def use_journal(self, path: str) -> None:  # noqa: B027 - optional hook
+        """The run's store (SQLite file), for adapters that must remember work handed to a
+        remote service between runs (the OpenAI Batch API's batch ids)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources (connections, GPU memory)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+_T = TypeVar("_T")
+
+
+class AsyncModel(Model):
+    """A model that answers on its own event loop, for network APIs.
+
+    The loop (and whatever client the adapter keeps on it) lives in one background thread
+    for the model's whole life. ``submit`` hands it ``submit_size`` probes and returns at
+    once with a future, so the harness keeps ``in_flight`` submissions going and stores
+    each answer as it returns, with no batch barrier. ``answer`` (the batch contract, used
+    by the Ray executor and by scripts) submits every probe and waits for all of them.
+    """
+
+    #: probes per submission (1: one request each, answered as soon as it returns)
+    submit_size: int = 1
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._loop_lock = threading.Lock()
+
+    @property
+    def in_flight(self) -> int:
+        """Submissions the harness keeps going: twice the concurrency, so that a request
+        that returns is followed at once by one already prepared (the adapter itself keeps
+        at most ``max_concurrency`` on the wire)."""
+        return 2 * self.max_concurrency
+
+    @abstractmethod
+    async def answer_async(self, probes: Sequence[Probe]) -> list[Answer]:
+        """Answer ``probes`` on the model's loop; failures are ``Answer.failed``."""
+
+    def run_coroutine(self, coroutine: Coroutine[Any, Any, _T]) -> Future[_T]:
+        """Schedule ``coroutine`` on the model's loop (started on first use)."""
+        with self._loop_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name=f"model-{self.name}", daemon=True
+                )
+                thread.start()
+                self._loop, self._thread = loop, thread
+            loop = self._loop
+        return asyncio.run_coroutine_threadsafe(coroutine, loop)
+
+    def submit(self, probes: Sequence[Probe]) -> Future[list[Answer]]:
+        """Start answering ``probes``; the future gives their answers, in order."""
+        return self.run_coroutine(self.answer_async(list(probes)))
+
+    def answer(self, probes: Sequence[Probe]) -> list[Answer]:
+        size = max(1, self.submit_size)
+        futures = [self.submit(probes[i : i + size]) for i in range(0, len(probes), size)]
+        return [a for f in futures for a in f.result()]
+
+    async def aclose(self) -> None:
+        """Release what lives on the loop (clients); called on the loop by ``close``."""
+
+    def cancel(self) -> None:
+        """The run is stopping: the requests in flight end now (as failed answers)."""
+        super().cancel()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+
+            def cancel_all() -> None:
+                for task in asyncio.all_tasks(loop):
+                    task.cancel()
+
+            loop.call_soon_threadsafe(cancel_all)
+
+    def close(self) -> None:
+        with self._loop_lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(timeout=30)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=30)
+            if not thread.is_alive():
+                loop.close()

@@ -23,7 +23,7 @@ from derm_stress.cases import (
     note_lines,
 )
 from derm_stress.errors import InvalidArgument
-from derm_stress.labels import BY_CODE, label
+from derm_stress.labels import BY_CODE, label, vocabulary
 from derm_stress.perturb.base import Operator, register
 
 BLOCKS: dict[str, tuple[str, ...]] = {
@@ -52,7 +52,8 @@ CONFUSABLE: dict[str, tuple[str, ...]] = {
     "AKIEC": ("SEK", "BCC"),
     "BKL": ("MEL", "NEV"),
 }
-assert set(CONFUSABLE) == set(BY_CODE), "every label needs look-alikes for misleading_referral"
+# other diagnoses draw their look-alikes from the vocabulary
+assert set(CONFUSABLE) <= set(BY_CODE), "look-alikes for a code the vocabulary lacks"
 
 
 class NoteOperator(Operator[Note]):
@@ -173,7 +174,7 @@ class MisleadingReferral(NoteOperator):
     severities = {s: {"style": list(_REFERRAL_STYLES[s])} for s in range(1, 6)}
 
     def sample(self, rng: np.random.Generator, target: Note, case: Case) -> dict[str, Any]:
-        options = CONFUSABLE[case.diagnosis]
+        options = CONFUSABLE.get(case.diagnosis) or vocabulary().lookalikes(case.diagnosis)
         wrong = options[int(rng.integers(0, len(options)))]
         styles = _REFERRAL_STYLES[self.severity]
         template = styles[int(rng.integers(0, len(styles)))]

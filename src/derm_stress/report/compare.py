@@ -4,7 +4,10 @@ Every model of run A is paired with the model of the same name in run B (when no
 shared, every model of A with every model of B). For each condition both runs have, the
 difference B - A in top-1 and top-k accuracy is paired per case over the cases both runs
 scored, with a seeded bootstrap interval and an exact McNemar test, so "the new version is
-more robust to blur" comes with its uncertainty. The curves and the context chart draw both
+more robust to blur" comes with its uncertainty. Two runs that share no case (a public
+benchmark against a clinic's own cases) are compared unpaired instead: each run's scored
+cases resampled on their own for the interval, and a two-proportion z-test; the page and
+``comparison.csv`` say which method was used. The curves and the context chart draw both
 runs' models, labelled ``A:model`` and ``B:model``.
 """
 
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from derm_stress.metrics import BASELINE_ID, ConditionMetrics, compute_metrics, mcnemar_exact
-from derm_stress.metrics.stats import bootstrap_ci
+from derm_stress.metrics.stats import bootstrap_ci, two_proportion_p, unpaired_difference
 from derm_stress.perturb.base import derive_seed
 from derm_stress.report import interactive
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
@@ -44,7 +47,11 @@ class PairedComparison:
     delta_top1_ci: tuple[float, float] | None
     delta_topk: float | None
     delta_topk_ci: tuple[float, float] | None
-    mcnemar_p: float | None  # exact, on top-1 correctness, A against B
+    mcnemar_p: float | None  # exact, on top-1 correctness, A against B (paired only)
+    method: str = "paired"  # "unpaired" when the runs share no case
+    n_a: int = 0  # cases scored in run A (unpaired)
+    n_b: int = 0
+    two_proportion_p: float | None = None  # on top-1 (unpaired only)
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -58,9 +65,12 @@ def model_pairs(a: RunData, b: RunData) -> list[tuple[str, str]]:
 
 
 def compare_runs(a: RunData, b: RunData) -> list[PairedComparison]:
-    """Paired B - A differences for every model pair and every shared condition."""
+    """B - A differences for every model pair and every shared condition: paired per case
+    when the runs share cases, unpaired when they share none."""
     k = min(a.top_k, b.top_k)
     shared_cases = [c for c in a.table.cases if c in set(b.table.cases)]
+    if not shared_cases:
+        return _unpaired(a, b, k)
     ia = np.array([a.index[2][c] for c in shared_cases], dtype=np.intp)
     ib = np.array([b.index[2][c] for c in shared_cases], dtype=np.intp)
     seed = int(a.manifest["seed"])
@@ -99,6 +109,49 @@ def compare_runs(a: RunData, b: RunData) -> list[PairedComparison]:
     return out
 
 
+def _unpaired(a: RunData, b: RunData, k: int) -> list[PairedComparison]:
+    seed = int(a.manifest["seed"])
+    out = []
+    for model_a, model_b in model_pairs(a, b):
+        ma, mb = a.index[0][model_a], b.index[0][model_b]
+        for condition in a.table.conditions:
+            if condition not in b.index[1]:
+                continue
+            ca, cb = a.index[1][condition], b.index[1][condition]
+            rank_a = a.table.rank[ma, ca][a.table.scored[ma, ca]]
+            rank_b = b.table.rank[mb, cb][b.table.scored[mb, cb]]
+            hit1_a, hit1_b = rank_a == 1, rank_b == 1
+            hitk_a, hitk_b = (rank_a >= 1) & (rank_a <= k), (rank_b >= 1) & (rank_b <= k)
+            s = derive_seed("compare-unpaired", seed, model_a, model_b, condition)
+            both = bool(rank_a.size and rank_b.size)
+            d1, ci1 = unpaired_difference(hit1_a, hit1_b, s)
+            dk, cik = unpaired_difference(hitk_a, hitk_b, s + 2)
+            out.append(
+                PairedComparison(
+                    model_a,
+                    model_b,
+                    condition,
+                    0,
+                    float(hit1_a.mean()) if rank_a.size else None,
+                    float(hit1_b.mean()) if rank_b.size else None,
+                    d1 if both else None,
+                    ci1 if both else None,
+                    dk if both else None,
+                    cik if both else None,
+                    None,
+                    method="unpaired",
+                    n_a=int(rank_a.size),
+                    n_b=int(rank_b.size),
+                    two_proportion_p=two_proportion_p(
+                        int(hit1_a.sum()), hit1_a.size, int(hit1_b.sum()), hit1_b.size
+                    )
+                    if both
+                    else None,
+                )
+            )
+    return out
+
+
 def _labelled(metrics: Sequence[ConditionMetrics], label: str) -> list[ConditionMetrics]:
     return [replace(m, model=f"{label}:{m.model}") for m in metrics]
 
@@ -123,9 +176,11 @@ def render_comparison(
     body = "".join(
         f"<tr{' class=base' if p.condition == BASELINE_ID else ''}>"
         f"<td class=l>{esc(p.model_a)} → {esc(p.model_b)}</td><td class=l>{esc(p.condition)}</td>"
-        f"<td>{p.n}</td><td>{pct(p.top1_a)}</td><td>{pct(p.top1_b)}</td>"
+        f"<td>{p.n if p.method == 'paired' else f'{p.n_a} / {p.n_b}'}</td>"
+        f"<td>{pct(p.top1_a)}</td><td>{pct(p.top1_b)}</td>"
         f"<td>{delta(p.delta_top1, p.delta_top1_ci)}</td>"
-        f"<td>{delta(p.delta_topk, p.delta_topk_ci)}</td><td>{pvalue(p.mcnemar_p)}</td></tr>"
+        f"<td>{delta(p.delta_topk, p.delta_topk_ci)}</td>"
+        f"<td>{pvalue(p.mcnemar_p if p.method == 'paired' else p.two_proportion_p)}</td></tr>"
         for p in pairs
     )
 
@@ -134,8 +189,8 @@ def render_comparison(
         facts = {
             "path": str(run.path),
             "models": [x["name"] for x in m["models"]],
-            "dataset": m["dataset"]["name"],
-            "cases": m["dataset"]["cases"],
+            "dataset": m.get("dataset", {}).get("name"),
+            "cases": m.get("dataset", {}).get("cases", len(run.table.cases)),
             "conditions": len(m["conditions"]),
             "seed": m["seed"],
             "git_revision": m.get("git_revision"),
@@ -146,6 +201,20 @@ def render_comparison(
         )
 
     shared = len(set(a.table.cases) & set(b.table.cases))
+    if shared:
+        method = (
+            f"{shared} cases in both runs · method: <b>paired</b> · differences are B − A in "
+            "percentage points, paired per case over the cases both runs scored, with 95% "
+            "seeded bootstrap intervals and exact McNemar p-values."
+        )
+        cases_head, p_head = "paired cases", "McNemar p"
+    else:
+        method = (
+            "no case in both runs · method: <b>unpaired</b> · differences are B − A in "
+            "percentage points between different cases: each run's cases resampled on their "
+            "own for the 95% seeded bootstrap interval; p from a two-proportion z-test."
+        )
+        cases_head, p_head = "cases A / B", "two-proportion p"
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8>
 <meta name=viewport content="width=device-width,initial-scale=1">
@@ -153,17 +222,15 @@ def render_comparison(
 <style>{CSS}{interactive.CSS}</style></head><body><main>
 <h1>derm-stress run comparison</h1>
 <p class=sub>A = <b>{esc(a.manifest["name"])}</b>, B = <b>{esc(b.manifest["name"])}</b> ·
-{shared} cases in both runs · differences are B − A in percentage points, paired per case
-over the cases both runs scored, with 95% seeded bootstrap intervals and exact McNemar
-p-values.</p>
+{method}</p>
 {interactive.toolbar(models, image_operators(merged))}
 <h2>Headline</h2><h3>A</h3>{headline_table(a, metrics_a)}<h3>B</h3>{headline_table(b, metrics_b)}
 <h2>Accuracy decay, both runs</h2>{figures or "<p>No single-operator image conditions.</p>"}
 <h2>Context, both runs</h2>{f"<figure>{context_svg}</figure>" if context_svg else ""}
 <h2>B − A per condition</h2>
 <table class=dt><tr><th class=l>model A → model B</th><th class=l>condition</th>
-<th>paired cases</th><th>top-1 A</th><th>top-1 B</th><th>Δ top-1 B − A (pp) [95% CI]</th>
-<th>Δ top-{k} B − A (pp) [95% CI]</th><th>McNemar p</th></tr>{body}</table>
+<th>{cases_head}</th><th>top-1 A</th><th>top-1 B</th><th>Δ top-1 B − A (pp) [95% CI]</th>
+<th>Δ top-{k} B − A (pp) [95% CI]</th><th>{p_head}</th></tr>{body}</table>
 <h2>Provenance</h2>{about(a, "A")}{about(b, "B")}
 </main><script>{interactive.SCRIPT}</script></body></html>
 """

@@ -36,6 +36,7 @@ from derm_stress.report.answers import (
 )
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.gallery import Flip, worst_flips
+from derm_stress.report.gaps import benchmark_section, markdown_lines, skin_tone_section
 from derm_stress.report.plots import (
     context_chart,
     image_operators,
@@ -222,7 +223,9 @@ def _family_table(metrics: Sequence[ConditionMetrics], models: Sequence[str] = (
     )
 
 
-SUBGROUP_ATTRIBUTES = ("diagnosis", "fitzpatrick", "body_site", "age_band", "sex")
+SUBGROUP_ATTRIBUTES = (
+    "dataset", "diagnosis", "fitzpatrick", "monk_skin_tone", "body_site", "age_band", "sex"
+)  # fmt: skip
 Subgroups = dict[str, dict[str, list[ConditionMetrics]]]
 
 
@@ -443,7 +446,9 @@ def render_report(
         "status": manifest.get("status"),
         "last run": {"model calls": summary.get("calls"), "reused": summary.get("reused")},
     }
+    bench = benchmark_section(run) or ""
     sections = (
+        *((("bedside", "Benchmark vs bedside"),) if bench else ()),
         ("answers", "The three answers"),
         ("decay", "Decay"),
         ("context", "Context"),
@@ -471,6 +476,7 @@ McNemar p-values are exact.</p>
 <div class=cards>{"".join(f"<div class=card><b>{esc(v)}</b>{esc(n)}</div>" for n, v in cards)}</div>
 <p class=toc>{nav}</p>
 {interactive.toolbar(models, image_operators(metrics))}
+{bench}
 <h2 id=answers>The three answers</h2>{headline(run, metrics, answers)}
 <h2 id=decay>1 · Accuracy decay under image perturbations</h2>
 {"".join(figures) or "<p>No single-operator image conditions in this grid.</p>"}
@@ -492,6 +498,7 @@ the note, and the answers before and after.</p>
 {_gallery(worst_flips(run, list(metrics)), redact_notes, models)}
 <h2 id=subgroups>Subgroups, at baseline and under perturbation</h2>
 {_subgroups(subgroups, models)}
+{skin_tone_section(run) or ""}
 <h2 id=all>All conditions</h2>{_table(metrics, k, models)}
 <h2 id=errors>Skipped cases and errors</h2>{_problems(run, redact_notes)}
 <h2 id=provenance>Provenance</h2>
@@ -550,6 +557,7 @@ def _markdown(
             f"{pp(m.delta_top1, m.delta_top1_ci)} | {pct(m.topk)} | "
             f"{pp(m.delta_topk, m.delta_topk_ci)} | {pvalue(m.mcnemar_p)} |"
         )
+    lines += markdown_lines(run)
     return "\n".join(lines) + "\n"
 
 

@@ -22,7 +22,7 @@ from derm_stress.cases import Case
 from derm_stress.errors import CaseInputError, InvalidArgument
 from derm_stress.images import MIN_IMAGE_SIDE, load_image
 from derm_stress.models import ADAPTERS, Model, check_settings, make_model
-from derm_stress.models.base import Answer
+from derm_stress.models.base import Answer, AsyncModel
 from derm_stress.perturb.condition import Condition, Probe, build_probes
 
 EXECUTORS = ("local", "ray")
@@ -100,6 +100,12 @@ class Executor(ABC):
     def batches_in_flight(self, model: int) -> int:
         return 1
 
+    def stream(self, model: int) -> tuple[int, int] | None:
+        """For a model that answers on its own event loop (an ``AsyncModel`` here): (probes
+        per submission, submissions kept in flight), so the harness feeds it continuously;
+        ``None``: the model answers batches of ``batch_size``."""
+        return None
+
     @abstractmethod
     def close(self, wait: bool = True) -> None:
         """Release workers and models; ``wait=False`` (Ctrl-C) abandons the calls in
@@ -137,7 +143,16 @@ class LocalExecutor(Executor):
         return self._perturb.submit(perturb_case, case, conditions, seed, min_side)
 
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
-        return self._model_pools[model].submit(answer_batch, self._models[model], probes)
+        instance = self._models[model]
+        if isinstance(instance, AsyncModel):  # its own loop: no worker thread in between
+            return instance.submit(probes)
+        return self._model_pools[model].submit(answer_batch, instance, probes)
+
+    def stream(self, model: int) -> tuple[int, int] | None:
+        instance = self._models[model]
+        if isinstance(instance, AsyncModel):
+            return instance.submit_size, instance.in_flight
+        return None
 
     def close(self, wait: bool = True) -> None:
         if not wait:  # model calls waiting on a timeout give up now

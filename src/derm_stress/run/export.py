@@ -13,6 +13,7 @@ from derm_stress.run.results import RunData, load_run
 
 COLUMNS = (
     "model",
+    "dataset",
     "case_id",
     "condition",
     "diagnosis",
@@ -36,12 +37,14 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
     """One dict per model x case x condition with the export columns, streamed from the
     store."""
     k = run.top_k
+    dataset = case_datasets(run)
     for row in run.iter_rows():
         answer = row.result.answer if row.result else None
         applied = row.result.applied if row.result else ()
         yield (
             {
                 "model": row.model,
+                "dataset": dataset.get(row.case_id),
                 "case_id": row.case_id,
                 "condition": row.condition,
                 "diagnosis": row.diagnosis,
@@ -60,6 +63,13 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
                 "latency_s": answer.latency_s if answer else None,
             }
         )
+
+
+def case_datasets(run: RunData) -> dict[str, str]:
+    """Each case's dataset: the one its record names (runs of several datasets), else the
+    run's single dataset."""
+    default = str((run.manifest.get("dataset") or {}).get("name") or "")
+    return {c["id"]: str(c.get("dataset") or default) for c in run.cases}
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection,

@@ -2,8 +2,10 @@
 and shared by all models.
 
 Cases are taken one at a time (never the whole grid in memory); the store says which of a
-case's results exist; the missing ones are perturbed on the executor and answered in batches,
-and every batch is written to the store (one SQLite transaction) as soon as it returns. So an
+case's results exist; the missing ones are perturbed on the executor and answered in batches
+(local models) or as a continuous stream of requests (API models, ``AsyncModel``: a new one
+starts as soon as one returns), and what returns is written to the store (one SQLite
+transaction for everything that returned meanwhile) at once. So an
 interrupted run loses at most the calls in flight, and running it again repeats none of the
 others. A case whose input cannot be read or perturbed is stored as an ``input_error`` for
 that case, and the run goes on.
@@ -15,10 +17,11 @@ import json
 import os
 import platform
 import subprocess
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -33,6 +36,7 @@ from derm_stress.datasets import Dataset
 from derm_stress.datasets.base import DatasetDigest
 from derm_stress.errors import NothingToRun
 from derm_stress.images import MIN_IMAGE_SIDE
+from derm_stress.labels import Vocabulary, load_vocabulary, use_vocabulary, vocabulary
 from derm_stress.models import Model
 from derm_stress.models.base import Answer
 from derm_stress.perturb.condition import Condition, Probe
@@ -149,7 +153,8 @@ class _Pipeline:
     """Streams cases through perturbation and the models, writing results as they arrive.
 
     Memory does not grow with the dataset: at most ``executor.window`` cases are perturbed
-    ahead, a case is only taken while every model's queue holds less than two batches, and
+    ahead, a case is only taken while every model's queue holds less than two batches (or twice
+    its submissions in flight, for a stream), and
     each case's record goes to the store as it is reached.
     Perturbation results are taken in case order, so batches hold the same probes whatever
     finishes first.
@@ -178,6 +183,17 @@ class _Pipeline:
         self.budget = budget
         self.queues: list[list[tuple[str, Probe]]] = [[] for _ in models]
         self.inflight: dict[Future[Any], tuple[int, list[tuple[str, Probe]]]] = {}
+        self.busy = [0] * len(models)
+        # futures report themselves when done (no scan of hundreds in flight per answer)
+        self.finished: deque[Future[Any]] = deque()
+        self.wake = threading.Event()
+        # (probes per submission, submissions in flight, probes queued ahead) per model:
+        # batches for local models, a continuous stream for API models (AsyncModel)
+        self.feed: list[tuple[int, int, int]] = []
+        for m, model in enumerate(models):
+            stream = executor.stream(m)
+            size, limit = stream or (model.batch_size, executor.batches_in_flight(m))
+            self.feed.append((size, limit, 2 * max(size, limit)))
         self.pending: deque[_Pending] = deque()
         self.submitted = 0
         self.cost = 0.0
@@ -200,8 +216,8 @@ class _Pipeline:
                     and not exhausted
                     and len(self.pending) < self.executor.window
                     and all(
-                        len(q) < 2 * m.batch_size
-                        for q, m in zip(self.queues, self.models, strict=True)
+                        len(q) < ahead
+                        for q, (_, _, ahead) in zip(self.queues, self.feed, strict=True)
                     )
                 ):
                     case = next(remaining, None)
@@ -218,9 +234,9 @@ class _Pipeline:
                     or (exhausted and not self.pending and not any(self.queues))
                 ):
                     break
-                waiting = list(self.inflight) + [p.future for p in list(self.pending)[:1]]
-                if waiting:
-                    wait(waiting, return_when=FIRST_COMPLETED)
+                if self.inflight or self.pending:
+                    self.wake.wait()
+                    self.wake.clear()
                 self._collect()
         except BaseException:  # Ctrl-C (or a bug): keep what is answered, then stop
             self.stop_reason = self.stop_reason or "interrupted"
@@ -270,6 +286,7 @@ class _Pipeline:
             if condition_id in needed
         ]
         future = self.executor.perturb(case, conditions, self.seed, self.min_image_side)
+        future.add_done_callback(lambda _: self.wake.set())
         self.pending.append(_Pending(case, fingerprint, todo, conditions, future))
 
     def _take(self, entry: _Pending) -> None:
@@ -305,13 +322,12 @@ class _Pipeline:
         self.progress.advance(len(rows))
 
     def _submit(self, flush: bool) -> None:
-        for m, model in enumerate(self.models):
+        for m, (size, limit, _) in enumerate(self.feed):
             queue = self.queues[m]
-            busy = sum(1 for owner, _ in self.inflight.values() if owner == m)
-            while queue and (len(queue) >= model.batch_size or flush):
-                if self.stop_reason is not None or busy >= self.executor.batches_in_flight(m):
+            while queue and (len(queue) >= size or flush):
+                if self.stop_reason is not None or self.busy[m] >= limit:
                     break
-                batch = queue[: model.batch_size]
+                batch = queue[:size]
                 if self.budget.max_calls is not None:
                     allowed = self.budget.max_calls - self.submitted
                     if allowed <= 0:
@@ -321,24 +337,37 @@ class _Pipeline:
                 del queue[: len(batch)]
                 future = self.executor.answer(m, [p for _, p in batch])
                 self.inflight[future] = (m, batch)
+                future.add_done_callback(self._finished)
                 self.submitted += len(batch)
-                busy += 1
+                self.busy[m] += 1
+
+    def _finished(self, future: Future[Any]) -> None:
+        self.finished.append(future)
+        self.wake.set()
 
     def _collect(self) -> None:
-        for future in [f for f in self.inflight if f.done()]:
+        done = [self.finished.popleft() for _ in range(len(self.finished))]
+        rows: list[StoreRow] = []
+        settled = []
+        for future in done:
             m, batch = self.inflight.pop(future)
+            self.busy[m] -= 1
             model = self.models[m]
             try:
                 answers: list[Answer] = future.result()
+                if len(answers) != len(batch):
+                    raise RuntimeError(f"{len(answers)} answers for {len(batch)} probes")
             except Exception as exc:  # the worker or actor died
                 answers = [Answer.failed(f"{type(exc).__name__}: {exc}")] * len(batch)
             limit = self.max_raw_chars
-            self.store.put(
-                [
-                    (key, model.name, p.case_id, p.condition_id, a.truncated(limit), p.applied)
-                    for (key, p), a in zip(batch, answers, strict=True)
-                ]
-            )
+            rows += [
+                (key, model.name, p.case_id, p.condition_id, a.truncated(limit), p.applied)
+                for (key, p), a in zip(batch, answers, strict=True)
+            ]
+            settled.append((model, batch, answers))
+        if rows:  # everything that returned meanwhile, in one transaction
+            self.store.put(rows)
+        for model, batch, answers in settled:
             errors = sum(a.status == "error" for a in answers)
             cost = sum(a.cost_usd or 0.0 for a in answers)
             self.summary.calls += len(batch)
@@ -372,6 +401,9 @@ def execute(
     Raw answers and error texts are stored cut to ``max_raw_chars`` (the cut recorded);
     photos with a side under ``min_image_side`` pixels are input errors."""
     progress = progress or RunProgress()
+    for model in models:
+        model.use_journal(str(store.path))
+        progress.activity(model.name, model.activity())  # retries shown from the first
     log = _CaseLog(store, dataset.name)
     store.clear_cases()
     pipeline = _Pipeline(
@@ -391,6 +423,9 @@ def execute(
     return log.digest.hexdigest()
 
 
+CASE_META_FIELDS = ("dataset", "monk_skin_tone", "fitzpatrick_group")
+
+
 def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
     """What the manifest keeps of a case: enough for metrics and subgroups."""
     return {
@@ -400,6 +435,8 @@ def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
         "fingerprint": fingerprint,
         "fitzpatrick": case.note.fitzpatrick,
         "body_site": case.note.body_site,
+        # subgroup attributes a loader may set (several datasets in one run; skin tone)
+        **{k: case.meta[k] for k in CASE_META_FIELDS if case.meta.get(k)},
         "images": [str(i) for i in case.images if not isinstance(i, np.ndarray)],
         "note": case.note.to_dict(),
     }
@@ -440,7 +477,21 @@ def run(
     manifest. Interrupting (Ctrl-C) stores every answer already received (calls still in
     flight after a short grace are abandoned), marks the manifest ``interrupted`` and
     re-raises; running the same config again resumes. 0 cases loaded raises
-    ``NothingToRun`` before anything is written."""
+    ``NothingToRun`` before anything is written. A config's ``vocabulary`` file is active for
+    the whole run (its fingerprint goes into the manifest)."""
+    vocab = load_vocabulary(config.vocabulary) if config.vocabulary else vocabulary()
+    with use_vocabulary(vocab, process_wide=config.vocabulary):
+        return _run(config, out_dir, progress, executor, budget, vocab)
+
+
+def _run(
+    config: RunConfig,
+    out_dir: str | Path,
+    progress: RunProgress | None,
+    executor: Executor | None,
+    budget: Budget | None,
+    vocab: Vocabulary,
+) -> RunSummary:
     start = time.perf_counter()
     out = Path(out_dir)
     executor = executor or LocalExecutor()
@@ -459,7 +510,7 @@ def run(
             with Store(out / STORE_NAME) as store:  # a damaged store stops the run here
                 summary = _run_locked(
                     config, out, dataset, executor, store, progress or RunProgress(), budget,
-                    start, previous,
+                    start, previous, vocab,
                 )  # fmt: skip
     except KeyboardInterrupt:
         interrupted = True
@@ -479,6 +530,7 @@ def _run_locked(
     budget: Budget | None,
     start: float,
     previous: dict[str, Any] | None,
+    vocab: Vocabulary,
 ) -> RunSummary:
     models = executor.start(config.models)
     summary = RunSummary(
@@ -510,6 +562,11 @@ def _run_locked(
             "root": str(dataset.root) if dataset.root else None,
             "cases": len(dataset),
             "issues": [{"source": i.source, "reason": i.reason} for i in dataset.issues],
+        },
+        "vocabulary": {
+            "file": str(config.vocabulary) if config.vocabulary else None,
+            "fingerprint": vocab.fingerprint,
+            "entries": len(vocab),
         },
         "executor": executor.name,
         "budget": vars(budget) if budget else None,

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Any
 
+from derm_stress.models.base import Activity
+
 
 class RunProgress:
     """Receives the harness's counts; this base class shows nothing (quiet mode)."""
@@ -15,6 +17,7 @@ class RunProgress:
         self.done = 0
         self.errors: dict[str, int] = {}
         self.cost = 0.0
+        self.activities: dict[str, Activity] = {}
 
     def start(self, total: int, models: list[str]) -> None:
         self.total = total
@@ -28,6 +31,11 @@ class RunProgress:
         self.cost += cost
         self.show()
 
+    def activity(self, model: str, activity: Activity | None) -> None:
+        """Follow ``model``'s live counters (retries, concurrency) from now on."""
+        if activity is not None:
+            self.activities[model] = activity
+
     def show(self) -> None:
         """Redraw (called after every change)."""
 
@@ -39,6 +47,11 @@ class RunProgress:
         text = f"errors: {errors}" if errors else ""
         if self.cost:
             text += f" · est. cost ${self.cost:,.2f}"
+        for model, act in self.activities.items():
+            if act.retries:
+                text += f" · {model}: {act.retries:,} retries (last: {act.last_retry})"
+                if act.concurrency is not None:
+                    text += f", concurrency {act.concurrency}"
         return text
 
 

@@ -1,9 +1,18 @@
-"""A local OpenAI-compatible chat server with fault injection, for tests and benchmarks.
+"""A local OpenAI-compatible server with fault injection, for tests and benchmarks.
 
-It serves ``POST /v1/chat/completions`` on the loopback interface, answers with whatever a
-``responder`` function returns for the request, and can be told to fail the next requests
-in the ways real servers do: 429 with ``Retry-After``, 500, a stall past the client's
-timeout, a malformed JSON body, or an empty ``choices`` list.
+It serves on the loopback interface:
+
+- ``POST /v1/chat/completions`` (and Azure's ``/openai/deployments/{name}/chat/completions``,
+  whose ``api-version`` and ``api-key`` it records), answering with whatever a ``responder``
+  function returns for the request;
+- the Batch API: ``POST /v1/files`` (multipart upload), ``GET /v1/files/{id}/content``,
+  ``POST /v1/batches`` and ``GET /v1/batches/{id}`` (a batch completes ``batch_delay_s`` after
+  it is created, its answers made by the same responder).
+
+It can be told to fail the next chat requests in the ways real servers do: 429 with
+``Retry-After``, 500, a stall past the client's timeout, a malformed JSON body, or an empty
+``choices`` list; and to enforce a rate limit: at most ``max_in_flight`` requests at once,
+the others answered 429 with ``Retry-After: retry_after_s``.
 
     with FakeOpenAIServer(latency_s=0.2) as server:
         server.inject("429", retry_after=0.1)
@@ -13,7 +22,11 @@ timeout, a malformed JSON body, or an empty ``choices`` list.
 from __future__ import annotations
 
 import contextlib
+import email.parser
+import email.policy
+import itertools
 import json
+import re
 import socket
 import threading
 import time
@@ -24,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Responder = Callable[[dict[str, Any]], str]
-FAULTS = ("429", "500", "timeout", "malformed", "empty_choices")
+FAULTS = ("429", "500", "timeout", "malformed", "empty_choices", "401")
 
 
 def default_responder(request: dict[str, Any]) -> str:
@@ -67,12 +80,24 @@ class FakeOpenAIServer:
         responder: Responder = default_responder,
         latency_s: float = 0.0,
         reject_json_mode: bool = False,
+        max_in_flight: int | None = None,
+        retry_after_s: float = 0.05,
+        batch_delay_s: float = 0.2,
     ) -> None:
         self.responder = responder
         self.latency_s = latency_s
         self.reject_json_mode = reject_json_mode
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
+        self.max_in_flight_allowed = max_in_flight
+        self.retry_after_s = retry_after_s
+        self.batch_delay_s = batch_delay_s
+        self.requests: list[dict[str, Any]] = []  # chat requests answered or failed
+        self.headers: list[dict[str, str]] = []  # of chat requests, names in lower case
+        self.paths: list[str] = []  # every request line's path (query included)
+        self.arrivals: list[float] = []  # monotonic arrival time of each chat request
+        self.rate_limited = 0  # 429s sent because of max_in_flight
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
         self._faults: deque[Fault] = deque()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -103,6 +128,103 @@ class FakeOpenAIServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def _completion(self, request: dict[str, Any]) -> dict[str, Any]:
+        text = self.responder(request)
+        prompt_tokens = sum(
+            len(str(m.get("content", ""))) // 4 for m in request.get("messages", [])
+        )
+        return {
+            "id": "chatcmpl-local",
+            "object": "chat.completion",
+            "created": 0,
+            "model": request.get("model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(text) // 4,
+                "total_tokens": prompt_tokens + len(text) // 4,
+            },
+        }
+
+    # -- the Batch API ---------------------------------------------------------------------
+
+    def _upload(self, headers: Any, raw: bytes) -> dict[str, Any]:
+        """A multipart upload (``file`` and ``purpose`` fields), kept in memory."""
+        head = f"Content-Type: {headers.get('Content-Type')}\r\n\r\n".encode()
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+        fields: dict[str, bytes] = {}
+        for part in message.iter_parts():
+            payload = part.get_payload(decode=True)
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(payload, bytes) and isinstance(name, str):
+                fields[name] = payload
+        data = fields.get("file") or b""
+        with self._lock:
+            file_id = f"file-{next(self._ids)}"
+            self.files[file_id] = data
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": int(time.time()),
+            "filename": "batch.jsonl",
+            "purpose": (fields.get("purpose") or b"batch").decode(),
+            "status": "processed",
+        }
+
+    def _create_batch(self, request: dict[str, Any]) -> dict[str, Any]:
+        lines = self.files[request["input_file_id"]].decode().splitlines()
+        outputs: list[dict[str, Any]] = []
+        for line in filter(None, lines):
+            item = json.loads(line)
+            outputs.append(
+                {
+                    "id": f"batch_req_{len(outputs)}",
+                    "custom_id": item["custom_id"],
+                    "response": {
+                        "status_code": 200,
+                        "request_id": "local",
+                        "body": self._completion(item["body"]),
+                    },
+                    "error": None,
+                }
+            )
+        with self._lock:
+            batch_id = f"batch_{next(self._ids)}"
+            output_id = f"file-{next(self._ids)}"
+            self.files[output_id] = "".join(json.dumps(o) + "\n" for o in outputs).encode()
+            self.batches[batch_id] = {
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": request["endpoint"],
+                "input_file_id": request["input_file_id"],
+                "completion_window": request["completion_window"],
+                "created_at": int(time.time()),
+                "status": "in_progress",
+                "request_counts": {"total": len(outputs), "completed": 0, "failed": 0},
+                "_ready": time.monotonic() + self.batch_delay_s,
+                "_output": output_id,
+            }
+            return self._batch_status(batch_id)
+
+    def _batch_status(self, batch_id: str) -> dict[str, Any]:
+        batch = self.batches[batch_id]
+        data = {k: v for k, v in batch.items() if not k.startswith("_")}
+        if time.monotonic() >= batch["_ready"]:
+            total = batch["request_counts"]["total"]
+            data.update(
+                status="completed",
+                output_file_id=batch["_output"],
+                request_counts={"total": total, "completed": total, "failed": 0},
+            )
+        return data
+
     def _next_fault(self) -> Fault | None:
         with self._lock:
             return self._faults.popleft() if self._faults else None
@@ -123,10 +245,14 @@ class FakeOpenAIServer:
                 return  # keep test output clean
 
             def _send(
-                self, status: int, body: bytes, headers: dict[str, str] | None = None
+                self,
+                status: int,
+                body: bytes,
+                headers: dict[str, str] | None = None,
+                content_type: str = "application/json",
             ) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
@@ -136,27 +262,68 @@ class FakeOpenAIServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
-                if not self.path.endswith("/chat/completions"):
+                with server._lock:
+                    server.paths.append(self.path)
+                path = self.path.split("?", 1)[0]
+                if path.endswith("/files"):
+                    self._send_json(200, server._upload(self.headers, raw))
+                    return
+                if path.endswith("/batches"):
+                    self._send_json(200, server._create_batch(json.loads(raw)))
+                    return
+                if not path.endswith("/chat/completions"):
                     self._send(404, b'{"error": {"message": "not found"}}')
                     return
                 request = json.loads(raw)
                 with server._lock:
                     server.requests.append(request)
-                    server.headers.append(dict(self.headers))
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    server.arrivals.append(time.monotonic())
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    over = (
+                        server.max_in_flight_allowed is not None
+                        and server.in_flight > server.max_in_flight_allowed
+                    )
+                    if over:
+                        server.rate_limited += 1
                 try:
-                    self._respond(request)
+                    if over:
+                        self._send(
+                            429,
+                            b'{"error": {"message": "too many requests at once"}}',
+                            {"Retry-After": f"{server.retry_after_s:g}"},
+                        )
+                    else:
+                        self._respond(request)
                 finally:
                     with server._lock:
                         server.in_flight -= 1
+
+            def do_GET(self) -> None:
+                with server._lock:
+                    server.paths.append(self.path)
+                path = self.path.split("?", 1)[0]
+                batch = re.fullmatch(r".*/batches/([\w-]+)", path)
+                content = re.fullmatch(r".*/files/([\w-]+)/content", path)
+                if batch and batch.group(1) in server.batches:
+                    self._send_json(200, server._batch_status(batch.group(1)))
+                elif content and content.group(1) in server.files:
+                    self._send(
+                        200, server.files[content.group(1)], content_type="application/jsonl"
+                    )
+                else:
+                    self._send(404, b'{"error": {"message": "not found"}}')
+
+            def _send_json(self, status: int, data: dict[str, Any]) -> None:
+                self._send(status, json.dumps(data).encode())
 
             def _respond(self, request: dict[str, Any]) -> None:
                 fault = server._next_fault()
                 if server.latency_s:
                     time.sleep(server.latency_s)
                 if fault is not None:
-                    self._fault(fault)
+                    self._fault(fault, self.headers.get("Authorization", ""))
                     return
                 if server.reject_json_mode and "response_format" in request:
                     self._send(
@@ -164,31 +331,14 @@ class FakeOpenAIServer:
                         b'{"error": {"message": "response_format is not supported by this model"}}',
                     )
                     return
-                text = server.responder(request)
-                prompt_tokens = sum(
-                    len(str(m.get("content", ""))) // 4 for m in request.get("messages", [])
-                )
-                body = {
-                    "id": "chatcmpl-local",
-                    "object": "chat.completion",
-                    "model": request.get("model"),
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": text},
-                        }
-                    ],
-                    "usage": {
-                        "prompt_tokens": prompt_tokens,
-                        "completion_tokens": len(text) // 4,
-                        "total_tokens": prompt_tokens + len(text) // 4,
-                    },
-                }
-                self._send(200, json.dumps(body).encode())
+                self._send(200, json.dumps(server._completion(request)).encode())
 
-            def _fault(self, fault: Fault) -> None:
-                if fault.kind == "429":
+            def _fault(self, fault: Fault, authorization: str) -> None:
+                if fault.kind == "401":  # like OpenAI's, the message quotes the key
+                    key = authorization.removeprefix("Bearer ")
+                    message = {"error": {"message": f"Incorrect API key provided: {key}."}}
+                    self._send(401, json.dumps(message).encode())
+                elif fault.kind == "429":
                     headers = (
                         {}
                         if fault.retry_after is None

@@ -1,0 +1,61 @@
+"""Fitzpatrick17k (Groh et al., CVPR Workshops 2021; images from DermaAmin and Atlas Dermatologico).
+
+Published layout (github.com/mattgroh/fitzpatrick17k): ``fitzpatrick17k.csv`` with columns
+``md5hash, fitzpatrick_scale, fitzpatrick_centaur, label, nine_partition_label,
+three_partition_label, qc, url, url_alphanum`` (early releases name the skin-type column
+``fitzpatrick``). The photos are fetched from ``url`` by the user and saved by ``md5hash``
+(``<md5hash>.jpg``), in ``images/`` or beside the CSV. ``fitzpatrick_scale`` is 1-6, or -1
+where the annotators gave none. The nine- and three-partition groups are kept in
+``Case.meta`` for subgroup analyses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from derm_stress.cases import Case, Note
+from derm_stress.datasets.base import CaseIssue, Dataset
+from derm_stress.datasets.benchmarks._layout import (
+    ROW_ERRORS,
+    ImageIndex,
+    build_dataset,
+    find_file,
+    read_rows,
+    require_columns,
+    row_error,
+)
+from derm_stress.datasets.benchmarks.fields import fitzpatrick
+from derm_stress.labels import normalise_label
+
+CSV = ("fitzpatrick17k.csv",)
+
+
+def load_fitzpatrick17k(folder: str | Path, name: str = "fitzpatrick17k") -> Dataset:
+    """Load a Fitzpatrick17k folder (the CSV plus the downloaded images)."""
+    root = Path(folder)
+    table = find_file(root, CSV, "Fitzpatrick17k")
+    header, rows = read_rows(table)
+    require_columns(table, header, ("md5hash", "label"))
+    skin_column = "fitzpatrick_scale" if "fitzpatrick_scale" in header else "fitzpatrick"
+    images = ImageIndex(root, ("images", "data", "."))
+
+    def cases() -> Iterator[Case | CaseIssue]:
+        for line, row in enumerate(rows, start=2):
+            case_id = (row.get("md5hash") or "").strip() or f"row {line}"
+            try:
+                yield Case(
+                    case_id=case_id,
+                    images=(images.find(case_id),),
+                    note=Note(fitzpatrick=fitzpatrick(row.get(skin_column))),
+                    diagnosis=normalise_label(row.get("label") or ""),
+                    meta={
+                        "nine_partition_label": (row.get("nine_partition_label") or "").strip(),
+                        "three_partition_label": (row.get("three_partition_label") or "").strip(),
+                        "qc": (row.get("qc") or "").strip(),
+                    },
+                )
+            except ROW_ERRORS as exc:
+                yield row_error(case_id, line, exc)
+
+    return build_dataset(name, root, cases())
