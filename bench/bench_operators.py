@@ -1,15 +1,19 @@
 """Image-operator throughput at 512 px on the PAD-UFES-20 photos.
 
-Three comparisons, each side by side in one run:
+Four comparisons, each side by side in one run:
 
-1. every image operator at severity 3 through derm-stress (sampling, validation, the applied
-   record) against calling its OpenCV/NumPy kernel directly with the same parameters: the
-   wrapper's overhead;
-2. the corruptions imagecorruptions 1.1.2 also implements, against imagecorruptions itself,
+1. every image operator at severity 3 through derm-stress (seeded RNG construction,
+   sampling, validation, the applied record) against calling its OpenCV/NumPy kernel
+   directly with the same parameters: the wrapper's overhead;
+2. the operators albumentations 2.0.8 also implements, against albumentations' transform
+   with its parameters set to the same strength (fixed ranges, ``p=1``), timed interleaved
+   on the same photos; the mean absolute pixel change of both outputs is printed so the
+   strengths can be checked to be comparable (needs the ``albumentations`` extra);
+3. the corruptions imagecorruptions 1.1.2 also implements, against imagecorruptions itself,
    run in its own virtual environment (it needs numpy<2 and scikit-image 0.19.3, so Python
    3.10 or older; the script creates bench/.venv-imagecorruptions with the first such
    interpreter it finds, or skips this part and says so);
-3. the whole capture.yaml grid over all 531 photos on a process pool (images per second).
+4. the whole capture.yaml grid over all 531 photos on a process pool (images per second).
 
 Usage: python bench/bench_operators.py [--photos 40] [--repeats 5] [--workers 2] [--skip-grid]
 """
@@ -25,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +59,78 @@ SHARED = {
     "low_resolution": "pixelate",
     "gaussian_blur": "gaussian_blur",
 }
+
+
+def _albumentations() -> Any:
+    try:
+        import albumentations
+    except ImportError:
+        return None
+    return albumentations
+
+
+def albu_transform(name: str, params: dict[str, Any], img: np.ndarray) -> Any:
+    """albumentations' transform doing what operator ``name`` did with ``params`` (its
+    random ranges pinned to the same value, always applied), or None if it has none."""
+    A = _albumentations()
+    if A is None:
+        return None
+    p = params
+    if name == "brightness":
+        b = p["offset"] / 255.0
+        return A.RandomBrightnessContrast((b, b), (0, 0), brightness_by_max=True, p=1)
+    if name == "contrast":  # out = f * in + (1 - f) * mean: contrast about the mean
+        f = p["factor"]
+        return A.RandomBrightnessContrast(
+            (1 - f, 1 - f), (f - 1, f - 1), brightness_by_max=False, p=1
+        )
+    if name == "gamma":
+        g = p["gamma"] * 100
+        return A.RandomGamma(gamma_limit=(g, g), p=1)
+    if name == "jpeg_compression":
+        return A.ImageCompression(quality_range=(p["quality"], p["quality"]), p=1)
+    if name == "gaussian_blur":
+        return A.GaussianBlur(sigma_limit=(p["sigma"], p["sigma"]), blur_limit=0, p=1)
+    if name == "defocus":
+        r = round(p["radius"])
+        return A.Defocus(radius=(r, r), alias_blur=(0.1, 0.1), p=1)
+    if name == "motion_blur":
+        k = p["length"] | 1  # albumentations' kernels have odd sizes
+        a = p["angle_deg"]
+        return A.MotionBlur(
+            blur_limit=(k, k), angle_range=(a, a), direction_range=(0, 0), allow_shifted=False, p=1
+        )
+    if name == "gaussian_noise":
+        sd = p["sigma"] / 255.0
+        return A.GaussNoise(std_range=(sd, sd), mean_range=(0, 0), p=1)
+    if name == "low_resolution":
+        return A.Downscale(
+            scale_range=(p["scale"], p["scale"]),
+            interpolation_pair={"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LINEAR},
+            p=1,
+        )
+    if name == "rotation":
+        a = p["angle_deg"]
+        return A.Rotate(limit=(a, a), border_mode=cv2.BORDER_REFLECT_101, p=1)
+    if name == "perspective":  # albumentations draws corner shifts from N(0, scale)
+        return A.Perspective(scale=(0.065, 0.065), border_mode=cv2.BORDER_REFLECT_101, p=1)
+    if name == "uneven_illumination":  # a linear gradient, darkening up to 1 - low
+        i = min(0.2, (1 - p["low"]) / 2)  # albumentations allows at most 0.2
+        a = p["angle_deg"]
+        return A.Illumination(
+            mode="linear", intensity_range=(i, i), effect_type="darken", angle_range=(a, a), p=1
+        )
+    if name == "off_center":  # a crop of ``keep`` of each side, resized back
+        h, w = img.shape[:2]
+        area = p["keep"] ** 2
+        return A.RandomResizedCrop(size=(h, w), scale=(area, area), ratio=(1, 1), p=1)
+    return None
+
+
+def mean_change(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
 IC_SCRIPT = """
 import json, sys, time, statistics, warnings
 import numpy as np
@@ -88,6 +166,11 @@ def photos_512(n: int) -> list[tuple[Case, np.ndarray]]:
     return out
 
 
+def wrapped_call(op: Any, img: np.ndarray, rng_args: tuple[Any, ...], case: Case) -> Any:
+    """What the harness does per application: derive the seeded RNG, call the operator."""
+    return op(img, derive_rng(*rng_args), case, "image[0]")
+
+
 def kernel_call(op: Any, img: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """The operator's kernel with fixed parameters: what a user would call by hand."""
     result: np.ndarray = op.apply(img, params)
@@ -95,29 +178,49 @@ def kernel_call(op: Any, img: np.ndarray, params: dict[str, Any]) -> np.ndarray:
 
 
 def time_operators(
-    photos: list[tuple[Case, np.ndarray]], repeats: int
+    photos: list[tuple[Case, np.ndarray]], repeats: int, only: list[str] | None = None
 ) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     for name, cls in sorted(registry().items()):
-        if cls.kind != "image":
+        if cls.kind != "image" or (only and name not in only):
             continue
         op = make_operator(name, 3)
-        wrapped, direct = [], []
+        wrapped, direct, theirs, ratios, ours_change, their_change = [], [], [], [], [], []
         for case, img in photos:
             rng_args = (0, case.case_id, f"img={name}", "0:image[0]")
-            _, record = op(img, derive_rng(*rng_args), case, "image[0]")
+            out, record = op(img, derive_rng(*rng_args), case, "image[0]")
             params = dict(record.params)
-            w, d = [], []
-            for _ in range(repeats):  # interleaved, so drift hits both alike
-                t = time.perf_counter()
-                op(img, derive_rng(*rng_args), case, "image[0]")
-                w.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                kernel_call(op, img, params)
-                d.append(time.perf_counter() - t)
+            albu = albu_transform(name, params, img)
+            if albu is not None:
+                ours_change.append(mean_change(out, img))
+                their_change.append(mean_change(albu(image=img)["image"], img))
+            w: list[float] = []
+            d: list[float] = []
+            a: list[float] = []
+            calls: list[tuple[list[float], Callable[[], Any]]] = [
+                (w, partial(wrapped_call, op, img, rng_args, case)),
+                (d, partial(kernel_call, op, img, params)),
+            ]
+            if albu is not None:
+                calls.append((a, partial(albu, image=img)))
+            for r in range(repeats):  # interleaved, each first in turn: drift hits all alike
+                for times, call in calls[r % len(calls) :] + calls[: r % len(calls)]:
+                    t = time.perf_counter()
+                    call()
+                    times.append(time.perf_counter() - t)
             wrapped.append(min(w))
             direct.append(min(d))
+            if a:
+                theirs.append(min(a))
+                ratios.append(min(w) / min(a))
         results[name] = {"wrapped": statistics.median(wrapped), "direct": statistics.median(direct)}
+        if theirs:
+            results[name].update(
+                albu=statistics.median(theirs),
+                albu_ratio=statistics.median(ratios),
+                ours_change=statistics.median(ours_change),
+                albu_change=statistics.median(their_change),
+            )
     return results
 
 
@@ -213,23 +316,34 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument("--operators", nargs="+", help="time only these operators")
+    parser.add_argument("--skip-imagecorruptions", action="store_true")
     args = parser.parse_args()
     photos = photos_512(args.photos)
-    ours = time_operators(photos, args.repeats)
-    theirs = time_imagecorruptions(photos, args.repeats) or {}
+    ours = time_operators(photos, args.repeats, args.operators)
+    theirs = {} if args.skip_imagecorruptions else time_imagecorruptions(photos, args.repeats)
+    theirs = theirs or {}
     print(
         f"{len(photos)} photos at 512x512, severity 3, median over photos of the best of "
         f"{args.repeats} runs\n"
     )
+    if _albumentations() is None:
+        print("albumentations not installed (pip install -e '.[albumentations]'): skipped\n")
     print(
         "| operator | derm-stress ms | kernel direct ms | wrapper overhead | "
+        "albumentations ms | ratio | mean change ours / albu | "
         "imagecorruptions ms | speed-up |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    overheads, speedups = [], []
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    overheads, speedups, albu_ratios = [], [], []
     for name, t in ours.items():
         overhead = t["wrapped"] / t["direct"] - 1
         overheads.append(overhead)
+        albu_text = ratio_text = change_text = ""
+        if "albu" in t:
+            albu_ratios.append((t["albu_ratio"], name))
+            albu_text, ratio_text = f"{t['albu'] * 1e3:.2f}", f"{t['albu_ratio']:.2f}"
+            change_text = f"{t['ours_change']:.1f} / {t['albu_change']:.1f}"
         ic = theirs.get(SHARED.get(name, ""))
         ic_text, speed_text = "", ""
         if ic is not None:
@@ -237,11 +351,19 @@ def main() -> None:
             ic_text, speed_text = f"{ic * 1e3:.2f}", f"{ic / t['wrapped']:.1f}x"
         print(
             f"| {name} | {t['wrapped'] * 1e3:.2f} | {t['direct'] * 1e3:.2f} | "
-            f"{overhead:+.1%} | {ic_text} | {speed_text} |"
+            f"{overhead:+.1%} | {albu_text} | {ratio_text} | {change_text} | "
+            f"{ic_text} | {speed_text} |"
         )
     print(
         f"\nwrapper overhead: median {statistics.median(overheads):+.1%}, max {max(overheads):+.1%}"
     )
+    if albu_ratios:
+        worst = max(albu_ratios)
+        print(
+            f"time ratio derm-stress / albumentations (median over photos of per-photo ratios):"
+            f" median {statistics.median(r for r, _ in albu_ratios):.2f}, worst {worst[0]:.2f}"
+            f" ({worst[1]}) over {len(albu_ratios)} shared operators"
+        )
     if speedups:
         print(
             f"speed-up over imagecorruptions: median {statistics.median(speedups):.1f}x "

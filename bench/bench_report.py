@@ -124,7 +124,8 @@ def build(out: Path, n_cases: int, n_models: int, seed: int = 0) -> int:
                     for o in condition["note"]
                 ]  # fmt: skip
                 key = result_key(
-                    model["hash"], "v1", case["id"], case["fingerprint"], condition["id"],
+                    model["hash"], "v1", case["id"], case["fingerprint"],
+                    condition.get("key", condition["id"]),
                     0, condition["deterministic"],
                 )  # fmt: skip
                 rows.append(

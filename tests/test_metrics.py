@@ -343,3 +343,25 @@ def test_subgroups_by_age_band_and_sex() -> None:
     groups = subgroup_metrics(RunData.from_rows(Path("."), manifest, rows), "age_band")
     assert list(groups) == ["<40", "40-59", "60-79"]
     assert groups["60-79"][0].n == 2 and groups["60-79"][0].top1 == pytest.approx(0.5)
+
+
+def test_intervals_can_be_limited_to_some_conditions_without_changing_them(run: RunData) -> None:
+    full = compute_metrics(run)
+    limited = compute_metrics(run, intervals={BLUR})
+    interval_fields = (
+        "top1_ci",
+        "topk_ci",
+        "delta_top1_ci",
+        "delta_topk_ci",
+        "referral_adoption_ci",
+        "topk_exact_ci",
+        "topk_group_ci",
+    )
+    for a, b in zip(full, limited, strict=True):
+        if a.condition == BLUR:
+            assert a == b and a.top1_ci is not None
+        else:
+            assert all(getattr(b, f) is None for f in interval_fields)
+            assert {k: v for k, v in a.as_dict().items() if k not in interval_fields} == {
+                k: v for k, v in b.as_dict().items() if k not in interval_fields
+            }

@@ -64,7 +64,8 @@ class Note:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
+        # every field is a scalar but size_mm: a shallow copy equals dataclasses.asdict
+        out = {name: getattr(self, name) for name in _NOTE_FIELDS}
         if self.size_mm is not None:
             out["size_mm"] = list(self.size_mm)
         return out
@@ -75,6 +76,9 @@ class Note:
         if values.get("size_mm") is not None:
             values["size_mm"] = tuple(float(v) for v in values["size_mm"])
         return cls(**values)
+
+
+_NOTE_FIELDS = Note.field_names()
 
 
 def _yes_no(value: bool) -> str:

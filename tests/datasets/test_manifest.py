@@ -83,6 +83,25 @@ def test_absolute_path_outside_is_rejected(make_manifest: ManifestFactory) -> No
     assert "outside the manifest's folder" in load_manifest(path).issues[0].reason
 
 
+def test_symlinks_are_followed_before_the_inside_check(
+    make_manifest: ManifestFactory, tmp_path: Path
+) -> None:
+    path = make_manifest([{"case_id": "a", "image": "@0", "diagnosis": "MEL"}])
+    inside = next((tmp_path / "img").iterdir())
+    (tmp_path / "img" / "link.jpg").symlink_to(inside)
+    (tmp_path / "img" / "out.jpg").symlink_to("/etc/hostname")
+    (tmp_path / "linked").symlink_to(tmp_path / "img")
+    (tmp_path / "away").symlink_to("/etc")
+    rows = "case_id,image,diagnosis\nb,img/link.jpg,MEL\nc,img/out.jpg,MEL\n"
+    rows += f"d,linked/{inside.name},MEL\ne,away/hostname,MEL\nf,img/../img/link.jpg,MEL\n"
+    path.write_text(rows)
+    dataset = load_manifest(path)
+    images = {c.case_id: c.images[0] for c in dataset.cases}
+    assert images == {"b": inside, "d": inside, "f": inside}
+    assert {i.source for i in dataset.issues} == {"c", "e"}
+    assert all("outside the manifest's folder" in i.reason for i in dataset.issues)
+
+
 def test_misspelt_note_column_is_an_error(make_manifest: ManifestFactory) -> None:
     path = make_manifest(
         [{"case_id": "a", "image": "@0", "diagnosis": "MEL", "durations_days": "3"}]

@@ -180,3 +180,36 @@ def test_bad_configs_fail_clearly(tmp_path: Path, spec: dict[str, Any], message:
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(ValueError, match=message):
         load_config(path)
+
+
+def test_an_operator_version_bump_reruns_only_its_conditions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from derm_stress.perturb import get_operator
+
+    grid = {
+        "image": [
+            "none",
+            {"op": "gaussian_noise", "severity": [2]},
+            {"op": "gaussian_blur", "severity": [3]},
+        ],
+        "context": ["image_only"],
+        "dataset": {"limit": 4},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    first = run(load_config(path), tmp_path / "run")
+    assert first.calls == 12
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    keys = {c["id"]: c.get("key") for c in manifest["conditions"]}
+    assert (
+        keys["img=gaussian_blur@3|ctx=image_only"]
+        == "img=gaussian_blur@3|ctx=image_only#gaussian_blur=v2"
+    )
+    assert keys["img=gaussian_noise@2|ctx=image_only"] is None  # kernel_version 1: key is the id
+    # a new kernel for gaussian_noise: its results are redone, the others reused
+    monkeypatch.setattr(get_operator("gaussian_noise"), "kernel_version", 2)
+    second = run(load_config(path), tmp_path / "run")
+    assert second.calls == 4 and second.reused == 8
+    data = load_run(tmp_path / "run")
+    assert len(data.rows) == 12 and {r.status for r in data.rows} == {"ok"}

@@ -15,6 +15,7 @@ import codecs
 import csv
 import difflib
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -204,14 +205,36 @@ def _rows(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, dict[s
         yield reader.line_num, row
 
 
-def _image_paths(root: Path, value: object) -> tuple[Path, ...]:
+def _resolve(path: Path, folders: dict[Path, tuple[Path, frozenset[str]]]) -> Path:
+    """``path.resolve()``, with each folder resolved and listed once per read (``folders``
+    caches it with the names of its symbolic links): a manifest's photos share a few
+    folders, and resolving every path afresh cost an ``lstat`` per path component."""
+    if path.name in ("", ".", ".."):
+        return path.resolve()
+    known = folders.get(path.parent)
+    if known is None:
+        parent = path.parent.resolve()
+        try:
+            with os.scandir(parent) as entries:
+                links = frozenset(e.name for e in entries if e.is_symlink())
+        except OSError:  # not a folder (or unreadable): resolve() decides below
+            links = frozenset()
+        known = folders[path.parent] = (parent, links)
+    parent, links = known
+    candidate = parent / path.name
+    return candidate.resolve() if path.name in links else candidate
+
+
+def _image_paths(
+    root: Path, value: object, folders: dict[Path, tuple[Path, frozenset[str]]] | None = None
+) -> tuple[Path, ...]:
     items = value if isinstance(value, list) else str(value or "").split(";")
     paths = []
     for item in items:
         text = str(item).strip()
         if not text:
             continue
-        resolved = (root / text).resolve()
+        resolved = _resolve(root / text, {} if folders is None else folders)
         if not resolved.is_relative_to(root):
             raise ValueError(f"image path {text!r} is outside the manifest's folder {root}")
         paths.append(resolved)
@@ -241,6 +264,7 @@ def load_manifest(
 
 def _read(path: Path, root: Path, encoding: str = "utf-8-sig") -> Iterator[Case | CaseIssue]:
     seen: set[str] = set()
+    folders: dict[Path, tuple[Path, frozenset[str]]] = {}
     for number, row in _rows(path, encoding):
         if isinstance(row, str):
             yield CaseIssue(f"line {number}", row)
@@ -266,7 +290,7 @@ def _read(path: Path, root: Path, encoding: str = "utf-8-sig") -> Iterator[Case 
             )
             case = Case(
                 case_id=case_id,
-                images=_image_paths(root, row.get("image")),
+                images=_image_paths(root, row.get("image"), folders),
                 note=note,
                 diagnosis=diagnoses[0],
                 meta={**extra, "line": str(number)},

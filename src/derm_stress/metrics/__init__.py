@@ -12,6 +12,7 @@ from derm_stress.metrics.core import (
     selective_accuracy,
     split_condition,
     subgroup_metrics,
+    with_intervals,
 )
 from derm_stress.metrics.scoring import (
     NeverAnswered,
@@ -38,4 +39,5 @@ __all__ = [
     "split_condition",
     "subgroup_metrics",
     "triage_sources",
+    "with_intervals",
 ]

@@ -11,7 +11,7 @@ run always gives the same numbers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -98,10 +98,10 @@ def _share(mask: np.ndarray) -> float | None:
     return float(mask.mean()) if mask.size else None
 
 
-def _mean_ci(values: np.ndarray, seed: int) -> tuple[float | None, CI | None]:
+def _mean_ci(values: np.ndarray, seed: int, interval: bool) -> tuple[float | None, CI | None]:
     if not values.size:
         return None, None
-    return float(values.mean()), bootstrap_ci(values, seed)
+    return float(values.mean()), bootstrap_ci(values, seed) if interval else None
 
 
 def _rank_of(ranked: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -168,6 +168,7 @@ def _condition_metrics(
     reference_triage: np.ndarray,
     run_seed: int,
     counterpart: int | None = None,
+    intervals: bool = True,
 ) -> ConditionMetrics:
     model, condition = t.models[mi], t.conditions[ci]
     seed = derive_seed("metrics", run_seed, model, condition)
@@ -175,8 +176,8 @@ def _condition_metrics(
     scored = keep & ((status == OK) | (status == UNPARSEABLE))
     hit1 = (t.rank[mi, ci] == 1) & scored
     hitk = (t.rank[mi, ci] >= 1) & (t.rank[mi, ci] <= k) & scored
-    top1, top1_ci = _mean_ci(hit1[scored], seed)
-    topk, topk_ci = _mean_ci(hitk[scored], seed + 1)
+    top1, top1_ci = _mean_ci(hit1[scored], seed, intervals)
+    topk, topk_ci = _mean_ci(hitk[scored], seed + 1, intervals)
     if bi is not None:
         base_status = t.status[mi, bi]
         paired = scored & keep & ((base_status == OK) | (base_status == UNPARSEABLE))
@@ -187,8 +188,8 @@ def _condition_metrics(
         base1 = basek = paired
     d1 = hit1[paired].astype(np.int8) - base1[paired].astype(np.int8)
     dk = hitk[paired].astype(np.int8) - basek[paired].astype(np.int8)
-    delta_top1, delta_top1_ci = _mean_ci(d1, seed + 2)
-    delta_topk, delta_topk_ci = _mean_ci(dk, seed + 3)
+    delta_top1, delta_top1_ci = _mean_ci(d1, seed + 2, intervals)
+    delta_topk, delta_topk_ci = _mean_ci(dk, seed + 3, intervals)
     is_baseline = condition == BASELINE_ID
     mcnemar = None
     if paired.any() and not is_baseline:
@@ -204,7 +205,7 @@ def _condition_metrics(
     if context not in ("image_only", "full"):
         harm = _share(~hit1[paired & base1])
     adoption, adoption_ci = _mean_ci(
-        referral_adoption(t, mi, ci, counterpart, keep).astype(np.int8), seed + 4
+        referral_adoption(t, mi, ci, counterpart, keep).astype(np.int8), seed + 4, intervals
     )
     levels: dict[str, tuple[float | None, CI | None, float | None]] = {}
     for level in SCORE_LEVELS:
@@ -215,7 +216,7 @@ def _condition_metrics(
         right1 = (rank == 1) & scored
         rightk = (rank >= 1) & (rank <= k) & scored
         # the headline's seed: a level's interval does not depend on which is the headline
-        level_k, level_k_ci = _mean_ci(rightk[scored], seed + 1)
+        level_k, level_k_ci = _mean_ci(rightk[scored], seed + 1, intervals)
         levels[level] = (_share(right1[scored]), level_k_ci, level_k)
     # "urgent" in the sense of sensitivity: urgent or more (emergency); -1 is unknown
     urgent_level = TRIAGE_LEVELS.index("urgent")
@@ -284,9 +285,13 @@ def reference_triage(run: RunData) -> np.ndarray:
     return np.array([levels.get(c.get("triage"), -1) for c in run.cases], dtype=np.int8)
 
 
-def compute_metrics(run: RunData, keep: np.ndarray | None = None) -> list[ConditionMetrics]:
+def compute_metrics(
+    run: RunData, keep: np.ndarray | None = None, intervals: Container[str] | None = None
+) -> list[ConditionMetrics]:
     """Metrics for every (model, condition) of a run, in manifest order; ``keep`` (a
-    boolean array over the run's cases) restricts them to a subgroup."""
+    boolean array over the run's cases) restricts them to a subgroup. ``intervals`` limits
+    the bootstrap intervals (most of the cost) to those conditions; the others get None
+    (default: intervals everywhere). Every interval computed is the same either way."""
     t = run.table
     keep = np.ones(len(t.cases), bool) if keep is None else keep
     triage = reference_triage(run)
@@ -294,9 +299,20 @@ def compute_metrics(run: RunData, keep: np.ndarray | None = None) -> list[Condit
     seed = int(run.manifest["seed"])
     counterparts = referral_counterparts(run.conditions)
     return [
-        _condition_metrics(t, mi, ci, base, keep, run.top_k, triage, seed, counterparts.get(ci))
+        _condition_metrics(
+            t,
+            mi,
+            ci,
+            base,
+            keep,
+            run.top_k,
+            triage,
+            seed,
+            counterparts.get(ci),
+            intervals is None or c in intervals,
+        )
         for mi in range(len(t.models))
-        for ci in range(len(t.conditions))
+        for ci, c in enumerate(t.conditions)
     ]
 
 
@@ -321,14 +337,43 @@ def case_value(case: dict[str, object], by: str) -> str | None:
     return None if value is None else str(value)
 
 
-def subgroup_metrics(run: RunData, by: str) -> dict[str, list[ConditionMetrics]]:
+def subgroup_metrics(
+    run: RunData, by: str, intervals: Container[str] | None = None
+) -> dict[str, list[ConditionMetrics]]:
     """Metrics per value of a case attribute (see ``case_value``) for the cases where it
-    is known."""
+    is known (``intervals``: see ``compute_metrics``)."""
     values = [case_value(c, by) for c in run.cases]
     order = {name: i for i, (_, _, name) in enumerate(AGE_BANDS)}
     groups = sorted({v for v in values if v is not None}, key=lambda g: (order.get(g, -1), g))
     column = np.array(values, dtype=object)
-    return {g: compute_metrics(run, keep=column == g) for g in groups}
+    return {g: compute_metrics(run, keep=column == g, intervals=intervals) for g in groups}
+
+
+def with_intervals(
+    run: RunData,
+    by: str,
+    group: str,
+    metrics: Sequence[ConditionMetrics],
+    cells: Container[tuple[str, str]],
+) -> list[ConditionMetrics]:
+    """``metrics`` of subgroup ``group`` of attribute ``by`` (from ``subgroup_metrics``),
+    with the (model, condition) ``cells`` recomputed with their bootstrap intervals (the
+    same numbers ``subgroup_metrics`` gives without ``intervals``)."""
+    t = run.table
+    keep = np.array([case_value(c, by) for c in run.cases], dtype=object) == group
+    triage = reference_triage(run)
+    base = t.conditions.index(BASELINE_ID) if BASELINE_ID in t.conditions else None
+    seed = int(run.manifest["seed"])
+    counterparts = referral_counterparts(run.conditions)
+    out = []
+    for m in metrics:
+        if (m.model, m.condition) in cells:
+            mi, ci = t.models.index(m.model), t.conditions.index(m.condition)
+            m = _condition_metrics(
+                t, mi, ci, base, keep, run.top_k, triage, seed, counterparts.get(ci)
+            )
+        out.append(m)
+    return out
 
 
 THRESHOLDS = tuple(i / 10 for i in range(10))

@@ -24,15 +24,31 @@ Kind = Literal["image", "note"]
 MAX_SEVERITY = 5
 
 
+def _digest(parts: tuple[object, ...]) -> bytes:
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
+
+
 def derive_seed(*parts: object) -> int:
     """A 128-bit seed from a stable hash of the parts (never Python's salted ``hash()``)."""
-    text = "\x1f".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest(), "big")
+    return int.from_bytes(_digest(parts), "big")
 
 
 def derive_rng(seed: int, case_id: str, condition_id: str, position: str) -> np.random.Generator:
-    """The generator for one operator application, independent of order, threads and machines."""
-    return np.random.Generator(np.random.PCG64(derive_seed(seed, case_id, condition_id, position)))
+    """The generator for one operator application, independent of order, threads and machines.
+
+    The same generator as ``Generator(PCG64(derive_seed(...)))``: the seed goes to NumPy's
+    ``SeedSequence`` as the 32-bit words it would split the integer into (least significant
+    first, leading zero words dropped), which skips its slow pure-Python conversion."""
+    return rng_from_digest(_digest((seed, case_id, condition_id, position)))
+
+
+def rng_from_digest(digest: bytes) -> np.random.Generator:
+    """``Generator(PCG64(int.from_bytes(digest, "big")))``, about 10% faster."""
+    words = np.frombuffer(digest[::-1], dtype="<u4")
+    n = len(words)
+    while n > 1 and not words[n - 1]:
+        n -= 1
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(words[:n])))
 
 
 @dataclass(frozen=True)
@@ -71,9 +87,38 @@ class Applied:
         )
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON would give it back (tuples become lists), or ``_NOT_PLAIN`` when
+    it holds anything but str-keyed dicts, lists, tuples and exact str/int/float/bool/None.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        out = [_plain(v) for v in value]
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in out) else out
+    if kind is dict:
+        if not all(type(k) is str for k in value):
+            return _NOT_PLAIN
+        items = {k: _plain(v) for k, v in value.items()}
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items.values()) else items
+    return _NOT_PLAIN
+
+
+_NOT_PLAIN = object()
+
+
 def _jsonable(value: Any) -> Any:
-    """Check (and normalise) that sampled params survive a JSON round trip exactly."""
-    return json.loads(json.dumps(value))
+    """Check (and normalise) that sampled params survive a JSON round trip exactly.
+
+    Plain Python data (what operators return) is copied without the round trip, which
+    gives the same result several times faster; anything else (NumPy scalars, non-string
+    keys) goes through ``json`` and fails there as before."""
+    plain = _plain(value)
+    return json.loads(json.dumps(value)) if plain is _NOT_PLAIN else plain
 
 
 class Operator(ABC, Generic[T]):
@@ -85,6 +130,9 @@ class Operator(ABC, Generic[T]):
       at construction with the allowed names.
     - ``graded`` is False for operators whose effect does not depend on severity (any
       severity from 1 applies them fully); their condition label omits ``@severity``.
+    - ``kernel_version`` is bumped when ``apply`` changes the output bytes for the same parameters
+      (a different kernel); conditions using it then get new store keys
+      (``Condition.key_id``), so results perturbed by the old kernel are not reused.
     - ``configured`` is True for operators whose severity table comes from their
       configuration (a grid entry), not from the class, such as the albumentations bridge:
       they cannot be built from a name and a severity alone, so ``registry()`` leaves them
@@ -97,6 +145,7 @@ class Operator(ABC, Generic[T]):
     severities: ClassVar[Mapping[int, Mapping[str, Any]]] = {}
     options: ClassVar[Mapping[str, Any]] = {}
     graded: ClassVar[bool] = True
+    kernel_version: ClassVar[int] = 1
     configured: ClassVar[bool] = False
 
     def __init__(self, severity: int = 3, **config: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -53,9 +54,24 @@ class Condition:
             return "image_only"
         return "+".join(op.label for op in self.note_ops) or "full"
 
-    @property
-    def id(self) -> str:
+    @cached_property
+    def id(self) -> str:  # cached: the harness asks for it per case and condition
         return f"img={self.image_label}|ctx={self.context_label}"
+
+    @property
+    def key_id(self) -> str:
+        """The id as it enters store keys: ``id``, plus ``#op=vN`` for each active operator
+        whose ``kernel_version`` is above 1 (its kernel changed the output bytes), so results made
+        with an earlier kernel are not reused."""
+        ops: tuple[Operator[Any], ...] = (*self.image_ops, *self.note_ops)
+        bumped = sorted(
+            {
+                f"{op.name}=v{op.kernel_version}"
+                for op in ops
+                if op.severity and op.kernel_version > 1
+            }
+        )
+        return self.id if not bumped else self.id + "#" + ",".join(bumped)
 
     @property
     def is_baseline(self) -> bool:
@@ -69,13 +85,16 @@ class Condition:
         return all(op.severity == 0 for op in ops)
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "id": self.id,
             "deterministic": self.is_deterministic,
             "image": [{"op": o.name, "severity": o.severity, **o.config} for o in self.image_ops],
             "context": self.context,
             "note": [{"op": o.name, "severity": o.severity, **o.config} for o in self.note_ops],
         }
+        if self.key_id != self.id:
+            described["key"] = self.key_id
+        return described
 
     def __repr__(self) -> str:
         return f"Condition({self.id!r})"

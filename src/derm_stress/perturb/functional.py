@@ -7,24 +7,61 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import stringzilla
+
+# Grey levels 0-255 as float64, the input of every tone curve below (built once).
+_LEVELS = np.arange(256, dtype=np.float64)
+_LEVELS.flags.writeable = False
+_UNIT = _LEVELS / 255.0
+_UNIT.flags.writeable = False
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    out: np.ndarray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-    return out
+    """Round half to even, saturate to 0-255 and convert. Floating-point ``arr`` must be a
+    temporary of the caller's: it is rounded and clipped in place (3-4x faster than
+    allocating a new array at each step)."""
+    if arr.dtype.kind != "f":
+        out: np.ndarray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        return out
+    np.rint(arr, out=arr)
+    if arr.size <= 4096:  # lookup tables: two bare ufuncs cost less than np.clip's wrapper
+        np.maximum(arr, 0, out=arr)
+        np.minimum(arr, 255, out=arr)
+    else:
+        np.clip(arr, 0, 255, out=arr)
+    return arr.astype(np.uint8)
+
+
+def _grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates as float32 ``(1, W)`` and ``(H, 1)`` arrays: broadcasting them
+    gives, element by element, what ``np.mgrid`` would at a fraction of the cost."""
+    h, w = shape[:2]
+    xx = np.arange(w, dtype=np.float32)[None, :]
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    return xx, yy
 
 
 def _lut(fn: np.ndarray) -> np.ndarray:
     return _to_uint8(fn).reshape(256)
 
 
+def apply_lut(img: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Map every byte of ``img`` through a 256-entry ``uint8`` table (what ``cv2.LUT``
+    does, with the same result): StringZilla's byte translation runs several times faster
+    than ``cv2.LUT`` on 8-bit images."""
+    src = np.ascontiguousarray(img)
+    out = np.empty_like(src)
+    stringzilla.translate(src.data, table.data, out=out.data)
+    return out
+
+
 def exposure(img: np.ndarray, stops: float) -> np.ndarray:
     """Scale linear light by ``2**stops`` (sRGB-aware), as an over/under-exposed photo."""
-    x = np.arange(256, dtype=np.float64) / 255.0
+    x = _UNIT
     linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
     linear = np.clip(linear * (2.0**stops), 0.0, 1.0)
     srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return cv2.LUT(img, _lut(srgb * 255.0))
+    return apply_lut(img, _lut(srgb * 255.0))
 
 
 def white_balance(img: np.ndarray, red_gain: float, blue_gain: float) -> np.ndarray:
@@ -73,9 +110,12 @@ def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur with standard deviation ``sigma`` px."""
     if sigma <= 0:
         return img.copy()
-    return cv2.GaussianBlur(
-        img, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
-    )
+    # OpenCV's own kernel size for 8-bit images (3 sigma each side), applied as two float
+    # 1-D passes: 2-3x faster than GaussianBlur's bit-exact fixed-point path, which rounds
+    # differently on about 0.5% of pixels (by one grey level)
+    ksize = round(sigma * 6 + 1) | 1
+    kernel = cv2.getGaussianKernel(ksize, sigma, cv2.CV_32F)
+    return cv2.sepFilter2D(img, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT_101)
 
 
 def rotate(img: np.ndarray, angle_deg: float) -> np.ndarray:
@@ -98,15 +138,24 @@ def perspective(img: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     )
 
 
+# OpenCV >= 4.10 decodes straight to RGB (the same pixels as decoding to BGR and swapping)
+_IMREAD_RGB: int | None = getattr(cv2, "IMREAD_COLOR_RGB", None)
+
+
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     """Round-trip through JPEG at ``quality`` (1-100)."""
-    ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    # cvtColor swaps channels about 40x faster than NumPy's ``img[..., ::-1]`` copy
+    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:  # pragma: no cover - OpenCV fails only on invalid input
         raise RuntimeError("JPEG encoding failed")
-    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR if _IMREAD_RGB is None else _IMREAD_RGB)
     if decoded is None:  # pragma: no cover - a buffer OpenCV just wrote always decodes
         raise RuntimeError("JPEG decoding failed")
-    return np.ascontiguousarray(decoded[..., ::-1])
+    if _IMREAD_RGB is None:  # pragma: no cover - OpenCV before 4.10
+        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    out: np.ndarray = decoded
+    return out
 
 
 def _normal_table() -> np.ndarray:
@@ -146,31 +195,33 @@ def gaussian_noise(img: np.ndarray, sigma: float, noise_seed: int) -> np.ndarray
 
 def add_brightness(img: np.ndarray, offset: float) -> np.ndarray:
     """Add ``offset`` (0-255 units) to every channel."""
-    return cv2.LUT(img, _lut(np.arange(256, dtype=np.float64) + offset))
+    return apply_lut(img, _lut(_LEVELS + offset))
 
 
 def contrast(img: np.ndarray, factor: float) -> np.ndarray:
     """Scale deviations from the image's mean grey level by ``factor``."""
-    mean = float(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).mean())
-    return cv2.LUT(img, _lut((np.arange(256, dtype=np.float64) - mean) * factor + mean))
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    # the exact integer sum over the exact count: the same float as ``gray.mean()``, faster
+    mean = cv2.sumElems(gray)[0] / gray.size
+    return apply_lut(img, _lut((_LEVELS - mean) * factor + mean))
 
 
 def gamma(img: np.ndarray, value: float) -> np.ndarray:
     """Tone curve ``out = in ** value`` on [0, 1]."""
-    x = np.arange(256, dtype=np.float64) / 255.0
-    return cv2.LUT(img, _lut(255.0 * x**value))
+    return apply_lut(img, _lut(255.0 * _UNIT**value))
 
 
 def multiply(img: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """Multiply by a per-pixel gain map (``H x W``, float32), as light falling unevenly."""
-    out = img.astype(np.float32) * gain[..., None]
+    out = img.astype(np.float32)
+    out *= gain[..., None]
     return _to_uint8(out)
 
 
 def linear_gradient(shape: tuple[int, ...], angle_deg: float, low: float) -> np.ndarray:
     """A gain map falling linearly from 1 to ``low`` across the image along ``angle_deg``."""
     h, w = shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(shape)
     rad = np.deg2rad(angle_deg)
     t = (xx - (w - 1) / 2) * np.cos(rad) + (yy - (h - 1) / 2) * np.sin(rad)
     span = max(float(t.max() - t.min()), 1e-6)
@@ -188,7 +239,7 @@ def shadow_mask(
     shorter side.
     """
     h, w = shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(shape)
     rad = np.deg2rad(angle_deg)
     half_diag = 0.5 * float(np.hypot(h, w))
     d = (xx - (w - 1) / 2) * np.cos(rad) + (yy - (h - 1) / 2) * np.sin(rad) - offset * half_diag
@@ -200,7 +251,7 @@ def shadow_mask(
 def vignette_mask(shape: tuple[int, ...], strength: float) -> np.ndarray:
     """Gain map of lens vignetting: 1 at the centre, ``1 - strength`` at the corners."""
     h, w = shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(shape)
     r = np.hypot((xx - (w - 1) / 2) / max(w / 2, 1), (yy - (h - 1) / 2) / max(h / 2, 1))
     r = r / np.sqrt(2.0)
     return np.asarray(1.0 - strength * r**2, dtype=np.float32)
@@ -213,7 +264,7 @@ def glare(img: np.ndarray, spots: list[list[float]]) -> np.ndarray:
     height.
     """
     h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(img.shape)
     alpha = np.zeros((h, w), dtype=np.float32)
     for cx, cy, rx, ry, intensity in spots:
         d2 = ((xx - cx * w) / max(rx * w, 0.5)) ** 2 + ((yy - cy * h) / max(ry * h, 0.5)) ** 2
@@ -348,7 +399,7 @@ def circular_mask(img: np.ndarray, radius: float, softness: float) -> np.ndarray
     """Black out everything outside a centred circle of ``radius`` (fraction of the
     half-diagonal), as the field of view of a dermoscope; ``softness`` in the same unit."""
     h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = _grid(img.shape)
     r = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2) / max(0.5 * float(np.hypot(h, w)), 1e-6)
     gain = np.clip((radius - r) / max(softness, 1e-6) + 0.5, 0.0, 1.0).astype(np.float32)
     return multiply(img, gain)

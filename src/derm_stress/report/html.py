@@ -21,6 +21,7 @@ from derm_stress.metrics import (
     selective_accuracy,
     split_condition,
     subgroup_metrics,
+    with_intervals,
 )
 from derm_stress.metrics.answers import DEGRADED
 from derm_stress.perturb.base import registry
@@ -229,9 +230,36 @@ SUBGROUP_ATTRIBUTES = (
 Subgroups = dict[str, dict[str, list[ConditionMetrics]]]
 
 
+# the conditions whose intervals the subgroup tables show, besides each model's worst
+# image perturbation (``_worst``); only they get bootstrap intervals per subgroup (every
+# subgroup x model x condition had four: half the time of a 1,000,000-result report)
+SUBGROUP_CONDITIONS = (BASELINE_ID, FULL_ID)
+
+
 def all_subgroups(run: RunData) -> Subgroups:
-    """Subgroup metrics for every attribute: attribute -> group -> metrics."""
-    return {attribute: subgroup_metrics(run, attribute) for attribute in SUBGROUP_ATTRIBUTES}
+    """Subgroup metrics for every attribute: attribute -> group -> metrics, with intervals
+    where the subgroup tables show them (``SUBGROUP_CONDITIONS`` and each model's worst
+    image perturbation); the others' intervals are None."""
+    out: Subgroups = {}
+    for attribute in SUBGROUP_ATTRIBUTES:
+        groups = subgroup_metrics(run, attribute, intervals=SUBGROUP_CONDITIONS)
+        for group, metrics in groups.items():
+            worst = {
+                (w.model, w.condition)
+                for model in dict.fromkeys(m.model for m in metrics)
+                if (w := _worst(metrics, model)) is not None
+            }
+            groups[group] = with_intervals(run, attribute, group, metrics, worst)
+        out[attribute] = groups
+    return out
+
+
+def _worst(metrics: Sequence[ConditionMetrics], model: str) -> ConditionMetrics | None:
+    """A model's image perturbation with the lowest Δ top-1 (the subgroup tables' last
+    column)."""
+    grid = [m for m in _perturbed(metrics, model) if m.top1 is not None]
+    deltas = [m for m in grid if m.delta_top1 is not None]
+    return min(deltas, key=lambda m: m.delta_top1 or 0.0, default=None)
 
 
 def _perturbed(metrics: Sequence[ConditionMetrics], model: str) -> list[ConditionMetrics]:
@@ -254,7 +282,7 @@ def _subgroups(subgroups: Subgroups, models: Sequence[str] = ()) -> str:
                 base, full = by.get(BASELINE_ID), by.get(FULL_ID)
                 grid = [m for m in _perturbed(metrics, model) if m.top1 is not None]
                 deltas = [m for m in grid if m.delta_top1 is not None]
-                worst = min(deltas, key=lambda m: m.delta_top1 or 0.0, default=None)
+                worst = _worst(metrics, model)
                 mean_top1 = sum(m.top1 or 0.0 for m in grid) / len(grid) if grid else None
                 mean_delta = (
                     sum(m.delta_top1 or 0.0 for m in deltas) / len(deltas) if deltas else None

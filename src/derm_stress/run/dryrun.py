@@ -84,7 +84,7 @@ def plan_run(
     ]
     try:
         stored, mean_output = _stored_keys(Path(out_dir) / store_name)
-        condition_keys = [(c.id, c.is_deterministic) for c in config.conditions]
+        condition_keys = [(c.key_id, c.is_deterministic) for c in config.conditions]
         hashes = [(m.identity_hash(), m.prompt_version) for m in models]
         calls = [0] * len(models)
         done = [0] * len(models)

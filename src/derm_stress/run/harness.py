@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ class RunSummary:
         return self.cases * self.conditions * self.models
 
 
+@cache  # once per process: a resume in the same process does not fork git again
 def _git_revision() -> str | None:
     try:
         out = subprocess.run(
@@ -90,6 +92,7 @@ def _git_revision() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+@cache  # once per process (importlib.metadata scans sys.path)
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version(), "derm-stress": __version__}
     for package in ("numpy", "opencv-python-headless", "pillow", "pyyaml"):
@@ -196,7 +199,8 @@ class _Pipeline:
         self.cost = 0.0
         self.stop_reason: str | None = None
         self.hashes = [(m.identity_hash(), m.prompt_version) for m in models]
-        self.condition_keys = [(c.id, c.is_deterministic) for c in conditions]
+        self.condition_keys = [(c.key_id, c.is_deterministic) for c in conditions]
+        self.condition_ids = [c.id for c in conditions]
         self.max_raw_chars: int | None = DEFAULT_MAX_RAW_CHARS
         self.min_image_side = MIN_IMAGE_SIDE
 
@@ -265,7 +269,7 @@ class _Pipeline:
                 self.condition_keys,
                 self.seed,
             )
-            for (condition_id, _), key in zip(self.condition_keys, keys, strict=True):
+            for condition_id, key in zip(self.condition_ids, keys, strict=True):
                 todo[(m, condition_id)] = key
         done = self.store.completed(todo.values())
         reused = len(done)
@@ -276,7 +280,11 @@ class _Pipeline:
         if not todo:
             return
         needed = {c for _, c in todo}
-        conditions = [c for c in self.conditions if c.id in needed]
+        conditions = [
+            c
+            for c, condition_id in zip(self.conditions, self.condition_ids, strict=True)
+            if condition_id in needed
+        ]
         future = self.executor.perturb(case, conditions, self.seed, self.min_image_side)
         future.add_done_callback(lambda _: self.wake.set())
         self.pending.append(_Pending(case, fingerprint, todo, conditions, future))
@@ -566,7 +574,7 @@ def _run_locked(
         "executor": executor.name,
         "budget": vars(budget) if budget else None,
         "max_raw_chars": config.max_raw_chars,
-        "versions": _versions(),
+        "versions": dict(_versions()),
         "git_revision": _git_revision(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "status": "running",

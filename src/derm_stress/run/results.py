@@ -466,7 +466,7 @@ class RunData:
             m["prompt_version"],
             case_id,
             fingerprint,
-            condition,
+            c.get("key", condition),
             int(self.manifest["seed"]),
             bool(c["deterministic"]),
         )
@@ -614,7 +614,7 @@ def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunD
             manifest["cases"] = store.case_records()
     table = _empty_table(manifest)
     seed = int(manifest["seed"])
-    conditions = [(c["id"], bool(c["deterministic"])) for c in manifest["conditions"]]
+    conditions = [(c.get("key", c["id"]), bool(c["deterministic"])) for c in manifest["conditions"]]
     n_conditions, n_cases = len(conditions), len(table.cases)
     wanted: dict[str, int] = {}  # store key -> flat index into the table
     for m, model in enumerate(manifest["models"]):
@@ -633,6 +633,9 @@ def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunD
     manifest["score_level"] = level
     vocab = run_vocabulary(manifest)
     filler = _Filler(table, _references(manifest), level, vocab)
+    # differentials repeat (a few hundred distinct lists in a million answers): each text is
+    # parsed once (the cache is emptied when it grows large, so memory stays bounded)
+    parsed: dict[str, list[str]] = {}
     with Store(store_path, read_only=True) as store:
         for row in store.scan(_SCAN):
             key, status, differential, confidence, triage, latency, prompt, completion, cost = row[
@@ -641,10 +644,17 @@ def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunD
             at = wanted.get(key)
             if at is None:  # a result of another configuration sharing the store
                 continue
+            answer: Sequence[str] = ()
+            if differential:
+                answer = parsed.get(differential) or []
+                if not answer:
+                    if len(parsed) >= 100_000:
+                        parsed.clear()
+                    answer = parsed[differential] = json.loads(differential)
             filler.add(
                 at,
                 status,
-                json.loads(differential) if differential else (),
+                answer,
                 (confidence,),
                 triage,
                 latency,
