@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from derm_stress.cases import Case
@@ -88,8 +88,38 @@ class ImageIndex:
         return first / (base if Path(base).suffix else f"{base}.jpg")
 
 
-def build_dataset(name: str, root: Path, rows: Iterator[Case | CaseIssue]) -> Dataset:
-    """A dataset of the cases built from ``rows``; a bad row becomes a ``CaseIssue``."""
+def column_id(column: str) -> Callable[[dict[str, str], int], str]:
+    """Case ids from a column (``row N`` where the cell is empty)."""
+
+    def case_id(row: dict[str, str], line: int) -> str:
+        return (row.get(column) or "").strip() or f"row {line}"
+
+    return case_id
+
+
+def dataset_from_rows(
+    name: str,
+    root: Path,
+    rows: Sequence[dict[str, str]],
+    case_id: Callable[[dict[str, str], int], str],
+    build: Callable[[str, dict[str, str]], Case],
+) -> Dataset:
+    """A dataset of ``build(case_id(row, line), row)`` for every CSV row (line 1 is the
+    header); a row that cannot become a case is a ``CaseIssue`` naming its line."""
+
+    def items() -> Iterator[Case | CaseIssue]:
+        for line, row in enumerate(rows, start=2):
+            cid = case_id(row, line)
+            try:
+                yield build(cid, row)
+            except ROW_ERRORS as exc:
+                yield CaseIssue(cid, f"line {line}: {exc}")
+
+    return _collect(name, root, items())
+
+
+def _collect(name: str, root: Path, rows: Iterator[Case | CaseIssue]) -> Dataset:
+    """A dataset of the cases in ``rows``, duplicate ids reported."""
     cases: list[Case] = []
     issues: list[CaseIssue] = []
     seen: set[str] = set()
@@ -105,8 +135,3 @@ def build_dataset(name: str, root: Path, rows: Iterator[Case | CaseIssue]) -> Da
 
 
 ROW_ERRORS = (DermStressError, ValueError)  # what makes one row unusable (not the whole file)
-
-
-def row_error(case_id: str, line: int, exc: Exception) -> CaseIssue:
-    """The issue for a row that could not become a case."""
-    return CaseIssue(case_id, f"line {line}: {exc}")

@@ -10,19 +10,16 @@ skin_tone, malignant, disease`` (plus an unnamed index column), and the photos n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from derm_stress.cases import Case, Note
-from derm_stress.datasets.base import CaseIssue, Dataset, parse_bool
+from derm_stress.datasets.base import Dataset, parse_bool
 from derm_stress.datasets.benchmarks._layout import (
-    ROW_ERRORS,
     ImageIndex,
-    build_dataset,
+    dataset_from_rows,
     find_file,
     read_rows,
     require_columns,
-    row_error,
 )
 from derm_stress.labels import normalise_label
 
@@ -38,26 +35,27 @@ def load_ddi(folder: str | Path, name: str = "ddi") -> Dataset:
     require_columns(table, header, ("DDI_file", "disease"))
     images = ImageIndex(root, (".", "images", "ddidiversedermatologyimages"))
 
-    def cases() -> Iterator[Case | CaseIssue]:
-        for line, row in enumerate(rows, start=2):
-            file = (row.get("DDI_file") or "").strip()
-            case_id = Path(file).stem or f"row {line}"
-            try:
-                tone = (row.get("skin_tone") or "").strip().removesuffix(".0")
-                if tone and tone not in SKIN_TONE_GROUPS:
-                    raise ValueError(f"skin_tone: expected 12, 34 or 56, got {tone!r}")
-                malignant = parse_bool(row.get("malignant"), "malignant")
-                yield Case(
-                    case_id=case_id,
-                    images=(images.find(file),),
-                    note=Note(),
-                    diagnosis=normalise_label(row.get("disease") or ""),
-                    meta={
-                        "fitzpatrick_group": SKIN_TONE_GROUPS.get(tone, ""),
-                        "malignant": "" if malignant is None else str(malignant).lower(),
-                    },
-                )
-            except ROW_ERRORS as exc:
-                yield row_error(case_id, line, exc)
+    def build(case_id: str, row: dict[str, str]) -> Case:
+        file = (row.get("DDI_file") or "").strip()
+        tone = (row.get("skin_tone") or "").strip().removesuffix(".0")
+        if tone and tone not in SKIN_TONE_GROUPS:
+            raise ValueError(f"skin_tone: expected 12, 34 or 56, got {tone!r}")
+        malignant = parse_bool(row.get("malignant"), "malignant")
+        return Case(
+            case_id=case_id,
+            images=(images.find(file),),
+            note=Note(),
+            diagnosis=normalise_label(row.get("disease") or ""),
+            meta={
+                "fitzpatrick_group": SKIN_TONE_GROUPS.get(tone, ""),
+                "malignant": "" if malignant is None else str(malignant).lower(),
+            },
+        )
 
-    return build_dataset(name, root, cases())
+    return dataset_from_rows(
+        name,
+        root,
+        rows,
+        lambda row, line: Path((row.get("DDI_file") or "").strip()).stem or f"row {line}",
+        build,
+    )

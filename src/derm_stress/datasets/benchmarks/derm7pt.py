@@ -12,18 +12,15 @@ Each case keeps both photos, clinical first. ``elevation`` (``flat``, ``palpable
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from derm_stress.cases import Case, Note
-from derm_stress.datasets.base import CaseIssue, Dataset
+from derm_stress.datasets.base import Dataset
 from derm_stress.datasets.benchmarks._layout import (
-    ROW_ERRORS,
-    build_dataset,
+    dataset_from_rows,
     find_file,
     read_rows,
     require_columns,
-    row_error,
 )
 from derm_stress.datasets.benchmarks.fields import body_site, missing, sex
 from derm_stress.labels import normalise_label
@@ -57,25 +54,26 @@ def load_derm7pt(folder: str | Path, name: str = "derm7pt") -> Dataset:
             raise ValueError(f"image path {relative!r} leaves the images folder")
         return path
 
-    def cases() -> Iterator[Case | CaseIssue]:
-        for line, row in enumerate(rows, start=2):
-            case_id = f"derm7pt-{(row.get('case_num') or '').strip() or line}"
-            try:
-                paths = [row.get(c) or "" for c in ("clinic", "derm")]
-                if not all(p.strip() for p in paths):
-                    raise ValueError("a case needs both its clinic and derm photos")
-                yield Case(
-                    case_id=case_id,
-                    images=tuple(photo(p) for p in paths),
-                    note=Note(
-                        sex=sex(row.get("sex")),
-                        body_site=body_site(row.get("location")),
-                        elevation=_elevation(row.get("elevation")),
-                    ),
-                    diagnosis=normalise_label(row.get("diagnosis") or ""),
-                    meta={"photos": "clinic;derm"},
-                )
-            except ROW_ERRORS as exc:
-                yield row_error(case_id, line, exc)
+    def build(case_id: str, row: dict[str, str]) -> Case:
+        paths = [row.get(c) or "" for c in ("clinic", "derm")]
+        if not all(p.strip() for p in paths):
+            raise ValueError("a case needs both its clinic and derm photos")
+        return Case(
+            case_id=case_id,
+            images=tuple(photo(p) for p in paths),
+            note=Note(
+                sex=sex(row.get("sex")),
+                body_site=body_site(row.get("location")),
+                elevation=_elevation(row.get("elevation")),
+            ),
+            diagnosis=normalise_label(row.get("diagnosis") or ""),
+            meta={"photos": "clinic;derm"},
+        )
 
-    return build_dataset(name, root, cases())
+    return dataset_from_rows(
+        name,
+        root,
+        rows,
+        lambda row, line: f"derm7pt-{(row.get('case_num') or '').strip() or line}",
+        build,
+    )

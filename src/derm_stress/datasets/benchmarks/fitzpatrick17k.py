@@ -11,19 +11,17 @@ where the annotators gave none. The nine- and three-partition groups are kept in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from derm_stress.cases import Case, Note
-from derm_stress.datasets.base import CaseIssue, Dataset
+from derm_stress.datasets.base import Dataset
 from derm_stress.datasets.benchmarks._layout import (
-    ROW_ERRORS,
     ImageIndex,
-    build_dataset,
+    column_id,
+    dataset_from_rows,
     find_file,
     read_rows,
     require_columns,
-    row_error,
 )
 from derm_stress.datasets.benchmarks.fields import fitzpatrick
 from derm_stress.labels import normalise_label
@@ -40,22 +38,17 @@ def load_fitzpatrick17k(folder: str | Path, name: str = "fitzpatrick17k") -> Dat
     skin_column = "fitzpatrick_scale" if "fitzpatrick_scale" in header else "fitzpatrick"
     images = ImageIndex(root, ("images", "data", "."))
 
-    def cases() -> Iterator[Case | CaseIssue]:
-        for line, row in enumerate(rows, start=2):
-            case_id = (row.get("md5hash") or "").strip() or f"row {line}"
-            try:
-                yield Case(
-                    case_id=case_id,
-                    images=(images.find(case_id),),
-                    note=Note(fitzpatrick=fitzpatrick(row.get(skin_column))),
-                    diagnosis=normalise_label(row.get("label") or ""),
-                    meta={
-                        "nine_partition_label": (row.get("nine_partition_label") or "").strip(),
-                        "three_partition_label": (row.get("three_partition_label") or "").strip(),
-                        "qc": (row.get("qc") or "").strip(),
-                    },
-                )
-            except ROW_ERRORS as exc:
-                yield row_error(case_id, line, exc)
+    def build(case_id: str, row: dict[str, str]) -> Case:
+        return Case(
+            case_id=case_id,
+            images=(images.find(case_id),),
+            note=Note(fitzpatrick=fitzpatrick(row.get(skin_column))),
+            diagnosis=normalise_label(row.get("label") or ""),
+            meta={
+                "nine_partition_label": (row.get("nine_partition_label") or "").strip(),
+                "three_partition_label": (row.get("three_partition_label") or "").strip(),
+                "qc": (row.get("qc") or "").strip(),
+            },
+        )
 
-    return build_dataset(name, root, cases())
+    return dataset_from_rows(name, root, rows, column_id("md5hash"), build)

@@ -15,19 +15,17 @@ Several images show the same lesion (``lesion_id``); the lesion key is kept in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from derm_stress.cases import Case, Note
-from derm_stress.datasets.base import CaseIssue, Dataset, parse_float, parse_text
+from derm_stress.datasets.base import Dataset, parse_float, parse_text
 from derm_stress.datasets.benchmarks._layout import (
-    ROW_ERRORS,
     ImageIndex,
-    build_dataset,
+    column_id,
+    dataset_from_rows,
     find_file,
     read_rows,
     require_columns,
-    row_error,
 )
 from derm_stress.datasets.benchmarks.fields import body_site, sex
 from derm_stress.labels import normalise_label
@@ -45,25 +43,20 @@ def load_ham10000(folder: str | Path, name: str = "ham10000") -> Dataset:
     require_columns(meta, header, COLUMNS)
     images = ImageIndex(root, IMAGE_FOLDERS)
 
-    def cases() -> Iterator[Case | CaseIssue]:
-        for line, row in enumerate(rows, start=2):
-            case_id = (row.get("image_id") or "").strip() or f"row {line}"
-            try:
-                yield Case(
-                    case_id=case_id,
-                    images=(images.find(case_id),),
-                    note=Note(
-                        age=parse_float(row.get("age"), "age"),
-                        sex=sex(row.get("sex")),
-                        body_site=body_site(row.get("localization")),
-                    ),
-                    diagnosis=normalise_label(row.get("dx") or ""),
-                    meta={
-                        "lesion_key": (row.get("lesion_id") or "").strip(),
-                        "dx_type": parse_text(row.get("dx_type")) or "",
-                    },
-                )
-            except ROW_ERRORS as exc:
-                yield row_error(case_id, line, exc)
+    def build(case_id: str, row: dict[str, str]) -> Case:
+        return Case(
+            case_id=case_id,
+            images=(images.find(case_id),),
+            note=Note(
+                age=parse_float(row.get("age"), "age"),
+                sex=sex(row.get("sex")),
+                body_site=body_site(row.get("localization")),
+            ),
+            diagnosis=normalise_label(row.get("dx") or ""),
+            meta={
+                "lesion_key": (row.get("lesion_id") or "").strip(),
+                "dx_type": parse_text(row.get("dx_type")) or "",
+            },
+        )
 
-    return build_dataset(name, root, cases())
+    return dataset_from_rows(name, root, rows, column_id("image_id"), build)

@@ -22,19 +22,17 @@ the vocabulary maps ``unknown`` (it is reported as a rejected row otherwise).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from derm_stress.cases import Case, Note
-from derm_stress.datasets.base import CaseIssue, Dataset, parse_float
+from derm_stress.datasets.base import Dataset, parse_float
 from derm_stress.datasets.benchmarks._layout import (
-    ROW_ERRORS,
     ImageIndex,
-    build_dataset,
+    column_id,
+    dataset_from_rows,
     find_file,
     read_rows,
     require_columns,
-    row_error,
 )
 from derm_stress.datasets.benchmarks.fields import body_site, sex
 from derm_stress.errors import DatasetError
@@ -74,26 +72,21 @@ def load_isic_2019(folder: str | Path, name: str = "isic-2019") -> Dataset:
         meta = {(r.get("image") or "").strip(): r for r in meta_rows}
     images = ImageIndex(root, ("ISIC_2019_Training_Input", "images"))
 
-    def cases() -> Iterator[Case | CaseIssue]:
-        for line, row in enumerate(rows, start=2):
-            case_id = (row.get("image") or "").strip() or f"row {line}"
-            extra = meta.get(case_id, {})
-            try:
-                yield Case(
-                    case_id=case_id,
-                    images=(images.find(case_id),),
-                    note=Note(
-                        age=parse_float(extra.get("age_approx"), "age_approx"),
-                        sex=sex(extra.get("sex")),
-                        body_site=body_site(extra.get("anatom_site_general")),
-                    ),
-                    diagnosis=normalise_label(_one_hot_class(row, classes)),
-                    meta={"lesion_key": (extra.get("lesion_id") or "").strip()},
-                )
-            except ROW_ERRORS as exc:
-                yield row_error(case_id, line, exc)
+    def build(case_id: str, row: dict[str, str]) -> Case:
+        extra = meta.get(case_id, {})
+        return Case(
+            case_id=case_id,
+            images=(images.find(case_id),),
+            note=Note(
+                age=parse_float(extra.get("age_approx"), "age_approx"),
+                sex=sex(extra.get("sex")),
+                body_site=body_site(extra.get("anatom_site_general")),
+            ),
+            diagnosis=normalise_label(_one_hot_class(row, classes)),
+            meta={"lesion_key": (extra.get("lesion_id") or "").strip()},
+        )
 
-    return build_dataset(name, root, cases())
+    return dataset_from_rows(name, root, rows, column_id("image"), build)
 
 
 def load_isic_2020(folder: str | Path, name: str = "isic-2020") -> Dataset:
@@ -104,26 +97,21 @@ def load_isic_2020(folder: str | Path, name: str = "isic-2020") -> Dataset:
     require_columns(truth, header, ("image_name", "diagnosis"))
     images = ImageIndex(root, ("train", "ISIC_2020_Training_JPEG", "jpeg/train", "images"))
 
-    def cases() -> Iterator[Case | CaseIssue]:
-        for line, row in enumerate(rows, start=2):
-            case_id = (row.get("image_name") or "").strip() or f"row {line}"
-            try:
-                yield Case(
-                    case_id=case_id,
-                    images=(images.find(case_id),),
-                    note=Note(
-                        age=parse_float(row.get("age_approx"), "age_approx"),
-                        sex=sex(row.get("sex")),
-                        body_site=body_site(row.get("anatom_site_general_challenge")),
-                    ),
-                    diagnosis=normalise_label(row.get("diagnosis") or ""),
-                    meta={
-                        "patient_id": (row.get("patient_id") or "").strip(),
-                        "lesion_key": (row.get("lesion_id") or "").strip(),
-                        "benign_malignant": (row.get("benign_malignant") or "").strip(),
-                    },
-                )
-            except ROW_ERRORS as exc:
-                yield row_error(case_id, line, exc)
+    def build(case_id: str, row: dict[str, str]) -> Case:
+        return Case(
+            case_id=case_id,
+            images=(images.find(case_id),),
+            note=Note(
+                age=parse_float(row.get("age_approx"), "age_approx"),
+                sex=sex(row.get("sex")),
+                body_site=body_site(row.get("anatom_site_general_challenge")),
+            ),
+            diagnosis=normalise_label(row.get("diagnosis") or ""),
+            meta={
+                "patient_id": (row.get("patient_id") or "").strip(),
+                "lesion_key": (row.get("lesion_id") or "").strip(),
+                "benign_malignant": (row.get("benign_malignant") or "").strip(),
+            },
+        )
 
-    return build_dataset(name, root, cases())
+    return dataset_from_rows(name, root, rows, column_id("image_name"), build)

@@ -29,19 +29,17 @@ import ast
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 from derm_stress.cases import Case, Note
-from derm_stress.datasets.base import CaseIssue, Dataset
+from derm_stress.datasets.base import Dataset
 from derm_stress.datasets.benchmarks._layout import (
-    ROW_ERRORS,
     ImageIndex,
-    build_dataset,
+    column_id,
+    dataset_from_rows,
     find_file,
     read_rows,
     require_columns,
-    row_error,
 )
 from derm_stress.datasets.benchmarks.fields import fitzpatrick, missing, sex
 from derm_stress.labels import normalise_label
@@ -159,42 +157,37 @@ def load_scin(folder: str | Path, name: str = "scin") -> Dataset:
     labels = {(r.get("case_id") or "").strip(): r for r in label_rows}
     images = ImageIndex(root, ("images", "dataset/images", "."))
 
-    def cases() -> Iterator[Case | CaseIssue]:
-        for line, row in enumerate(rows, start=2):
-            case_id = (row.get("case_id") or "").strip() or f"row {line}"
-            try:
-                label_row = labels.get(case_id)
-                if label_row is None:
-                    raise ValueError("no row in the labels file")
-                weighted = _weighted_label(label_row.get("weighted_skin_condition_label"))
-                if not weighted:
-                    raise ValueError("no dermatologist condition label (not gradable)")
-                top = max(weighted.items(), key=lambda kv: kv[1])[0]
-                paths = [row.get(f"image_{i}_path") or "" for i in (1, 2, 3)]
-                photos = tuple(images.find(p.strip()) for p in paths if not missing(p))
-                if not photos:
-                    raise ValueError("no image path")
-                note, band = _note({**row, **label_row})
-                monk = next(
-                    (
-                        str(label_row.get(c)).strip().removesuffix(".0")
-                        for c in ("monk_skin_tone_label_us", "monk_skin_tone_label_india")
-                        if not missing(label_row.get(c))
-                    ),
-                    "",
-                )
-                yield Case(
-                    case_id=case_id,
-                    images=photos,
-                    note=note,
-                    diagnosis=normalise_label(top),
-                    meta={
-                        "weighted_label": json.dumps(weighted, sort_keys=True),
-                        "duration_band": band,
-                        "monk_skin_tone": monk,
-                    },
-                )
-            except ROW_ERRORS as exc:
-                yield row_error(case_id, line, exc)
+    def build(case_id: str, row: dict[str, str]) -> Case:
+        label_row = labels.get(case_id)
+        if label_row is None:
+            raise ValueError("no row in the labels file")
+        weighted = _weighted_label(label_row.get("weighted_skin_condition_label"))
+        if not weighted:
+            raise ValueError("no dermatologist condition label (not gradable)")
+        top = max(weighted.items(), key=lambda kv: kv[1])[0]
+        paths = [row.get(f"image_{i}_path") or "" for i in (1, 2, 3)]
+        photos = tuple(images.find(p.strip()) for p in paths if not missing(p))
+        if not photos:
+            raise ValueError("no image path")
+        note, band = _note({**row, **label_row})
+        monk = next(
+            (
+                str(label_row.get(c)).strip().removesuffix(".0")
+                for c in ("monk_skin_tone_label_us", "monk_skin_tone_label_india")
+                if not missing(label_row.get(c))
+            ),
+            "",
+        )
+        return Case(
+            case_id=case_id,
+            images=photos,
+            note=note,
+            diagnosis=normalise_label(top),
+            meta={
+                "weighted_label": json.dumps(weighted, sort_keys=True),
+                "duration_band": band,
+                "monk_skin_tone": monk,
+            },
+        )
 
-    return build_dataset(name, root, cases())
+    return dataset_from_rows(name, root, rows, column_id("case_id"), build)
