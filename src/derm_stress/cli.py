@@ -614,7 +614,3 @@ def main() -> None:
     except OSError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-
-
-if __name__ == "__main__":
-    main()

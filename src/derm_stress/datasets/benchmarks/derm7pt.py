@@ -15,14 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from derm_stress.cases import Case, Note
-from derm_stress.datasets.base import Dataset
+from derm_stress.datasets.base import Dataset, is_missing
 from derm_stress.datasets.benchmarks._layout import (
     dataset_from_rows,
     find_file,
     read_rows,
     require_columns,
 )
-from derm_stress.datasets.benchmarks.fields import body_site, missing, sex
+from derm_stress.datasets.benchmarks.fields import body_site, sex
 from derm_stress.labels import normalise_label
 
 CSV = ("meta/meta.csv", "release_v0/meta/meta.csv", "meta.csv")
@@ -30,7 +30,7 @@ ELEVATION = {"flat": False, "palpable": True, "nodular": True}
 
 
 def _elevation(value: str | None) -> bool | None:
-    if missing(value):
+    if is_missing(value):
         return None
     text = str(value).strip().lower()
     if text not in ELEVATION:

@@ -1,14 +1,13 @@
-"""Value rules the public-benchmark loaders share (sex, body site, skin type, missing)."""
+"""Value rules the public-benchmark loaders share (sex, body site, skin type).
+
+Unlike a manifest's strict parsers, these read a published dataset's own vocabulary and treat
+any value they do not recognise (``OTHER_OR_UNSPECIFIED``, a skin type of -1) as missing;
+empty and ``unknown``-like cells follow the one missing-value rule, ``is_missing``."""
 
 from __future__ import annotations
 
 from derm_stress.cases import Sex
-
-MISSING = {"", "unk", "unknown", "na", "n/a", "nan", "none", "null", "-1", "not specified"}
-
-
-def missing(value: object) -> bool:
-    return value is None or str(value).strip().lower() in MISSING
+from derm_stress.datasets.base import is_missing
 
 
 def sex(value: object) -> Sex | None:
@@ -23,14 +22,14 @@ def sex(value: object) -> Sex | None:
 
 def body_site(value: object) -> str | None:
     """A body site as plain lower-case words (``lower_extremity`` -> ``lower extremity``)."""
-    if missing(value):
+    if is_missing(value):
         return None
     return " ".join(str(value).replace("_", " ").replace("/", " / ").lower().split())
 
 
 def fitzpatrick(value: object) -> int | None:
     """A Fitzpatrick type from ``3``, ``3.0``, ``III`` or ``FST3``; -1, 0 and blanks are missing."""
-    if missing(value):
+    if is_missing(value):
         return None
     text = str(value).strip().upper().removeprefix("FST").removeprefix("TYPE").strip()
     roman = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}

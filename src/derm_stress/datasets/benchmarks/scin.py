@@ -32,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 from derm_stress.cases import Case, Note
-from derm_stress.datasets.base import Dataset
+from derm_stress.datasets.base import Dataset, is_missing
 from derm_stress.datasets.benchmarks._layout import (
     ImageIndex,
     column_id,
@@ -41,7 +41,7 @@ from derm_stress.datasets.benchmarks._layout import (
     read_rows,
     require_columns,
 )
-from derm_stress.datasets.benchmarks.fields import fitzpatrick, missing, sex
+from derm_stress.datasets.benchmarks.fields import fitzpatrick, sex
 from derm_stress.labels import normalise_label
 
 CASES = ("scin_cases.csv", "dataset_scin_cases.csv", "dataset/scin_cases.csv")
@@ -89,7 +89,7 @@ def _age(value: str | None) -> float | None:
 
 
 def _weighted_label(value: str | None) -> dict[str, float]:
-    if missing(value):
+    if is_missing(value):
         return {}
     try:
         parsed = ast.literal_eval(str(value))
@@ -166,7 +166,7 @@ def load_scin(folder: str | Path, name: str = "scin") -> Dataset:
             raise ValueError("no dermatologist condition label (not gradable)")
         top = max(weighted.items(), key=lambda kv: kv[1])[0]
         paths = [row.get(f"image_{i}_path") or "" for i in (1, 2, 3)]
-        photos = tuple(images.find(p.strip()) for p in paths if not missing(p))
+        photos = tuple(images.find(p.strip()) for p in paths if not is_missing(p))
         if not photos:
             raise ValueError("no image path")
         note, band = _note({**row, **label_row})
@@ -174,7 +174,7 @@ def load_scin(folder: str | Path, name: str = "scin") -> Dataset:
             (
                 str(label_row.get(c)).strip().removesuffix(".0")
                 for c in ("monk_skin_tone_label_us", "monk_skin_tone_label_india")
-                if not missing(label_row.get(c))
+                if not is_missing(label_row.get(c))
             ),
             "",
         )
