@@ -119,11 +119,9 @@ def group_summaries(run: RunData, by: str) -> list[GroupSummary]:
                             both
                         ].astype(np.int8)
                         benefit, benefit_ci = float(d.mean()), bootstrap_ci(d, seed + 2)
-            rates = [
-                float((t.rank[mi, ci] == 1)[member & _scored(run, mi, ci)].mean())
-                for ci in perturbed
-                if (member & _scored(run, mi, ci)).any()
-            ]
+            masks = member & t.scored[mi, perturbed]  # (perturbed conditions, cases)
+            hits = (t.rank[mi, perturbed] == 1) & masks
+            rates = [float(h[m].mean()) for h, m in zip(hits, masks, strict=True) if m.any()]
             out.append(
                 GroupSummary(
                     model,
@@ -233,10 +231,10 @@ def family_gaps(run: RunData, by: str, family_of: dict[str, str]) -> list[Gap]:
     out = []
     for mi, model in enumerate(t.models):
         for family, cis in families.items():
-            hits = np.stack([(t.rank[mi, ci] == 1) & _scored(run, mi, ci) for ci in cis])
-            counted = np.stack([_scored(run, mi, ci) for ci in cis]).sum(axis=0)
+            scored = t.scored[mi, cis]  # (the family's conditions, cases)
+            counted = scored.sum(axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                per_case = hits.sum(axis=0) / counted
+                per_case = ((t.rank[mi, cis] == 1) & scored).sum(axis=0) / counted
             a = per_case[(labels == pair[0]) & (counted > 0)]
             b = per_case[(labels == pair[1]) & (counted > 0)]
             if a.size and b.size:
