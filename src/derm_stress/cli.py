@@ -132,6 +132,12 @@ def _run_and_report(
     return report, 0
 
 
+DATASET_HELP = (
+    "Manifest file, or a folder in a published layout (PAD-UFES-20, HAM10000, ISIC,"
+    " Fitzpatrick17k, DDI, SCIN, Derm7pt; detected) [default: the bundled sample]."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="derm-stress")
 def cli() -> None:
@@ -449,7 +455,7 @@ def perturb(
     "--dataset",
     type=click.Path(path_type=Path),
     default=None,
-    help="Manifest file or PAD-UFES-20 folder [default: the bundled sample].",
+    help=DATASET_HELP,
 )
 @click.option("--case", "case_id", required=True, help="Case id to show.")
 @click.option(
@@ -505,7 +511,7 @@ def preview(
     "--dataset",
     type=click.Path(path_type=Path),
     default=None,
-    help="Manifest file or PAD-UFES-20 folder [default: the bundled sample].",
+    help=DATASET_HELP,
 )
 @click.option(
     "--cases",
