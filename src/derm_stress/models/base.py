@@ -81,7 +81,7 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         # field by field: dataclasses.asdict deep-copies, a cost paid on every stored result
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {name: getattr(self, name) for name in _ANSWER_FIELDS}
         for key in ("differential", "confidences", "other_terms"):
             data[key] = list(data[key])
         data["extra"] = dict(self.extra)
@@ -93,6 +93,9 @@ class Answer:
         for key in ("differential", "confidences", "other_terms"):
             values[key] = tuple(values.get(key) or ())
         return cls(**values)
+
+
+_ANSWER_FIELDS = tuple(f.name for f in fields(Answer))
 
 
 @dataclass
