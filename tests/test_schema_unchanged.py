@@ -31,7 +31,9 @@ RECORDED_SAMPLE = "/tmp/s11/src/derm_stress/datasets/sample"
 
 
 def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("record_behaviour", ROOT / "tools" / "record_behaviour.py")
+    spec = importlib.util.spec_from_file_location(
+        "record_behaviour", ROOT / "tools" / "record_behaviour.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

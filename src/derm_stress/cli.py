@@ -277,7 +277,7 @@ def report(run_dir: Path, out: Path | None, redact_notes: bool, other: Path | No
     from derm_stress.run.results import ENDED_ABNORMALLY
 
     run = load_run(run_dir)  # once, for the report and the comparison
-    if run.manifest.get("status") == ENDED_ABNORMALLY:
+    if run.manifest.status == ENDED_ABNORMALLY:
         click.echo(
             f"note: the run in {run_dir} ended abnormally (its manifest says running, no "
             "process holds it); the report shows what was stored. Run the config again "

@@ -34,7 +34,7 @@ class Completeness:
 def completeness(run: RunData) -> Completeness:
     """The run's status and how much of its grid is in the store."""
     t = run.table
-    cases = int(run.manifest.get("dataset", {}).get("cases", len(t.cases)))
+    cases = run.manifest.dataset.cases
     expected = len(t.models) * len(t.conditions) * max(cases, len(t.cases))
     present = t.status != MISSING
     stored = int(present.sum())
@@ -47,7 +47,7 @@ def completeness(run: RunData) -> Completeness:
             for ci, condition in enumerate(t.conditions):
                 if int(per_condition[mi, ci]) < base:
                     short.append((model, condition, int(per_condition[mi, ci]), base))
-    return Completeness(str(run.manifest.get("status", "unknown")), stored, expected, tuple(short))
+    return Completeness(run.manifest.status, stored, expected, tuple(short))
 
 
 _STATUS_TEXT = {
