@@ -150,6 +150,12 @@ _SEVERITY_TAG = re.compile(r"@\d+")
 _LABEL_OP = re.compile(r"([a-z0-9_]+)(?:\[[^\]]*\])?(?:@(\d+))?")
 
 
+def spec_from_id(condition_id: str) -> ConditionSpec:
+    """The spec of a condition known only by its id (tables made by hand, tests): its
+    operators read back from the labels, with their classes' capabilities."""
+    return upgrade_v1_condition({"id": condition_id})
+
+
 def upgrade_v1_condition(described: Mapping[str, Any]) -> ConditionSpec:
     """A condition of a format-1 manifest (``{"id", "deterministic", "image", "context",
     "note"[, "key"]}``, operators as ``{"op", "severity", **config}``) as a ``ConditionSpec``.
