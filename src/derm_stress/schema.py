@@ -121,13 +121,13 @@ class ConditionSpec:
     id: str
     key: str
     context: str  # "image_only" or "full"
+    image_label: str
+    context_label: str
+    image_key: str
+    context_key: str
     image: tuple[OperatorSpec, ...] = ()
     note: tuple[OperatorSpec, ...] = ()
     deterministic: bool = True
-    image_label: str = "none"
-    context_label: str = "image_only"
-    image_key: str = "img=none"
-    context_key: str = "ctx=image_only"
     single_image_op: tuple[str, int] | None = None
 
     @property

@@ -20,6 +20,7 @@ from derm_stress.labels import TRIAGE_LEVELS
 from derm_stress.metrics.definitions import Cell, per_condition_extras
 from derm_stress.metrics.stats import bootstrap_ci, expected_calibration_error, mcnemar_exact
 from derm_stress.perturb.base import derive_seed
+from derm_stress.perturb.condition import BASELINE
 from derm_stress.perturb.condition import BASELINE_ID as BASELINE_ID
 from derm_stress.perturb.condition import FULL_ID as FULL_ID
 from derm_stress.run.results import (
@@ -84,11 +85,7 @@ class ConditionMetrics:
     # the metrics of ``derm_stress.metrics.definitions.PER_CONDITION``, by name
     extra: Mapping[str, object] = field(default_factory=dict, compare=False)
     # the condition, structured (not a CSV column)
-    spec: ConditionSpec = field(
-        default_factory=lambda: ConditionSpec(BASELINE_ID, BASELINE_ID, "image_only"),
-        compare=False,
-        repr=False,
-    )
+    spec: ConditionSpec = field(default_factory=lambda: BASELINE.spec, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, object]:
         """Every column: the fixed metrics, then the extension metrics (``extra``)."""

@@ -172,8 +172,11 @@ def upgrade_v1_condition(described: Mapping[str, Any]) -> ConditionSpec:
         out = []
         for entry in entries:
             config = {k: v for k, v in entry.items() if k not in ("op", "severity")}
-            cls = registry(configured=True).get(str(entry["op"]))
-            capabilities = cls.capabilities if cls is not None else frozenset()
+            names = [str(entry["op"])]
+            if entry["op"] == OneOf.name:  # its choices, as labels
+                names = [m.group(1) for c in config.get("choices", ()) if (m := _LABEL_OP.match(c))]
+            classes = [registry(configured=True).get(name) for name in names]
+            capabilities = frozenset(c for cls in classes if cls for c in cls.capabilities)
             out.append(OperatorSpec(str(entry["op"]), int(entry["severity"]), config, capabilities))
         return tuple(out)
 
