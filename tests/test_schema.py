@@ -162,6 +162,7 @@ def test_a_v1_description_gives_the_spec_the_condition_has() -> None:
                 spec.context_label,
             )
             assert upgraded.capabilities == spec.capabilities
+            assert upgraded.families == spec.families
             assert upgraded.shape() == spec.shape()
 
 

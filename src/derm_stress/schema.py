@@ -75,13 +75,15 @@ def _capabilities(values: Sequence[str]) -> frozenset[Capability]:
 
 @dataclass(frozen=True)
 class OperatorSpec:
-    """One operator of a condition: name, severity, options, and its class's capabilities."""
+    """One operator of a condition: name, severity, options, and its class's family and
+    capabilities."""
 
     name: str
     severity: int
     config: Mapping[str, Any] = field(default_factory=dict)
     capabilities: frozenset[Capability] = frozenset()
     label: str = ""  # as in the condition id (v1 manifests: empty)
+    family: str = ""  # the operator class's family (lighting, focus, misleading...)
 
     def to_dict(self) -> dict[str, Any]:
         # the v1 layout ({"op", "severity", **config}) plus the label and capabilities
@@ -90,21 +92,24 @@ class OperatorSpec:
             "severity": self.severity,
             **self.config,
             "label": self.label,
+            "family": self.family,
             "capabilities": sorted(c.value for c in self.capabilities),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OperatorSpec:
-        config = {
-            k: v for k, v in data.items() if k not in ("op", "severity", "label", "capabilities")
-        }
+        config = {k: v for k, v in data.items() if k not in _OPERATOR_KEYS}
         return cls(
             str(data["op"]),
             int(data["severity"]),
             config,
             _capabilities(data.get("capabilities", ())),
             str(data.get("label", "")),
+            str(data.get("family", "")),
         )
+
+
+_OPERATOR_KEYS = ("op", "severity", "label", "family", "capabilities")
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,11 @@ class ConditionSpec:
     def note_perturbed(self) -> bool:
         """The note is sent, after note operators."""
         return self.context == "full" and bool(self.note)
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The families of the condition's operators, image first, each once."""
+        return tuple(dict.fromkeys(op.family for op in (*self.image, *self.note) if op.family))
 
     @property
     def capabilities(self) -> frozenset[Capability]:

@@ -117,7 +117,7 @@ class Condition:
 
         def ops(operators: Sequence[Operator[Any]]) -> tuple[OperatorSpec, ...]:
             return tuple(
-                OperatorSpec(o.name, o.severity, dict(o.config), o.capabilities, o.label)
+                OperatorSpec(o.name, o.severity, dict(o.config), o.capabilities, o.label, o.family)
                 for o in operators
             )
 
@@ -177,7 +177,13 @@ def upgrade_v1_condition(described: Mapping[str, Any]) -> ConditionSpec:
                 names = [m.group(1) for c in config.get("choices", ()) if (m := _LABEL_OP.match(c))]
             classes = [registry(configured=True).get(name) for name in names]
             capabilities = frozenset(c for cls in classes if cls for c in cls.capabilities)
-            out.append(OperatorSpec(str(entry["op"]), int(entry["severity"]), config, capabilities))
+            single = classes[0] if len(classes) == 1 else None
+            family = single.family if single is not None else OneOf.family
+            out.append(
+                OperatorSpec(
+                    str(entry["op"]), int(entry["severity"]), config, capabilities, "", family
+                )
+            )
         return tuple(out)
 
     def from_label(label: str) -> list[dict[str, Any]]:

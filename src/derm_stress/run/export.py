@@ -58,7 +58,7 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
                 "topk_correct": row.correct_at(k, level) if row.scored else None,
                 "match_level": best,
                 "triage": row.triage,
-                "status": row.status,
+                "status": row.status.value,
                 "error": row.error,
                 "confidences": ";".join("" if c is None else f"{c:g}" for c in row.confidences),
                 "raw_answer": answer.raw if answer else None,
