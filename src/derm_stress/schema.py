@@ -49,6 +49,17 @@ STATUSES: tuple[ResultStatus, ...] = tuple(ResultStatus)
 SCORED: frozenset[ResultStatus] = frozenset({ResultStatus.OK, ResultStatus.UNPARSEABLE})
 
 
+class RunStatus(StrEnum):
+    """How a run stands, as its manifest says (``ENDED_ABNORMALLY`` is never written: it is
+    what ``load_run`` reports for a manifest still ``running`` whose process is gone)."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    STOPPED = "stopped"  # by its budget
+    INTERRUPTED = "interrupted"  # Ctrl-C
+    ENDED_ABNORMALLY = "ended abnormally"
+
+
 class Capability(StrEnum):
     """What an operator does, declared by its class (``Operator.capabilities``); metrics
     select conditions by capability, never by operator name."""
@@ -388,7 +399,7 @@ class RunManifest:
     versions: Mapping[str, str] = field(default_factory=dict)
     git_revision: str | None = None
     started: str | None = None
-    status: str = "running"
+    status: str = RunStatus.RUNNING  # a RunStatus (text: a newer version may add some)
     finished: str | None = None
     summary: Mapping[str, Any] | None = None
     previous_run: Mapping[str, Any] | None = None

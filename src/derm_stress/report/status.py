@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from derm_stress.run.results import ENDED_ABNORMALLY, MISSING, RunData
+from derm_stress.schema import RunStatus
 
 ERROR_TEXT_LIMIT = 200  # characters of a model's error message shown in the report
 
@@ -28,7 +29,7 @@ class Completeness:
 
     @property
     def incomplete(self) -> bool:
-        return self.status != "complete" or self.stored < self.expected or bool(self.short)
+        return self.status != RunStatus.COMPLETE or self.stored < self.expected or bool(self.short)
 
 
 def completeness(run: RunData) -> Completeness:
@@ -50,11 +51,11 @@ def completeness(run: RunData) -> Completeness:
     return Completeness(run.manifest.status, stored, expected, tuple(short))
 
 
-_STATUS_TEXT = {
-    "running": "still running: another process holds the run directory's lock",
+_STATUS_TEXT: dict[str, str] = {
+    RunStatus.RUNNING: "still running: another process holds the run directory's lock",
     ENDED_ABNORMALLY: "its process ended before the run finished (killed, crashed, full disk)",
-    "interrupted": "interrupted (Ctrl-C) before it finished",
-    "stopped": "stopped early by its budget",
+    RunStatus.INTERRUPTED: "interrupted (Ctrl-C) before it finished",
+    RunStatus.STOPPED: "stopped early by its budget",
 }
 
 

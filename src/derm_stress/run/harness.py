@@ -53,6 +53,7 @@ from derm_stress.schema import (
     ModelEntry,
     ResultStatus,
     RunManifest,
+    RunStatus,
 )
 
 STORE_NAME = "results.sqlite"
@@ -465,8 +466,12 @@ def previous_run_state(out: Path) -> dict[str, Any] | None:
         previous = None
     except (OSError, ValueError):  # an unreadable manifest: a write that never finished
         return {"status": "unreadable manifest", "tidied": leftover}
-    if isinstance(previous, dict) and previous.get("status") == "running":
-        return {"started": previous.get("started"), "status": "running", "tidied": leftover}
+    if isinstance(previous, dict) and previous.get("status") == RunStatus.RUNNING:
+        return {
+            "started": previous.get("started"),
+            "status": RunStatus.RUNNING.value,
+            "tidied": leftover,
+        }
     return {"status": "left a temporary file", "tidied": True} if leftover else None
 
 
@@ -577,11 +582,11 @@ def _run_locked(
         versions=dict(_versions()),
         git_revision=_git_revision(),
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        status="running",
+        status=RunStatus.RUNNING,
         previous_run=previous,
     )
     _write_json(out / MANIFEST_NAME, manifest.to_dict())
-    status = "interrupted"
+    status = RunStatus.INTERRUPTED
     progress.start(summary.expected, [m.name for m in models])
     warnings: list[dict[str, str]] = []
     fingerprint: str | None = None
@@ -592,7 +597,7 @@ def _run_locked(
         )  # fmt: skip
         warnings = run_warnings(store)
         summary.input_warnings = len(warnings)
-        status = "stopped" if summary.stopped else "complete"
+        status = RunStatus.STOPPED if summary.stopped else RunStatus.COMPLETE
     finally:
         progress.stop()
         summary.seconds = time.perf_counter() - start

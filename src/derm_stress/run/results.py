@@ -32,9 +32,10 @@ from derm_stress.schema import (
     ConditionSpec,
     ResultStatus,
     RunManifest,
+    RunStatus,
 )
 
-ENDED_ABNORMALLY = "ended abnormally"  # status of a run found "running" with no process
+ENDED_ABNORMALLY = RunStatus.ENDED_ABNORMALLY  # a run found "running" with no process
 # a result's status as its code in ``ResultTable.status``
 MISSING, OK, UNPARSEABLE, ERROR, INPUT_ERROR = (s.code for s in STATUSES)
 _SCORED_CODE = np.zeros(len(STATUSES), bool)  # status code -> counts for accuracy
@@ -669,7 +670,7 @@ def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunD
             f"{STORE_NAME}); create one with 'derm-stress run CONFIG'"
         )
     manifest = read_manifest(manifest_path)
-    if manifest.status == "running" and lock_holder(path) is None:
+    if manifest.status == RunStatus.RUNNING and lock_holder(path) is None:
         # no process holds the run: it was killed (or the machine stopped) mid-run
         manifest = dataclasses.replace(manifest, status=ENDED_ABNORMALLY)
     if manifest.cases is None:  # written to the store as the run reached them
