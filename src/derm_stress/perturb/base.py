@@ -334,6 +334,7 @@ def describe(cls: type[Operator[Any]]) -> dict[str, Any]:
         "family": cls.family,
         "description": " ".join(doc.split()),
         "graded": cls.graded,
+        "capabilities": sorted(c.value for c in cls.capabilities),
         "options": dict(cls.options),
         "severities": {str(s): dict(p) for s, p in sorted(cls.severities.items())},
     }
