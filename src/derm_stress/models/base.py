@@ -17,6 +17,7 @@ from derm_stress.models.timeout import DEFAULT_TIMEOUT_S, CallGuard
 from derm_stress.parsing import parse_answer
 from derm_stress.perturb.condition import Probe
 
+# the statuses a model answer can have (a subset of ``derm_stress.schema.ResultStatus``)
 AnswerStatus = Literal["ok", "unparseable", "error"]
 
 

@@ -330,10 +330,9 @@ class AlbumentationsOperator(ImageOperator):
             raise InvalidArgument(f"{where}: {_one_line(exc)}") from None
         return row
 
-    @property
-    def label(self) -> str:
+    def make_label(self, with_severity: bool) -> str:
         text = f"{self.name}[{self.title}#{self.digest}]"
-        if self.graded or self.severity == 0:
+        if with_severity and (self.graded or self.severity == 0):
             text += f"@{self.severity}"
         return text
 

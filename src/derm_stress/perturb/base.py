@@ -18,6 +18,7 @@ import numpy as np
 
 from derm_stress.cases import Case, Note
 from derm_stress.errors import InvalidArgument, did_you_mean
+from derm_stress.schema import Capability
 
 T = TypeVar("T")
 Kind = Literal["image", "note"]
@@ -133,6 +134,9 @@ class Operator(ABC, Generic[T]):
     - ``kernel_version`` is bumped when ``apply`` changes the output bytes for the same parameters
       (a different kernel); conditions using it then get new store keys
       (``Condition.key_id``), so results perturbed by the old kernel are not reused.
+    - ``capabilities`` declares what the operator does (``derm_stress.schema.Capability``:
+      ``plants_diagnosis``, ``changes_geometry``, ...); metrics select conditions by it, so
+      a new operator that plants a diagnosis is measured as one without naming it anywhere.
     - ``configured`` is True for operators whose severity table comes from their
       configuration (a grid entry), not from the class, such as the albumentations bridge:
       they cannot be built from a name and a severity alone, so ``registry()`` leaves them
@@ -147,6 +151,7 @@ class Operator(ABC, Generic[T]):
     graded: ClassVar[bool] = True
     kernel_version: ClassVar[int] = 1
     configured: ClassVar[bool] = False
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     def __init__(self, severity: int = 3, **config: Any) -> None:
         if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)):
@@ -179,6 +184,17 @@ class Operator(ABC, Generic[T]):
     @property
     def label(self) -> str:
         """Short readable id used in condition ids, e.g. ``motion_blur@3``."""
+        return self.make_label(with_severity=True)
+
+    @property
+    def key_label(self) -> str:
+        """The label without severity, e.g. ``motion_blur``: the operator's part of the RNG
+        key, so the severities of one operator share their random draws."""
+        return self.make_label(with_severity=False)
+
+    def make_label(self, with_severity: bool) -> str:
+        """The label from the operator's name and non-default options, with ``@severity``
+        (graded operators, or severity 0) when ``with_severity``."""
         shown = {k: v for k, v in self.config.items() if v != self.options.get(k)}
         text = self.name
         if shown:
@@ -190,7 +206,7 @@ class Operator(ABC, Generic[T]):
                 )
                 + "]"
             )
-        if self.graded or self.severity == 0:
+        if with_severity and (self.graded or self.severity == 0):
             text += f"@{self.severity}"
         return text
 
@@ -318,6 +334,7 @@ def describe(cls: type[Operator[Any]]) -> dict[str, Any]:
         "family": cls.family,
         "description": " ".join(doc.split()),
         "graded": cls.graded,
+        "capabilities": sorted(c.value for c in cls.capabilities),
         "options": dict(cls.options),
         "severities": {str(s): dict(p) for s, p in sorted(cls.severities.items())},
     }

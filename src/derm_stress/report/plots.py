@@ -25,12 +25,7 @@ from matplotlib.colors import Normalize, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from derm_stress.metrics import (
-    BASELINE_ID,
-    ConditionMetrics,
-    image_op_and_severity,
-    split_condition,
-)
+from derm_stress.metrics import BASELINE_ID, ConditionMetrics
 
 plt.rcParams.update(
     {
@@ -96,7 +91,7 @@ def image_operators(metrics: Sequence[ConditionMetrics]) -> list[str]:
     """The single image operators of a grid, sorted (the toggles' operator indexes)."""
     ops = set()
     for m in metrics:
-        parsed = image_op_and_severity(split_condition(m.condition)[0])
+        parsed = m.spec.single_image_op
         if parsed is not None:
             ops.add(parsed[0])
     return sorted(ops)
@@ -114,15 +109,16 @@ def severity_curves(
     image-only baseline dashed in its colour."""
     models = list(models) if models is not None else list(dict.fromkeys(m.model for m in metrics))
     index = {(m.model, m.condition): m for m in metrics}
+    # the clean photo under each context, per model: severity 0 of every curve
+    clean_under = {(m.model, m.spec.context_label): m for m in metrics if m.spec.clean_image}
     curves: dict[tuple[str, str], dict[str, list[tuple[int, ConditionMetrics]]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for m in metrics:
-        image, context = split_condition(m.condition)
-        parsed = image_op_and_severity(image)
+        parsed = m.spec.single_image_op
         if parsed is None or _value(m, metric) is None:
             continue
-        curves[(parsed[0], context)][m.model].append((parsed[1], m))
+        curves[(parsed[0], m.spec.context_label)][m.model].append((parsed[1], m))
     if not curves:
         return None
     ops = image_operators(metrics)
@@ -146,7 +142,7 @@ def severity_curves(
                 continue
             mi = models.index(model)
             color = model_color(models, model)
-            clean = index.get((model, f"img=none|ctx={context}"))
+            clean = clean_under.get((model, context))
             pts = sorted(points, key=lambda p: p[0])
             severities = [0] if clean is not None and _value(clean, metric) is not None else []
             cells = ([clean] if severities else []) + [m for _, m in pts]
@@ -209,12 +205,12 @@ def context_chart(
 ) -> str | None:
     """Top-1 and top-k accuracy on clean photos under each context condition, one bar per
     model with its 95% interval."""
-    clean = [m for m in metrics if split_condition(m.condition)[0] == "none"]
-    contexts = list(dict.fromkeys(split_condition(m.condition)[1] for m in clean))
+    clean = [m for m in metrics if m.spec.clean_image]
+    contexts = list(dict.fromkeys(m.spec.context_label for m in clean))
     if len(contexts) < 2:
         return None
     models = list(models) if models is not None else list(dict.fromkeys(m.model for m in clean))
-    index = {(m.model, split_condition(m.condition)[1]): m for m in clean}
+    index = {(m.model, m.spec.context_label): m for m in clean}
     width = 0.8 / len(models)
     fig, axes = plt.subplots(
         # wide enough for the bars, never so wide that the page scales the text down
@@ -267,9 +263,8 @@ def severity_heatmap(metrics: Sequence[ConditionMetrics], model: str) -> str | N
     white by the cell's luminance."""
     cells: dict[str, dict[int, float]] = defaultdict(dict)
     for m in metrics:
-        image, context = split_condition(m.condition)
-        parsed = image_op_and_severity(image)
-        if m.model == model and context == "image_only" and parsed and m.delta_top1 is not None:
+        parsed = m.spec.single_image_op
+        if m.model == model and m.spec.image_only and parsed and m.delta_top1 is not None:
             cells[parsed[0]][parsed[1]] = 100 * m.delta_top1
     if not cells:
         return None

@@ -58,7 +58,7 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
                 "topk_correct": row.correct_at(k, level) if row.scored else None,
                 "match_level": best,
                 "triage": row.triage,
-                "status": row.status,
+                "status": row.status.value,
                 "error": row.error,
                 "confidences": ";".join("" if c is None else f"{c:g}" for c in row.confidences),
                 "raw_answer": answer.raw if answer else None,
@@ -74,8 +74,8 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
 def case_datasets(run: RunData) -> dict[str, str]:
     """Each case's dataset: the one its record names (runs of several datasets), else the
     run's single dataset."""
-    default = str((run.manifest.get("dataset") or {}).get("name") or "")
-    return {c["id"]: str(c.get("dataset") or default) for c in run.cases}
+    default = run.manifest.dataset.name
+    return {c.id: c.dataset or default for c in run.cases}
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection,

@@ -23,6 +23,7 @@ from typing import Any
 from derm_stress.errors import InvalidArgument, StoreDamaged
 from derm_stress.models.base import Answer
 from derm_stress.perturb.base import Applied
+from derm_stress.schema import ResultStatus
 
 SCHEMA_VERSION = 1
 # ``put`` commits when this many rows or seconds have gone by since the last commit (a
@@ -33,7 +34,7 @@ COMMIT_SECONDS = 1.0
 LEGACY_BATCH_JOURNAL = "openai-batches.sqlite"
 # statuses: ok / unparseable (the model answered) · error (the call failed; retried on
 # resume) · input_error (the case's input is unusable; retried only when the case changes)
-RETRIED_STATUSES = ("error",)
+RETRIED_STATUSES = (ResultStatus.ERROR.value,)
 
 
 # (key, model, case id, condition id, answer, applied records): one row for ``Store.put``
@@ -447,6 +448,6 @@ _ENCODER = json.JSONEncoder()
 
 
 def _status(answer: Answer) -> str:
-    if answer.status == "error" and answer.extra.get("input_error"):
-        return "input_error"
-    return answer.status
+    if answer.status == ResultStatus.ERROR.value and answer.extra.get("input_error"):
+        return ResultStatus.INPUT_ERROR.value
+    return ResultStatus(answer.status).value
