@@ -67,11 +67,12 @@ def ask(model: Model, case: Case, condition: Condition, seed: int = 0) -> tuple[
         raise RuntimeError(
             f"model {model.name!r} failed on {case.case_id} under {condition.id}: {answer.error}"
         )
+    entry = (answer, probe)
     with _CACHE_LOCK:
-        _CACHE[key] = (answer, probe)
+        _CACHE[key] = entry
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
-    return answer, probe
+    return entry
 
 
 def _condition(perturbation: Operator[Any] | Condition, context: str) -> Condition:
