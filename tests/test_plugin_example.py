@@ -47,7 +47,7 @@ def test_ops_lists_the_plugin_operators(site: Path) -> None:
     listed = _cli(site, "ops", "--json")
     assert listed.returncode == 0, listed.stderr
     ops = {op["name"]: op for op in json.loads(listed.stdout)}
-    assert ops["lens_fog"]["kind"] == "image" and ops["lens_fog"]["family"] == "optics"
+    assert ops["lens_fog"]["kind"] == "image" and ops["lens_fog"]["family"] == "capture"
     assert ops["round_age"]["kind"] == "note"
     table = _cli(site, "ops").stdout
     assert "lens_fog" in table and "round_age" in table

@@ -16,7 +16,7 @@ class LensFog(ImageOperator):
     """Fogged lens: the photo blended towards a milky grey (a cold phone camera)."""
 
     name = "lens_fog"
-    family = "optics"
+    family = "capture"
     # severity -> the parameters that grow with it (shown by `derm-stress ops`)
     severities: ClassVar[Mapping[int, Mapping[str, Any]]] = {
         1: {"amount": 0.08},
@@ -33,14 +33,15 @@ class LensFog(ImageOperator):
     def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
         amount = float(params["amount"])
         fogged = target.astype(np.float32) * (1.0 - amount) + 200.0 * amount
-        return np.clip(np.rint(fogged), 0, 255).astype(np.uint8)
+        out: np.ndarray = np.clip(np.rint(fogged), 0, 255).astype(np.uint8)
+        return out
 
 
 class RoundAge(NoteOperator):
     """The patient's age rounded to a coarse step, as a hurried history gives it."""
 
     name = "round_age"
-    family = "note_quality"
+    family = "messy"
     severities: ClassVar[Mapping[int, Mapping[str, Any]]] = {
         1: {"step": 5},
         2: {"step": 10},
