@@ -16,7 +16,6 @@ error naming both origins.
 from __future__ import annotations
 
 import importlib
-import inspect
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,17 +33,6 @@ class _Entry:
     target: str | None  # "module:attr" of a lazy entry
     value: Any = None
     loaded: bool = False
-
-
-def _caller_origin(depth: int = 3) -> str:
-    """``module`` of the code that registered an entry (for duplicate-name errors)."""
-    frame = inspect.currentframe()
-    for _ in range(depth):
-        if frame is None:
-            break
-        frame = frame.f_back
-    module = frame.f_globals.get("__name__", "?") if frame is not None else "?"
-    return f"module {module}"
 
 
 def _origin_of(value: Any) -> str:
@@ -101,7 +89,7 @@ class Registry(Generic[E]):
             given = obj
 
             def decorator(value: E) -> E:
-                self._add(given, value, None, _caller_origin(2))
+                self._add(given, value, None)
                 return value
 
             return decorator
@@ -109,7 +97,7 @@ class Registry(Generic[E]):
             if self._name_of is None:
                 raise TypeError(f"{self.what} entries need a name: register(obj, name=...)")
             name = self._name_of(obj)
-        self._add(name, obj, None, _caller_origin(2))
+        self._add(name, obj, None)
         return obj
 
     def register_lazy(self, name: str, target: str, origin: str | None = None) -> None:
@@ -119,16 +107,15 @@ class Registry(Generic[E]):
             raise ValueError(
                 f"a lazy {self.what} must be 'package.module:attribute', got {target!r}"
             )
-        self._add(name, None, target, origin or f"{target}")
+        self._add(name, None, target, origin or target)
 
-    def _add(self, name: str, value: Any, target: str | None, origin: str) -> None:
+    def _add(self, name: str, value: Any, target: str | None, origin: str | None = None) -> None:
         if not name:
             raise TypeError(f"a {self.what} name must be a non-empty string, got {name!r}")
-        entry = _Entry(origin, target)
+        entry = _Entry(origin or _origin_of(value), target)
         if target is None:
             self._validate(name, value)
             entry.value, entry.loaded = value, True
-            entry.origin = f"{_origin_of(value)} ({origin})"
         with self._lock:
             old = self._entries.get(name)
             if old is not None:
