@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from derm_stress.models.timeout import DEFAULT_TIMEOUT_S, CallGuard
 from derm_stress.parsing import parse_answer
@@ -105,6 +105,18 @@ class Activity:
     concurrency: int | None = None
 
 
+class BatchJournal(Protocol):
+    """Which remote batch holds which request (by a request id the adapter chooses), kept
+    with the run's results so that an interrupted run polls its pending batches instead of
+    submitting (and paying for) them again. Each change is durable when the call returns."""
+
+    def lookup(self, requests: Sequence[str]) -> dict[str, str]: ...
+
+    def record(self, model: str, batch_id: str, requests: Sequence[str]) -> None: ...
+
+    def forget(self, requests: Sequence[str]) -> None: ...
+
+
 class Model(ABC):
     """Base of every adapter.
 
@@ -174,9 +186,10 @@ class Model(ABC):
         """Live counters for the progress bar (``None``: nothing to show)."""
         return None
 
-    def use_journal(self, path: str) -> None:  # noqa: B027 - optional hook
-        """The run's store (SQLite file), for adapters that must remember work handed to a
-        remote service between runs (the OpenAI Batch API's batch ids)."""
+    def use_journal(self, journal: BatchJournal) -> None:  # noqa: B027 - optional hook
+        """The run's batch journal (a table of its results store), for adapters that must
+        remember work handed to a remote service between runs (the OpenAI Batch API's batch
+        ids)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources (connections, GPU memory)."""

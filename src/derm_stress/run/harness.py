@@ -402,7 +402,7 @@ def execute(
     photos with a side under ``min_image_side`` pixels are input errors."""
     progress = progress or RunProgress()
     for model in models:
-        model.use_journal(str(store.path))
+        model.use_journal(store.batch_journal())
         progress.activity(model.name, model.activity())  # retries shown from the first
     log = _CaseLog(store, dataset.name)
     store.clear_cases()
