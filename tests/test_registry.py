@@ -238,3 +238,35 @@ def test_property_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         properties.ask(model, case, Condition(), seed=seed)
     assert len(properties._CACHE) == 3
     assert [key[-1] for key in properties._CACHE] == [3, 4, 5]  # least recent dropped first
+
+
+def test_importing_derm_stress_reads_no_entry_points() -> None:
+    import os
+    import subprocess
+
+    script = textwrap.dedent(
+        """
+        import importlib.metadata as md
+        groups = []
+        real = md.entry_points
+        def spy(**kw):
+            groups.append(kw.get("group"))
+            return real(**kw)
+        md.entry_points = spy
+        import derm_stress.registry
+        derm_stress.registry.entry_points = spy
+        import derm_stress.cli, derm_stress.perturb, derm_stress.models, derm_stress.run
+        import derm_stress.report, derm_stress.datasets, derm_stress.testing
+        assert not [g for g in groups if g and g.startswith("derm_stress")], groups
+        from derm_stress.perturb import get_operator
+        get_operator("defocus")
+        assert "derm_stress.operators" in groups, groups
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True, text=True, timeout=120, check=False, env=dict(os.environ),
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
