@@ -180,7 +180,7 @@ def demo(out: Path, quiet: bool) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar or lines (CI logs).")
 @click.option(
     "--executor",
-    type=click.Choice(["local", "ray"]),
+    type=click.Choice(["local", "ray"]),  # = derm_stress.run.executors.EXECUTORS (a test checks)
     default="local",
     show_default=True,
     help="Where perturbation and local models run: this machine, or a Ray cluster.",

@@ -7,7 +7,7 @@ model under a condition, on the kept cases). ``compute_metrics`` evaluates every
 in ``PER_CONDITION`` for every (model, condition), the CSV exports write them after the
 built-in columns, and the report's "all conditions" table shows them as columns. Adding a
 metric is adding one definition to ``PER_CONDITION`` (and a test); see
-``docs/contributing-metric.md``.
+``CONTRIBUTING.md`` ("Adding a metric").
 
 A function returns a number (or None where undefined). With ``per_case=True`` it returns one
 value per paired case instead, and the metric is their mean with a seeded bootstrap interval

@@ -139,6 +139,13 @@ class Model(ABC):
     def __init__(self, name: str) -> None:
         self.name = name
 
+    @classmethod
+    def from_settings(cls, name: str, **settings: Any) -> Model:
+        """Build the model from a config entry's settings. The default passes them to the
+        constructor; an adapter whose config keys differ from its constructor's parameters
+        overrides this (its signature is then what the settings are checked against)."""
+        return cls(name, **settings)
+
     def call_with_timeout(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` on a worker thread, abandoned after ``timeout_s`` (raises
         ``CallTimeout``) or when the run is stopping (raises ``CallCancelled``)."""

@@ -7,6 +7,7 @@ them deterministically (``apply``). What was applied is an ``Applied`` record: p
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -17,7 +18,8 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 
 from derm_stress.cases import Case, Note
-from derm_stress.errors import InvalidArgument, did_you_mean
+from derm_stress.errors import InvalidArgument
+from derm_stress.registry import Registry
 from derm_stress.schema import Capability
 
 T = TypeVar("T")
@@ -165,9 +167,11 @@ class Operator(ABC, Generic[T]):
         unknown = sorted(set(config) - set(self.options))
         if unknown:
             allowed = ", ".join(sorted(self.options)) or "none"
+            close = difflib.get_close_matches(unknown[0], list(self.options), n=1, cutoff=0.6)
+            hint = f" did you mean {close[0]!r}?" if close else ""
             raise InvalidArgument(
-                f"{self.name}: unknown option {unknown[0]!r} (value {config[unknown[0]]!r}); "
-                f"allowed options: {allowed}"
+                f"{self.name}: unknown option {unknown[0]!r} (value {config[unknown[0]]!r});"
+                f"{hint} allowed options: {allowed}"
             )
         self.severity = int(severity)
         self.config: dict[str, Any] = {**self.options, **config}
@@ -255,36 +259,50 @@ def note_changes(before: Note, after: Note) -> tuple[tuple[str, Any, Any], ...]:
     return tuple((f, old[f], new[f]) for f in Note.field_names() if old[f] != new[f])
 
 
-_REGISTRY: dict[str, type[Operator[Any]]] = {}
-
-
-def register(cls: type[Operator[Any]]) -> type[Operator[Any]]:
-    """Class decorator adding an operator to the registry (duplicate names are an error)."""
-    if not (isinstance(cls, type) and issubclass(cls, Operator)):
-        raise TypeError(f"{cls!r} is not an Operator subclass")
-    if cls.name in _REGISTRY:
-        raise ValueError(f"operator name {cls.name!r} is already registered")
+def _check_operator(name: str, cls: type[Operator[Any]]) -> None:
+    if getattr(cls, "name", None) != name:
+        raise ValueError(
+            f"operator class {cls.__qualname__} has name {getattr(cls, 'name', None)!r}: "
+            f"register it under its name"
+        )
     missing = [s for s in range(1, MAX_SEVERITY + 1) if s not in cls.severities]
     if cls.graded and missing and not cls.configured:
         raise ValueError(f"operator {cls.name!r} has no severity table row for {missing}")
-    _REGISTRY[cls.name] = cls
-    return cls
+    if cls.kind not in ("image", "note"):
+        raise ValueError(f"operator {cls.name!r}: kind must be 'image' or 'note', got {cls.kind!r}")
+
+
+#: every operator, by name: the built-in ones (``@register``) and those installed packages
+#: publish in the ``derm_stress.operators`` entry point group (name = operator class)
+OPERATORS: Registry[type[Operator[Any]]] = Registry(
+    "operator",
+    Operator,
+    group="derm_stress.operators",
+    check=_check_operator,
+    name_of=lambda cls: cls.name,
+)
+
+
+def register(cls: type[Operator[Any]]) -> type[Operator[Any]]:
+    """Class decorator adding an operator to ``OPERATORS`` under its ``name`` (a duplicate
+    name, a class that is not an ``Operator`` or a missing severity row is an error)."""
+    if not (isinstance(cls, type) and issubclass(cls, Operator)):
+        raise TypeError(f"{cls!r} is not an Operator subclass")
+    return OPERATORS.register(cls, name=cls.name)
 
 
 def registry(*, configured: bool = False) -> dict[str, type[Operator[Any]]]:
-    """Name -> class for every registered operator (a copy).
+    """Name -> class for every registered operator (a copy), plugins included.
 
     Operators whose severity table is configured per use (``Operator.configured``) are
     included only with ``configured=True``: every other one can be built from its name.
     """
-    return {n: c for n, c in _REGISTRY.items() if configured or not c.configured}
+    return {n: c for n, c in OPERATORS.items() if configured or not c.configured}
 
 
 def get_operator(name: str) -> type[Operator[Any]]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise did_you_mean(name, _REGISTRY, "operator") from None
+    """The operator class called ``name``; an unknown name suggests close ones."""
+    return OPERATORS.get(name)
 
 
 def make_operator(name: str, severity: int | None = None, **config: Any) -> Operator[Any]:
