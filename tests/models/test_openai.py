@@ -128,11 +128,12 @@ def test_key_never_reaches_run_files_logs_or_report(
 
 
 def _journal(path: Path) -> set[str]:
+    """The batch ids recorded in the run's results store (read as another process would)."""
     if not path.exists():
         return set()
-    db = sqlite3.connect(path)
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        return {b for (b,) in db.execute("SELECT batch_id FROM openai_batches")}
+        return {b for (b,) in db.execute("SELECT batch_id FROM batches")}
     except sqlite3.OperationalError:  # not created yet
         return set()
     finally:
@@ -146,23 +147,25 @@ def test_batch_mode_resumes_polling_after_the_run_is_killed(
     with FakeOpenAIServer(batch_delay_s=4.0) as srv:
         config = _api_config(tmp_path, srv, mode="batch", batch_poll_s=0.05, batch_size=100)
         process = _cli("run", str(config), "--out", str(tmp_path / "run"), "--quiet")
-        journal_path = tmp_path / "run" / "openai-batches.sqlite"
+        store_path = tmp_path / "run" / "results.sqlite"
         deadline = time.time() + 120
-        while not _journal(journal_path) and time.time() < deadline and process.poll() is None:
+        while not _journal(store_path) and time.time() < deadline and process.poll() is None:
             time.sleep(0.05)
         process.kill()  # the batch is submitted and recorded, not yet complete
         process.wait(timeout=60)
         (batch_id,) = srv.batches
-        journal = _journal(journal_path)
-        db = sqlite3.connect(tmp_path / "run" / "results.sqlite")
+        journal = _journal(store_path)
+        db = sqlite3.connect(store_path)
         stored = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         db.close()
         assert journal == {batch_id} and stored == 0
+        assert not (tmp_path / "run" / "openai-batches.sqlite").exists()  # kept in the store
         summary = run(load_config(config), tmp_path / "run")
         assert len(srv.batches) == 1 and not srv.requests  # polled the same batch, no new one
     assert summary.calls == 12 and summary.model_errors == 0
     answers = load_run(tmp_path / "run").rows
     assert len(answers) == 12 and {r.differential[0] for r in answers} == {"MEL"}
+    assert _journal(store_path) == {batch_id}  # answered requests keep their batch id
 
 
 @pytest.mark.parametrize(

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from derm_stress.cases import Case
-from derm_stress.errors import CaseInputError, InvalidArgument
+from derm_stress.errors import CaseInputError, InvalidArgument, require
 from derm_stress.images import MIN_IMAGE_SIDE, load_image
 from derm_stress.models import ADAPTERS, Model, check_settings, make_model
 from derm_stress.models.base import Answer, AsyncModel
 from derm_stress.perturb.condition import Condition, Probe, build_probes
-
-EXECUTORS = ("local", "ray")
+from derm_stress.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -78,6 +77,11 @@ class Executor(ABC):
     #: cases perturbed ahead of the models (bounds memory: each holds its probes' photos)
     window: int = 2
 
+    @classmethod
+    @abstractmethod
+    def create(cls, address: str | None = None) -> Executor:
+        """The executor for the command line's ``--executor NAME [--address A]``."""
+
     @abstractmethod
     def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
         """Prepare the models of ``specs``; returns local instances (name, identity,
@@ -117,6 +121,12 @@ class LocalExecutor(Executor):
     one per model, so a model answers while the next cases are perturbed."""
 
     name = "local"
+
+    @classmethod
+    def create(cls, address: str | None = None) -> LocalExecutor:
+        if address is not None:
+            raise InvalidArgument("--address is for the Ray executor (--executor ray)")
+        return cls()
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
@@ -176,13 +186,14 @@ class RayExecutor(Executor):
 
     name = "ray"
 
+    @classmethod
+    def create(cls, address: str | None = None) -> RayExecutor:
+        return cls(address)
+
     def __init__(self, address: str | None = None, window: int | None = None) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise InvalidArgument(
-                "the Ray executor needs ray: pip install 'derm-stress[ray]'"
-            ) from None
+        require("ray", "ray", "the Ray executor")  # else MissingDependency, with the command
+        import ray
+
         self._ray = ray
         if not ray.is_initialized():
             ray.init(
@@ -308,11 +319,12 @@ class _RemoteModel(Model):
         raise RuntimeError(f"model {self.name!r} answers in its Ray actors")
 
 
+#: the executors, by the name ``--executor`` takes (built in only: no entry point group)
+EXECUTORS: Registry[type[Executor]] = Registry("executor", Executor, name_of=lambda c: c.name)
+EXECUTORS.register(LocalExecutor)
+EXECUTORS.register(RayExecutor)
+
+
 def make_executor(name: str, address: str | None = None) -> Executor:
-    if name == "local":
-        if address is not None:
-            raise InvalidArgument("--address is for the Ray executor (--executor ray)")
-        return LocalExecutor()
-    if name == "ray":
-        return RayExecutor(address)
-    raise InvalidArgument(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    """The executor called ``name`` (an unknown one: did-you-mean and the list)."""
+    return EXECUTORS.get(name).create(address)
