@@ -21,6 +21,8 @@ from typing import Any
 from derm_stress.cases import Case
 from derm_stress.errors import CaseInputError, InvalidArgument, require
 from derm_stress.images import MIN_IMAGE_SIDE, load_image
+from derm_stress.labels import ENV_VARIABLE as VOCABULARY_VARIABLE
+from derm_stress.labels import vocabulary
 from derm_stress.models import ADAPTERS, Model, check_settings, make_model
 from derm_stress.models.base import Answer, AsyncModel
 from derm_stress.perturb.condition import Condition, Probe, build_probes
@@ -182,7 +184,12 @@ class RayExecutor(Executor):
     ``ray: {replicas: N, num_gpus: G, num_cpus: C}``; the rest of the spec goes to the
     adapter as usual. Actors reserve no CPU unless ``num_cpus`` says so (reserving them on a
     small cluster would starve the perturbation tasks); requests the cluster cannot meet
-    are refused before anything starts, never left pending."""
+    are refused before anything starts, never left pending.
+
+    A run's ``vocabulary`` file reaches the cluster's workers through the tasks' and actors'
+    environment (``DERM_STRESS_VOCABULARY``): like the photos, it must be readable at the
+    same path on every node, and an actor that loads a different vocabulary (another file
+    at that path) refuses to start."""
 
     name = "ray"
 
@@ -205,12 +212,20 @@ class RayExecutor(Executor):
         cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
         self.window = window or 2 * cpus
         self._task = ray.remote(perturb_case)
+        self._runtime_env: dict[str, Any] = {}
         self._actors: list[list[Any]] = []
         self._next: list[int] = []
 
     def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
         ray = self._ray
         actor_class = ray.remote(_ModelActor)
+        # the run's vocabulary (``run`` exports its file for the run): workers load the same
+        file = os.environ.get(VOCABULARY_VARIABLE)
+        self._runtime_env = {"env_vars": {VOCABULARY_VARIABLE: file}} if file else {}
+        self._task = ray.remote(perturb_case)
+        if self._runtime_env:
+            self._task = self._task.options(runtime_env=self._runtime_env)
+        fingerprint = vocabulary().fingerprint
         plans = []
         for spec in specs:
             spec = dict(spec)
@@ -231,8 +246,10 @@ class RayExecutor(Executor):
         for spec, replicas, options in plans:
             actors = [
                 actor_class.options(
-                    num_gpus=options.get("num_gpus", 0), num_cpus=options.get("num_cpus", 0)
-                ).remote(spec)
+                    num_gpus=options.get("num_gpus", 0),
+                    num_cpus=options.get("num_cpus", 0),
+                    **({"runtime_env": self._runtime_env} if self._runtime_env else {}),
+                ).remote(spec, fingerprint)
                 for _ in range(replicas)
             ]
             self._actors.append(actors)
@@ -284,7 +301,15 @@ class RayExecutor(Executor):
 class _ModelActor:
     """A model living in a Ray worker: built once, answers batches."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, Any], vocabulary_fingerprint: str | None = None) -> None:
+        here = vocabulary()  # the packaged one, or the run's file through the environment
+        if vocabulary_fingerprint is not None and here.fingerprint != vocabulary_fingerprint:
+            file = os.environ.get(VOCABULARY_VARIABLE) or "the packaged vocabulary"
+            raise InvalidArgument(
+                f"this Ray worker's vocabulary ({file}, fingerprint {here.fingerprint}) is not "
+                f"the run's ({vocabulary_fingerprint}): the vocabulary file must be the same "
+                "at the same path on every node"
+            )
         self.model = make_model(spec)
 
     def describe(self) -> tuple[str, dict[str, Any], str, int]:
