@@ -149,8 +149,10 @@ class _CaseLog:
         self.digest = DatasetDigest(name)
         self.count = 0
 
-    def add(self, case: Case) -> str:
-        fingerprint = self.store.fingerprint(case)
+    def add(self, case: Case, fingerprint: str | None = None) -> str:
+        """Record ``case`` (``fingerprint``: its ``Store.fingerprint`` when known)."""
+        if fingerprint is None:
+            fingerprint = self.store.fingerprint(case)
         self.store.add_case(self.count, case_record(case, fingerprint).to_dict())
         self.digest.add(case, fingerprint)
         self.count += 1
@@ -280,8 +282,9 @@ class _Pipeline:
         a fresh store), so a resume costs little more than reading the cases."""
         if not self.lookahead:
             many = 1 if self.fresh else max(1, LOOKUP_KEYS // max(1, self.per_case))
-            for case in itertools.islice(remaining, many):
-                fingerprint = self.log.add(case)
+            batch = list(itertools.islice(remaining, many))
+            for case, known in zip(batch, self.store.fingerprints(batch), strict=True):
+                fingerprint = self.log.add(case, known)
                 todo: dict[tuple[int, str], str] = {}
                 for m, (model_hash, prompt_version) in enumerate(self.hashes):
                     keys = case_keys(

@@ -281,19 +281,34 @@ class Store:
         """``case.fingerprint()``, read from the store when the case's files are unchanged
         since it was computed (same ``Case.file_signature``): a resume then hashes no photo.
         A fingerprint computed here is kept with the next put or commit."""
-        signature = case.file_signature()
-        if signature is not None and self._fingerprints_known:
+        return self.fingerprints([case])[0]
+
+    def fingerprints(self, cases: Sequence[Case]) -> list[str]:
+        """``fingerprint`` for several cases, looked up in one query."""
+        signatures = [case.file_signature() for case in cases]
+        known: dict[str, str] = {}
+        wanted = [s for s in signatures if s is not None]
+        if wanted and self._fingerprints_known:
             with self._lock, _guard(self.path):
-                row = self._db.execute(
-                    "SELECT fingerprint FROM fingerprints WHERE signature = ?", (signature,)
-                ).fetchone()
-            if row is not None:
-                return str(row[0])
-        fingerprint = case.fingerprint()
-        if signature is not None:
-            with self._lock:
-                self._fingerprints.append((signature, fingerprint))
-        return fingerprint
+                for start in range(0, len(wanted), 900):
+                    chunk = wanted[start : start + 900]
+                    known.update(
+                        self._db.execute(
+                            "SELECT signature, fingerprint FROM fingerprints "
+                            f"WHERE signature IN ({','.join('?' * len(chunk))})",
+                            chunk,
+                        ).fetchall()
+                    )
+        found = []
+        for case, signature in zip(cases, signatures, strict=True):
+            fingerprint = known.get(signature) if signature is not None else None
+            if fingerprint is None:
+                fingerprint = case.fingerprint()
+                if signature is not None:
+                    with self._lock:
+                        self._fingerprints.append((signature, fingerprint))
+            found.append(str(fingerprint))
+        return found
 
     def complete_cases(self, digests: Sequence[str]) -> set[str]:
         """Which of these ``case_digest`` values were marked complete (``mark_complete``):
