@@ -171,12 +171,20 @@ def _normal_table() -> np.ndarray:
 _NORMAL = _normal_table()
 
 
+def _uniform16(noise_seed: int, count: int) -> np.ndarray:
+    """``count`` uniform 16-bit draws: the same values as
+    ``np.frombuffer(Generator(PCG64(noise_seed)).bytes(2 * count), "<u2")``, read straight
+    from the bit generator's 64-bit outputs (little-endian, as ``Generator.bytes`` orders
+    them) instead of through the three copies ``bytes`` makes: 3-4x faster."""
+    raw = np.random.PCG64(noise_seed).random_raw((count + 3) // 4).astype("<u8", copy=False)
+    out: np.ndarray = raw.view("<u2")[:count]
+    return out
+
+
 def standard_normal(shape: tuple[int, ...], noise_seed: int) -> np.ndarray:
     """Standard-normal float32 noise from ``noise_seed``, identical on every machine."""
-    rng = np.random.Generator(np.random.PCG64(noise_seed))
-    count = int(np.prod(shape))
-    index = np.frombuffer(rng.bytes(2 * count), dtype="<u2").reshape(shape)
-    out: np.ndarray = _NORMAL[index]
+    index = _uniform16(noise_seed, int(np.prod(shape))).reshape(shape)
+    out: np.ndarray = _NORMAL.take(index)
     return out
 
 
@@ -185,12 +193,11 @@ def gaussian_noise(img: np.ndarray, sigma: float, noise_seed: int) -> np.ndarray
 
     The noise is rounded to whole grey levels before it is added (the output is 8-bit).
     """
-    rng = np.random.Generator(np.random.PCG64(noise_seed))
-    index = np.frombuffer(rng.bytes(2 * img.size), dtype="<u2").reshape(img.shape)
     levels = np.rint(_NORMAL * np.float32(sigma)).astype(np.int16)
-    out = img.astype(np.int16)
-    out += levels[index]
-    return np.clip(out, 0, 255).astype(np.uint8)
+    noise = levels.take(_uniform16(noise_seed, img.size))
+    # OpenCV's saturating add (uint8 + int16 into uint8): the clipped sum, in one pass
+    out: np.ndarray = cv2.add(np.ascontiguousarray(img).reshape(-1), noise, dtype=cv2.CV_8U)
+    return out.reshape(img.shape)
 
 
 def add_brightness(img: np.ndarray, offset: float) -> np.ndarray:

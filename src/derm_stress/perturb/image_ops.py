@@ -132,6 +132,7 @@ class Defocus(ImageOperator):
 
     name = "defocus"
     family = "focus"
+    draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"radius_frac": 0.004},
         2: {"radius_frac": 0.008},
@@ -154,6 +155,7 @@ class GaussianBlur(ImageOperator):
     name = "gaussian_blur"
     family = "focus"
     kernel_version = 2  # 2: two float 1-D passes (about 0.5% of pixels differ by one grey level)
+    draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"sigma_frac": 0.003},
         2: {"sigma_frac": 0.006},
@@ -239,6 +241,7 @@ class JpegCompression(ImageOperator):
 
     name = "jpeg_compression"
     family = "capture"
+    draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"quality": 60},
         2: {"quality": 40},
@@ -546,6 +549,7 @@ class LowResolution(ImageOperator):
 
     name = "low_resolution"
     family = "capture"
+    draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"scale": 0.6},
         2: {"scale": 0.4},
