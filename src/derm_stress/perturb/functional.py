@@ -195,6 +195,8 @@ def gaussian_noise(img: np.ndarray, sigma: float, noise_seed: int) -> np.ndarray
     """
     levels = np.rint(_NORMAL * np.float32(sigma)).astype(np.int16)
     noise = levels.take(_uniform16(noise_seed, img.size))
+    if img.size < 4096:  # OpenCV would take a 1-4 element array for a scalar
+        return np.clip(img.reshape(-1) + noise, 0, 255).astype(np.uint8).reshape(img.shape)
     # OpenCV's saturating add (uint8 + int16 into uint8): the clipped sum, in one pass
     out: np.ndarray = cv2.add(np.ascontiguousarray(img).reshape(-1), noise, dtype=cv2.CV_8U)
     return out.reshape(img.shape)
