@@ -14,6 +14,9 @@ _LEVELS = np.arange(256, dtype=np.float64)
 _LEVELS.flags.writeable = False
 _UNIT = _LEVELS / 255.0
 _UNIT.flags.writeable = False
+# the sRGB levels in linear light (the first half of ``exposure``'s tone curve)
+_LINEAR = np.where(_UNIT <= 0.04045, _UNIT / 12.92, ((_UNIT + 0.055) / 1.055) ** 2.4)
+_LINEAR.flags.writeable = False
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
@@ -57,9 +60,7 @@ def apply_lut(img: np.ndarray, table: np.ndarray) -> np.ndarray:
 
 def exposure(img: np.ndarray, stops: float) -> np.ndarray:
     """Scale linear light by ``2**stops`` (sRGB-aware), as an over/under-exposed photo."""
-    x = _UNIT
-    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    linear = np.clip(linear * (2.0**stops), 0.0, 1.0)
+    linear = np.clip(_LINEAR * (2.0**stops), 0.0, 1.0)
     srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
     return apply_lut(img, _lut(srgb * 255.0))
 
@@ -329,8 +330,9 @@ def crop_resize(img: np.ndarray, keep: float, cx: float, cy: float) -> np.ndarra
     """Crop a window of ``keep`` of each side centred at (cx, cy) (fractions), resize back."""
     h, w = img.shape[:2]
     ch, cw = max(1, round(h * keep)), max(1, round(w * keep))
-    top = int(np.clip(round(cy * h - ch / 2), 0, h - ch))
-    left = int(np.clip(round(cx * w - cw / 2), 0, w - cw))
+    # min/max on Python ints: what np.clip gives, without its per-call cost on scalars
+    top = min(max(round(cy * h - ch / 2), 0), h - ch)
+    left = min(max(round(cx * w - cw / 2), 0), w - cw)
     crop = img[top : top + ch, left : left + cw]
     return cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
 

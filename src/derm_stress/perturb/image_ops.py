@@ -581,7 +581,7 @@ class MessagingApp(ImageOperator):
 
     def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
         scale, quality = self.level["scale"], self.level["quality"]
-        second = int(np.clip(round(quality * rng.uniform(0.85, 1.05)), 5, 95))
+        second = min(max(round(quality * rng.uniform(0.85, 1.05)), 5), 95)  # np.clip's value
         return {"passes": [[scale, quality], [round(float(rng.uniform(0.85, 1.0)), 4), second]]}
 
     def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
