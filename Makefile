@@ -33,6 +33,7 @@ lint: $(VENV)/.installed-dev
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src
+	MYPYPATH=src $(BIN)/mypy --strict examples/derm-stress-plugin-example/src
 
 # Retrain the bundled reference model (deterministic; writes src/derm_stress/models/reference/weights.npz).
 reference-model: $(VENV)/.installed

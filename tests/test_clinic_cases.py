@@ -308,4 +308,4 @@ def test_a_clinic_export_of_over_100_conditions_is_loaded_and_scored(
     with (tmp_path / "rows.csv").open() as fh:
         wrong = [r for r in csv.DictReader(fh) if r["topk_correct"] != "True"]
     detail = [(r["case_id"], r["diagnosis"], r["answer"]) for r in wrong]
-    assert base.topk is not None and base.topk >= 0.98, detail
+    assert not wrong, detail  # every one of the conditions, coded or written out

@@ -327,11 +327,15 @@ def test_hedged_against_authoritative_is_paired_per_case() -> None:
 def test_subgroups_by_age_band_and_sex() -> None:
     from derm_stress.metrics import subgroup_metrics
     from derm_stress.metrics.core import case_value
+    from derm_stress.schema import CaseRecord
 
-    assert case_value({"note": {"age": 39.5}}, "age_band") == "<40"
-    assert case_value({"note": {"age": 85}}, "age_band") == "80+"
-    assert case_value({"note": {"age": None}}, "age_band") is None
-    assert case_value({"note": {"sex": "female"}}, "sex") == "female"
+    def case(**note: object) -> CaseRecord:
+        return CaseRecord("c", "NEV", note=note)
+
+    assert case_value(case(age=39.5), "age_band") == "<40"
+    assert case_value(case(age=85), "age_band") == "80+"
+    assert case_value(case(age=None), "age_band") is None
+    assert case_value(case(sex="female"), "sex") == "female"
     ages = {"c0": 30, "c1": 45, "c2": 70, "c3": 72}
     rows = [_row(c, BASELINE_ID, "NEV", ("NEV",) if c != "c2" else ("MEL",)) for c in ages]
     manifest = {

@@ -16,7 +16,7 @@ for name in {BLOCK!r}:
     sys.modules[name] = None  # importing it now raises ImportError
 import derm_stress.cli, derm_stress.models, derm_stress.report, derm_stress.run
 from derm_stress.models import make_model
-from derm_stress.errors import InvalidArgument
+from derm_stress.errors import MissingDependency
 assert make_model({{"adapter": "reference"}}).name == "reference"
 # the openai adapter is core: its SDK client builds with no extra installed
 api = make_model({{"adapter": "openai", "model": "m", "api_key_env": None}})
@@ -25,8 +25,8 @@ api.close()
 for spec, hint in (({{"adapter": "hf", "path": "."}}, "[hf]"),):
     try:
         make_model(spec)
-    except InvalidArgument as exc:
-        assert hint in str(exc), exc
+    except MissingDependency as exc:  # an ImportError, and the project's own error
+        assert hint in str(exc) and isinstance(exc, ImportError), exc
     else:
         raise AssertionError("expected an install hint")
 from derm_stress.run import make_executor, to_dataframe
@@ -34,8 +34,8 @@ hints = ((lambda: make_executor("ray"), "[ray]"), (lambda: to_dataframe("x"), "[
 for call, hint in hints:
     try:
         call()
-    except InvalidArgument as exc:
-        assert hint in str(exc), exc
+    except MissingDependency as exc:  # an ImportError, and the project's own error
+        assert hint in str(exc) and isinstance(exc, ImportError), exc
     else:
         raise AssertionError("expected an install hint")
 print("ok")

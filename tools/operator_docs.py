@@ -88,6 +88,11 @@ def main() -> None:
         )
         for op in ops:
             lines += [f"### `{op['name']}` ({op['family']})", "", op["description"], ""]
+            if op["capabilities"]:
+                lines += [
+                    "Capabilities: " + ", ".join(f"`{c}`" for c in op["capabilities"]) + ".",
+                    "",
+                ]
             if op["options"]:
                 opts = ", ".join(f"`{k}` (default `{v}`)" for k, v in op["options"].items())
                 lines += [f"Options: {opts}.", ""]

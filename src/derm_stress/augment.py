@@ -29,7 +29,6 @@ registered by a user, unknown to this module, runs on images only and refuses ot
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -38,15 +37,12 @@ import numpy as np
 
 from derm_stress.cases import Case, Note
 from derm_stress.errors import InvalidArgument
-from derm_stress.perturb.albumentations_bridge import INSTALL_HINT
+from derm_stress.perturb.albumentations_bridge import import_albumentations
 from derm_stress.perturb.base import MAX_SEVERITY, Operator, get_operator, make_operator
 from derm_stress.perturb.image_ops import check_image
 
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no PyPI version check on import
-try:
-    import albumentations as A
-except ImportError as exc:  # the install command, as for every optional extra
-    raise ImportError(f"derm_stress.augment needs albumentations: {INSTALL_HINT}") from exc
+import_albumentations("derm_stress.augment")  # MissingDependency (an ImportError) with the command
+import albumentations as A  # noqa: E402  (already imported, without its PyPI version check)
 
 __all__ = [
     "GEOMETRIC",

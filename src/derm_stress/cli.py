@@ -22,6 +22,7 @@ from derm_stress.errors import (
     EXIT_USAGE,
     DermStressError,
 )
+from derm_stress.schema import RunStatus
 
 DEFAULT_RUNS = Path("runs")
 DEFAULT_MAX_ERROR_RATE = 0.05  # derm_stress.run.outcome (not imported here: startup time)
@@ -73,7 +74,7 @@ def _echo_summary(summary: Any) -> None:
 def _echo_previous(previous: dict[str, Any] | None, where: Path) -> None:
     if previous is None:
         return
-    if previous.get("status") == "running":
+    if previous.get("status") == RunStatus.RUNNING:
         started = f" (started {previous['started']})" if previous.get("started") else ""
         click.echo(
             f"note: the previous run in {where}{started} ended abnormally (killed or "
@@ -179,7 +180,7 @@ def demo(out: Path, quiet: bool) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar or lines (CI logs).")
 @click.option(
     "--executor",
-    type=click.Choice(["local", "ray"]),
+    type=click.Choice(["local", "ray"]),  # = derm_stress.run.executors.EXECUTORS (a test checks)
     default="local",
     show_default=True,
     help="Where perturbation and local models run: this machine, or a Ray cluster.",
@@ -277,7 +278,7 @@ def report(run_dir: Path, out: Path | None, redact_notes: bool, other: Path | No
     from derm_stress.run.results import ENDED_ABNORMALLY
 
     run = load_run(run_dir)  # once, for the report and the comparison
-    if run.manifest.get("status") == ENDED_ABNORMALLY:
+    if run.manifest.status == ENDED_ABNORMALLY:
         click.echo(
             f"note: the run in {run_dir} ended abnormally (its manifest says running, no "
             "process holds it); the report shows what was stored. Run the config again "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import reprlib
 from collections.abc import Iterable
+from types import ModuleType
 from typing import Any
 
 # Exit statuses of the command line (documented in the README and `derm-stress run --help`).
@@ -33,6 +35,31 @@ class UnknownName(InvalidArgument, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class MissingDependency(DermStressError, ImportError):
+    """An optional dependency is not installed; the message gives the install command.
+    Raised only by ``require``."""
+
+
+class PluginError(DermStressError):
+    """A registered entry (an entry point of an installed package, or a lazy entry) cannot
+    be loaded or is not what its registry takes; the message names where it came from."""
+
+
+def require(
+    module: str, extra: str, what: str, needs: str | None = None, note: str = ""
+) -> ModuleType:
+    """Import ``module`` for ``what``, or raise ``MissingDependency`` with the install
+    command of the extra that brings it: the one way an optional dependency is imported.
+    ``needs`` names the packages in the message (default: the module)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependency(
+            f"{what} needs {needs or module}: pip install 'derm-stress[{extra}]'{note}",
+            name=module,
+        ) from exc
 
 
 class DatasetError(DermStressError):

@@ -201,7 +201,7 @@ def test_a_file_target_is_read_relative_to_the_config(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = load_run(elsewhere / "out")
     assert [r.differential for r in data.rows] == [("MEL", "NEV")] * 2
-    assert data.manifest["models"][0]["identity"]["target"] == "models/mine.py:answer"
+    assert data.manifest.models[0].identity["target"] == "models/mine.py:answer"
 
 
 def test_a_missing_file_or_module_says_where_it_looked(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from derm_stress.labels import label, vocabulary
 from derm_stress.perturb import derive_rng, describe, make_operator, registry, replay
 from derm_stress.perturb.base import Applied
 from derm_stress.perturb.note_ops import lookalikes_for
+from derm_stress.schema import Capability
 
 # name -> options needed to construct it (beyond severity)
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -273,6 +274,8 @@ def test_describe_lists_severity_tables_and_docstrings_carry_them() -> None:
     for name, cls in registry().items():
         info = describe(cls)
         assert info["kind"] in ("image", "note") and info["description"]
+        # what metrics select conditions by: declared by every built-in operator
+        assert info["capabilities"] and set(info["capabilities"]) <= {c.value for c in Capability}
         if cls.graded:
             assert sorted(info["severities"]) == ["1", "2", "3", "4", "5"]
             assert "Severity table" in (cls.__doc__ or ""), name

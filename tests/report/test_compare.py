@@ -6,7 +6,6 @@ import csv
 import math
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -16,6 +15,7 @@ from derm_stress.models.base import Answer
 from derm_stress.report.compare import compare_runs
 from derm_stress.run.results import Row, RunData, load_run
 from derm_stress.run.store import Result
+from derm_stress.schema import CaseRecord
 from tests.test_cli import cli
 
 TRUTH = {"c1": "MEL", "c2": "BCC", "c3": "NEV", "c4": "SEK", "c5": "ACK"}
@@ -103,13 +103,13 @@ def test_compare_from_the_command_line(tmp_path: Path) -> None:
     }
     # B always says melanoma: its top-1 is the share of melanomas among the 12 cases
     data = next(r for r in rows if r["condition"] == BASELINE_ID)
-    melanomas = sum(c["diagnosis"] == "MEL" for c in _cases(tmp_path / "b"))
+    melanomas = sum(c.diagnosis == "MEL" for c in _cases(tmp_path / "b"))
     assert int(data["n"]) == 12 and float(data["top1_b"]) == pytest.approx(melanomas / 12)
     delta = float(data["top1_b"]) - float(data["top1_a"])
     assert float(data["delta_top1"]) == pytest.approx(delta)
 
 
-def _cases(run_dir: Path) -> list[dict[str, Any]]:
+def _cases(run_dir: Path) -> list[CaseRecord]:
     return load_run(run_dir).cases
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from derm_stress.metrics import BASELINE_ID, ConditionMetrics
+from derm_stress.perturb.condition import spec_from_id
 from derm_stress.report.plots import PALETTE, _luminance, severity_curves, severity_heatmap
 
 FIELDS = ConditionMetrics.__dataclass_fields__
@@ -15,7 +16,8 @@ def _m(model: str, condition: str, top1: float, delta: float | None = None) -> C
     values.update(
         model=model, condition=condition, n=10, top1=top1, top1_ci=(top1 - 0.1, top1 + 0.1),
         topk=top1, topk_ci=None, unparseable=0, errors=0, input_errors=0, missing=0,
-        paired_n=10, delta_top1=delta, delta_top1_ci=None,
+        paired_n=10, delta_top1=delta, delta_top1_ci=None, extra={},
+        spec=spec_from_id(condition),
     )  # fmt: skip
     return ConditionMetrics(**values)  # type: ignore[arg-type]
 

@@ -73,3 +73,9 @@ def huge(probe: Probe) -> str:
 def spreadsheet(probe: Probe) -> str:
     """An answer a spreadsheet would run as a formula."""
     return '=HYPERLINK("http://evil.example","melanoma")'
+
+
+def local_term(probe: Probe) -> str:
+    """Answers with a synonym only a run's own vocabulary file knows (see LOCAL_VOCABULARY in
+    test_resilience.py)."""
+    return "1. Schuppenflechte\n2. melanoma"

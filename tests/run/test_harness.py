@@ -38,7 +38,7 @@ def test_run_twice_makes_no_calls_the_second_time(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["versions"]["numpy"]
     assert "cases" not in manifest  # case records live in the store, written as reached
-    assert len(data.cases) == 8 and data.cases[0]["fingerprint"]
+    assert len(data.cases) == 8 and data.cases[0].fingerprint
     dataset = load_dataset({"limit": 8}, tmp_path)
     assert manifest["dataset"]["fingerprint"] == dataset.fingerprint()
 
@@ -122,7 +122,7 @@ def test_bad_inputs_cost_only_their_case(
     assert "image file not found" in (by_case["missing"].error or "")
     assert "cannot decode image" in (by_case["corrupt"].error or "")
     assert by_case["good1"].status == by_case["good2"].status == "ok"
-    issues = {i["source"]: i["reason"] for i in data.manifest["dataset"]["issues"]}
+    issues = {i["source"]: i["reason"] for i in data.manifest.dataset.issues}
     assert "unknown diagnosis label 'eczemoid thing'" in issues["label"]
     assert "outside the manifest's folder" in issues["outside"]
     # input errors are final until the case changes: a rerun makes no calls

@@ -368,8 +368,8 @@ def test_tiny_photos_are_input_errors_and_animations_warn(
     errors = {r.case_id: r.error for r in data.rows if r.status == "input_error"}
     assert set(errors) == {"dot", "strip"}
     assert "is 1x1 px, under the minimum side of 32 px" in str(errors["dot"])
-    assert [w["case"] for w in data.manifest["input_warnings"]] == ["anim"]
-    assert "has 3 frames (GIF); the first is used" in data.manifest["input_warnings"][0]["warning"]
+    assert [w["case"] for w in data.manifest.input_warnings] == ["anim"]
+    assert "has 3 frames (GIF); the first is used" in data.manifest.input_warnings[0]["warning"]
     # the minimum is configurable
     config = _write(
         tmp_path / "c.yaml", {"dataset": {"manifest": "cases.csv", "min_image_side": 16}}

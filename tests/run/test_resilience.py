@@ -251,6 +251,27 @@ def test_ray_executor_on_a_real_cluster_equals_the_local_executor(
     assert manifest["executor"] == "ray"
 
 
+LOCAL_VOCABULARY = "entries:\n  PSORIASIS:\n    add_synonyms: [schuppenflechte]\n"
+
+
+def test_ray_workers_parse_with_the_runs_vocabulary_file(tmp_path: Path, ray_cluster: str) -> None:
+    """The cluster was started before the run: its workers see the run's vocabulary file
+    only because the executor hands it to them."""
+    (tmp_path / "local.yaml").write_text(LOCAL_VOCABULARY)
+    model = {"name": "local", "adapter": "callable", "target": "tests.run.helpers:local_term"}
+    config = _config(tmp_path, models=[model], vocabulary="local.yaml", image=["none"])
+    process = _cli(
+        "run", str(config), "--out", str(tmp_path / "ray"), "--quiet",
+        "--executor", "ray", "--address", ray_cluster, env=RAY_ENV,
+    )  # fmt: skip
+    _stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr
+    results = _results(tmp_path / "ray").values()
+    differentials = [json.loads(payload)[1] for _, payload in results]
+    assert len(differentials) == 60  # 30 cases x (image only, misleading referral)
+    assert {d[0] for d in differentials} == {"PSORIASIS"}
+
+
 def test_ray_refuses_actors_the_cluster_cannot_place(
     ray_cluster: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

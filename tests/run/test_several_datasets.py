@@ -60,8 +60,8 @@ def test_two_datasets_in_one_run_resume_and_extend(
     first = run(load_config(_write(tmp_path, two)), tmp_path / "run")
     assert first.expected == (6 + 5) * 2 and first.calls == 22
     data = load_run(tmp_path / "run")
-    assert {c["dataset"] for c in data.cases} == {"benchmark", "clinic"}
-    assert all(c["id"].split("/")[0] == c["dataset"] for c in data.cases)
+    assert {c.dataset for c in data.cases} == {"benchmark", "clinic"}
+    assert all(c.id.split("/")[0] == c.dataset for c in data.cases)
     # adding a dataset computes only its results; the others are reused
     three = [*two, {"name": "more", "sample": "pad_ufes_20", "limit": 1}]
     _truth(three, tmp_path)

@@ -21,14 +21,13 @@ from derm_stress.metrics.core import (
     BASELINE_ID,
     CI,
     ConditionMetrics,
-    image_op_and_severity,
     referral_adoption,
     referral_counterparts,
-    split_condition,
 )
 from derm_stress.metrics.stats import bootstrap_ci, mcnemar_exact
 from derm_stress.perturb.base import derive_seed
-from derm_stress.run.results import PLANTING_OPS, RunData
+from derm_stress.run.results import RunData
+from derm_stress.schema import Capability
 
 RESAMPLES = 1000
 DEGRADED = "every degraded photo"  # the image label of pooled context benefits
@@ -84,9 +83,8 @@ def decay(run: RunData, metrics: Sequence[ConditionMetrics]) -> list[Decay]:
         grid = []
         per_op: dict[str, list[ConditionMetrics]] = defaultdict(list)
         for m in metrics:
-            image, context = split_condition(m.condition)
-            parsed = image_op_and_severity(image)
-            if m.model == model and context == "image_only" and parsed is not None:
+            parsed = m.spec.single_image_op
+            if m.model == model and m.spec.image_only and parsed is not None:
                 grid.append(t.conditions.index(m.condition))
                 per_op[parsed[0]].append(m)
         if not grid:
@@ -96,7 +94,7 @@ def decay(run: RunData, metrics: Sequence[ConditionMetrics]) -> list[Decay]:
         hit = t.rank[mi] == 1
         grid_hits = hit[grid][:, paired].mean(axis=0)  # per case, share of the grid right
         base_hits = hit[bi][paired].astype(float)
-        seed = derive_seed("decay", int(run.manifest["seed"]), model)
+        seed = derive_seed("decay", run.seed, model)
         relative = relative_ci = None
         if base_hits.sum() > 0:
             relative = float(grid_hits.sum() / base_hits.sum())
@@ -106,7 +104,7 @@ def decay(run: RunData, metrics: Sequence[ConditionMetrics]) -> list[Decay]:
         mean_delta_ci = bootstrap_ci(diffs, seed + 1) if diffs.size else None
         harms = []
         for op, ms in per_op.items():
-            deltas = [(image_op_and_severity(split_condition(m.condition)[0]), m) for m in ms]
+            deltas = [(m.spec.single_image_op, m) for m in ms]
             rows = sorted(
                 (p[1], m) for p, m in deltas if p is not None and m.delta_top1 is not None
             )
@@ -155,20 +153,27 @@ class ContextBenefit:
 
 def context_benefit(run: RunData) -> list[ContextBenefit]:
     t = run.table
-    index = {c: i for i, c in enumerate(t.conditions)}
-    images = list(dict.fromkeys(split_condition(c)[0] for c in t.conditions))
+    # per photo (image label): its image-only condition and its note-as-given condition
+    image_only: dict[str, int] = {}
+    with_note: dict[str, int] = {}
+    for i, spec in enumerate(run.conditions):
+        if spec.image_only:
+            image_only.setdefault(spec.image_label, i)
+        elif not spec.note:
+            with_note.setdefault(spec.image_label, i)
+    images = list(dict.fromkeys(spec.image_label for spec in run.conditions))
     out = []
     for mi, model in enumerate(t.models):
         scored, hit = t.scored[mi], (t.rank[mi] == 1).astype(np.int8)
-        clean = (index.get("img=none|ctx=image_only"), index.get("img=none|ctx=full"))
+        clean = (image_only.get("none"), with_note.get("none"))
         pooled: list[np.ndarray] = []  # per degraded photo condition: gain, NaN if unpaired
         for image in images:
-            io, full = index.get(f"img={image}|ctx=image_only"), index.get(f"img={image}|ctx=full")
+            io, full = image_only.get(image), with_note.get(image)
             if io is None or full is None:
                 continue
             paired = scored[io] & scored[full]
             gain = hit[full] - hit[io]
-            seed = derive_seed("context", int(run.manifest["seed"]), model, image)
+            seed = derive_seed("context", run.seed, model, image)
             values = gain[paired]
             if image != "none":
                 pooled.append(np.where(paired, gain, np.nan))
@@ -193,7 +198,7 @@ def context_benefit(run: RunData) -> list[ContextBenefit]:
             stack = np.vstack(pooled)
             known = ~np.isnan(stack).all(axis=0)
             per_case = np.nanmean(stack[:, known], axis=0) if known.any() else np.zeros(0)
-            seed = derive_seed("context", int(run.manifest["seed"]), model, "degraded")
+            seed = derive_seed("context", run.seed, model, "degraded")
             out.append(
                 ContextBenefit(
                     model,
@@ -246,21 +251,15 @@ def authority(
     counterparts = referral_counterparts(run.conditions)
     levels: list[tuple[int, int, int]] = []  # (severity, condition, counterpart)
     for ci, cond in enumerate(run.conditions):
-        if ci not in counterparts or split_condition(t.conditions[ci])[0] != "none":
+        if ci not in counterparts or not cond.clean_image:
             continue
-        notes = cond.get("note") or []
-        planting = [n for n in notes if isinstance(n, dict) and n.get("op") in PLANTING_OPS]
-        if len(notes) == 1 and planting:  # the referral alone on the full note
-            levels.append((int(planting[0].get("severity", 0)), ci, counterparts[ci]))
-    if not levels and all("note" not in c for c in run.conditions):  # bare ids (tests)
-        for ci, ref in counterparts.items():
-            image, context = split_condition(t.conditions[ci])
-            if image == "none" and "@" in context:
-                levels.append((int(context.rsplit("@", 1)[1]), ci, ref))
+        planting = [n for n in cond.note if Capability.PLANTS_DIAGNOSIS in n.capabilities]
+        if len(cond.note) == 1 and planting:  # the referral alone on the full note
+            levels.append((planting[0].severity, ci, counterparts[ci]))
     levels.sort()
     points, contrasts = [], []
     keep = np.ones(len(t.cases), bool)
-    seed0 = int(run.manifest["seed"])
+    seed0 = run.seed
     by_cell = {(m.model, m.condition): m for m in metrics}
     for mi, model in enumerate(t.models):
         scored, hit = t.scored[mi], (t.rank[mi] == 1).astype(np.int8)

@@ -11,30 +11,30 @@ run always gives the same numbers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Container, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from derm_stress.labels import TRIAGE_LEVELS
+from derm_stress.metrics.definitions import Cell, per_condition_extras
 from derm_stress.metrics.stats import bootstrap_ci, expected_calibration_error, mcnemar_exact
 from derm_stress.perturb.base import derive_seed
-from derm_stress.perturb.condition import image_op_and_severity as image_op_and_severity
+from derm_stress.perturb.condition import BASELINE
+from derm_stress.perturb.condition import BASELINE_ID as BASELINE_ID
+from derm_stress.perturb.condition import FULL_ID as FULL_ID
 from derm_stress.run.results import (
     ERROR,
     INPUT_ERROR,
     MISSING,
-    OK,
-    PLANTING_OPS,
     RANK_DEPTH,
     SCORE_LEVELS,
     UNPARSEABLE,
     ResultTable,
     RunData,
 )
+from derm_stress.schema import Capability, CaseRecord, ConditionSpec
 
-BASELINE_ID = "img=none|ctx=image_only"
-FULL_ID = "img=none|ctx=full"
 CI = tuple[float, float]
 
 
@@ -82,15 +82,21 @@ class ConditionMetrics:
     top1_group: float | None = None
     topk_group: float | None = None
     topk_group_ci: CI | None = None
+    # the metrics of ``derm_stress.metrics.definitions.PER_CONDITION``, by name
+    extra: Mapping[str, object] = field(default_factory=dict, compare=False)
+    # the condition, structured (not a CSV column)
+    spec: ConditionSpec = field(default_factory=lambda: BASELINE.spec, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Every column: the fixed metrics, then the extension metrics (``extra``)."""
+        out: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_COLUMNS
+        }
+        out.update(self.extra)
+        return out
 
 
-def split_condition(condition_id: str) -> tuple[str, str]:
-    """``img=...|ctx=...`` -> (image label, context label)."""
-    image, _, context = condition_id.partition("|")
-    return image.removeprefix("img="), context.removeprefix("ctx=")
+_NOT_COLUMNS = ("extra", "spec")
 
 
 def _share(mask: np.ndarray) -> float | None:
@@ -102,6 +108,23 @@ def _mean_ci(values: np.ndarray, seed: int, interval: bool) -> tuple[float | Non
     if not values.size:
         return None, None
     return float(values.mean()), bootstrap_ci(values, seed) if interval else None
+
+
+def paired_difference(
+    after: np.ndarray, before: np.ndarray, seed: int, interval: bool = True
+) -> tuple[float | None, CI | None, np.ndarray]:
+    """The paired difference ``after - before`` of two boolean arrays over the same cases:
+    its mean, a seeded case-bootstrap interval (None without ``interval`` or cases), and the
+    per-case differences (-1, 0, 1). Every paired figure (against the baseline here, between
+    two runs in ``report.compare``) comes from this function."""
+    d = after.astype(np.int8) - before.astype(np.int8)
+    mean, ci = _mean_ci(d, seed, interval)
+    return mean, ci, d
+
+
+def mcnemar_of(differences: np.ndarray) -> float:
+    """Exact McNemar test of paired per-case differences (-1, 0, 1) from ``paired_difference``."""
+    return mcnemar_exact(int((differences == -1).sum()), int((differences == 1).sum()))
 
 
 def _rank_of(ranked: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -129,32 +152,19 @@ def referral_adoption(
     return adopted
 
 
-def referral_counterparts(conditions: Sequence[dict[str, object]]) -> dict[int, int]:
-    """Condition index -> the index of the same condition without its planting note
-    operator (a misleading referral), for conditions that have one in the grid."""
-    ids = [str(c["id"]) for c in conditions]
-
-    def shape(c: dict[str, object], drop: bool) -> tuple[str, str, str]:
-        notes = [n for n in c.get("note", []) or [] if isinstance(n, dict)]  # type: ignore[attr-defined]
-        kept = [n for n in notes if not (drop and n.get("op") in PLANTING_OPS)]
-        return (repr(c.get("image")), str(c.get("context")), repr(kept))
-
+def referral_counterparts(conditions: Sequence[ConditionSpec]) -> dict[int, int]:
+    """Condition index -> the index of the same condition without its note operators that
+    plant a diagnosis (capability ``plants_diagnosis``, such as a misleading referral), for
+    conditions that have one in the grid."""
+    index: dict[str, int] = {}
+    for i, c in enumerate(conditions):
+        index.setdefault(c.shape(), i)
     out: dict[int, int] = {}
-    if all("note" in c for c in conditions):  # structured descriptions (run manifests)
-        index = {shape(c, False): i for i, c in enumerate(conditions)}
-        for i, c in enumerate(conditions):
-            notes = c.get("note") or []
-            if any(isinstance(n, dict) and n.get("op") in PLANTING_OPS for n in notes):  # type: ignore[attr-defined]
-                j = index.get(shape(c, True))
-                if j is not None:
-                    out[i] = j
-        return out
-    for i, cid in enumerate(ids):  # bare ids: a single planting operator on the note
-        image, context = split_condition(cid)
-        if context.split("@")[0].split("[")[0] in PLANTING_OPS:
-            full = f"img={image}|ctx=full"
-            if full in ids:
-                out[i] = ids.index(full)
+    for i, c in enumerate(conditions):
+        if any(Capability.PLANTS_DIAGNOSIS in op.capabilities for op in c.note):
+            j = index.get(c.shape(drop=Capability.PLANTS_DIAGNOSIS))
+            if j is not None:
+                out[i] = j
     return out
 
 
@@ -167,42 +177,43 @@ def _condition_metrics(
     k: int,
     reference_triage: np.ndarray,
     run_seed: int,
+    spec: ConditionSpec,
     counterpart: int | None = None,
     intervals: bool = True,
 ) -> ConditionMetrics:
     model, condition = t.models[mi], t.conditions[ci]
     seed = derive_seed("metrics", run_seed, model, condition)
     status = t.status[mi, ci]
-    scored = keep & ((status == OK) | (status == UNPARSEABLE))
+    scored = keep & t.scored[mi, ci]
     hit1 = (t.rank[mi, ci] == 1) & scored
     hitk = (t.rank[mi, ci] >= 1) & (t.rank[mi, ci] <= k) & scored
     top1, top1_ci = _mean_ci(hit1[scored], seed, intervals)
     topk, topk_ci = _mean_ci(hitk[scored], seed + 1, intervals)
     if bi is not None:
-        base_status = t.status[mi, bi]
-        paired = scored & keep & ((base_status == OK) | (base_status == UNPARSEABLE))
+        paired = scored & keep & t.scored[mi, bi]
         base1, base_rank = t.rank[mi, bi] == 1, t.rank[mi, bi]
         basek = (base_rank >= 1) & (base_rank <= k)
     else:
         paired = np.zeros_like(scored)
         base1 = basek = paired
-    d1 = hit1[paired].astype(np.int8) - base1[paired].astype(np.int8)
-    dk = hitk[paired].astype(np.int8) - basek[paired].astype(np.int8)
-    delta_top1, delta_top1_ci = _mean_ci(d1, seed + 2, intervals)
-    delta_topk, delta_topk_ci = _mean_ci(dk, seed + 3, intervals)
+    delta_top1, delta_top1_ci, d1 = paired_difference(
+        hit1[paired], base1[paired], seed + 2, intervals
+    )
+    delta_topk, delta_topk_ci, _ = paired_difference(
+        hitk[paired], basek[paired], seed + 3, intervals
+    )
     is_baseline = condition == BASELINE_ID
     mcnemar = None
     if paired.any() and not is_baseline:
-        mcnemar = mcnemar_exact(int((d1 == -1).sum()), int((d1 == 1).sum()))
+        mcnemar = mcnemar_of(d1)
     flip = None
     if bi is not None and not is_baseline:
         flip = _share(t.top1[mi, ci][paired] != t.top1[mi, bi][paired])
     base_top1 = _share(base1[paired])
     this_top1 = _share(hit1[paired])
     relative = this_top1 / base_top1 if base_top1 and this_top1 is not None else None
-    _, context = split_condition(condition)
     harm = None
-    if context not in ("image_only", "full"):
+    if spec.note_perturbed:  # a corrupted note
         harm = _share(~hit1[paired & base1])
     adoption, adoption_ci = _mean_ci(
         referral_adoption(t, mi, ci, counterpart, keep).astype(np.int8), seed + 4, intervals
@@ -238,6 +249,9 @@ def _condition_metrics(
     tokens = tokens[tokens >= 0]
     cost = t.cost[mi, ci][answered]
     cost = cost[~np.isnan(cost)]
+    extra = per_condition_extras(
+        Cell(t, mi, ci, bi, spec, keep, scored, paired, k, seed, intervals)
+    )
     return ConditionMetrics(
         model=model,
         condition=condition,
@@ -276,13 +290,15 @@ def _condition_metrics(
         top1_group=levels["group"][0],
         topk_group=levels["group"][2],
         topk_group_ci=levels["group"][1],
+        extra=extra,
+        spec=spec,
     )
 
 
 def reference_triage(run: RunData) -> np.ndarray:
     """Each case's reference triage as an index into ``TRIAGE_LEVELS`` (-1: unknown)."""
     levels: dict[str | None, int] = {level: i for i, level in enumerate(TRIAGE_LEVELS)}
-    return np.array([levels.get(c.get("triage"), -1) for c in run.cases], dtype=np.int8)
+    return np.array([levels.get(c.triage, -1) for c in run.cases], dtype=np.int8)
 
 
 def compute_metrics(
@@ -296,8 +312,9 @@ def compute_metrics(
     keep = np.ones(len(t.cases), bool) if keep is None else keep
     triage = reference_triage(run)
     base = t.conditions.index(BASELINE_ID) if BASELINE_ID in t.conditions else None
-    seed = int(run.manifest["seed"])
-    counterparts = referral_counterparts(run.conditions)
+    seed = run.seed
+    specs = run.conditions
+    counterparts = referral_counterparts(specs)
     return [
         _condition_metrics(
             t,
@@ -308,6 +325,7 @@ def compute_metrics(
             run.top_k,
             triage,
             seed,
+            specs[ci],
             counterparts.get(ci),
             intervals is None or c in intervals,
         )
@@ -319,14 +337,12 @@ def compute_metrics(
 AGE_BANDS = ((0, 40, "<40"), (40, 60, "40-59"), (60, 80, "60-79"), (80, 1000, "80+"))
 
 
-def case_value(case: dict[str, object], by: str) -> str | None:
+def case_value(case: CaseRecord, by: str) -> str | None:
     """A case record's value for a subgroup attribute: a recorded field (``diagnosis``,
     ``fitzpatrick``, ``body_site``), or from its note ``sex`` and ``age_band``
     (<40, 40-59, 60-79, 80+); None when unknown."""
-    note = case.get("note")
+    note = case.note
     if by in ("sex", "age_band"):
-        if not isinstance(note, dict):
-            return None
         if by == "sex":
             return None if note.get("sex") is None else str(note["sex"])
         age = note.get("age")
@@ -363,14 +379,15 @@ def with_intervals(
     keep = np.array([case_value(c, by) for c in run.cases], dtype=object) == group
     triage = reference_triage(run)
     base = t.conditions.index(BASELINE_ID) if BASELINE_ID in t.conditions else None
-    seed = int(run.manifest["seed"])
-    counterparts = referral_counterparts(run.conditions)
+    seed = run.seed
+    specs = run.conditions
+    counterparts = referral_counterparts(specs)
     out = []
     for m in metrics:
         if (m.model, m.condition) in cells:
             mi, ci = t.models.index(m.model), t.conditions.index(m.condition)
             m = _condition_metrics(
-                t, mi, ci, base, keep, run.top_k, triage, seed, counterparts.get(ci)
+                t, mi, ci, base, keep, run.top_k, triage, seed, specs[ci], counterparts.get(ci)
             )
         out.append(m)
     return out
@@ -408,11 +425,10 @@ def corruption_errors(
     base = {m.model: m for m in metrics if m.condition == BASELINE_ID}
     grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
     for m in metrics:
-        image, context = split_condition(m.condition)
-        parsed = image_op_and_severity(image)
-        if context != "image_only" or parsed is None or m.top1 is None:
+        spec = m.spec
+        if not spec.image_only or spec.single_image_op is None or m.top1 is None:
             continue
-        family = family_of(parsed[0].split("[")[0])
+        family = family_of(spec.image[0].name)
         if family is not None:
             grouped[(m.model, family)].append(1.0 - m.top1)
     out = {}

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from derm_stress.metrics.core import BASELINE_ID, CI, FULL_ID, split_condition
+from derm_stress.metrics.core import BASELINE_ID, CI, FULL_ID
 from derm_stress.metrics.stats import bootstrap_ci, two_proportion_p, unpaired_difference
 from derm_stress.perturb.base import derive_seed
-from derm_stress.perturb.condition import image_op_and_severity
 from derm_stress.run.results import RunData
 
 UNPAIRED_METHOD = (
@@ -92,16 +91,12 @@ def group_summaries(run: RunData, by: str) -> list[GroupSummary]:
     labels = group_labels(run, by)
     base = t.conditions.index(BASELINE_ID) if BASELINE_ID in t.conditions else None
     full = t.conditions.index(FULL_ID) if FULL_ID in t.conditions else None
-    perturbed = [
-        i
-        for i, c in enumerate(t.conditions)
-        if split_condition(c)[1] == "image_only" and c != BASELINE_ID
-    ]
+    perturbed = [i for i, c in enumerate(run.conditions) if c.image_only and c.id != BASELINE_ID]
     out = []
     for mi, model in enumerate(t.models):
         for group in ordered_groups(labels):
             member = labels == group
-            seed = derive_seed("gaps", int(run.manifest["seed"]), model, by, group)
+            seed = derive_seed("gaps", run.seed, model, by, group)
             top1 = top1_ci = topk = topk_ci = benefit = benefit_ci = None
             n = 0
             if base is not None:
@@ -149,7 +144,7 @@ def _gap(
     binary: bool,
 ) -> Gap:
     a, b = values
-    seed = derive_seed("gap", int(run.manifest["seed"]), model, condition, metric, *groups)
+    seed = derive_seed("gap", run.seed, model, condition, metric, *groups)
     diff, ci = unpaired_difference(a, b, seed)
     p = two_proportion_p(int(a.sum()), a.size, int(b.sum()), b.size) if binary else None
     return Gap(
@@ -220,12 +215,10 @@ def family_gaps(run: RunData, by: str, family_of: dict[str, str]) -> list[Gap]:
     t = run.table
     labels = group_labels(run, by)
     families: dict[str, list[int]] = {}
-    for ci, condition in enumerate(t.conditions):
-        image, context = split_condition(condition)
-        parsed = image_op_and_severity(image)
-        if context != "image_only" or parsed is None:
+    for ci, spec in enumerate(run.conditions):
+        if not spec.image_only or spec.single_image_op is None:
             continue
-        family = family_of.get(parsed[0].split("[")[0])
+        family = family_of.get(spec.image[0].name)
         if family is not None:
             families.setdefault(family, []).append(ci)
     out = []

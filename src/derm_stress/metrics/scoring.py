@@ -60,7 +60,7 @@ def triage_sources(run: RunData) -> dict[str, int]:
     """How many cases took their reference triage from the manifest's ``triage`` column
     and how many from their diagnosis's default level (runs recorded before the column
     existed: all from the diagnosis)."""
-    counts = Counter(str(c.get("triage_source", "diagnosis")) for c in run.cases)
+    counts = Counter(str(c.triage_source) for c in run.cases)
     return {source: counts.get(source, 0) for source in TRIAGE_SOURCES}
 
 

@@ -4,46 +4,46 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from derm_stress.errors import InvalidArgument, did_you_mean, shorten
+from derm_stress.errors import InvalidArgument, shorten
 from derm_stress.models.base import Answer, Model
 from derm_stress.models.callable import CallableModel
 from derm_stress.models.hf import HFModel
 from derm_stress.models.openai_chat import OpenAIChatModel
 from derm_stress.models.reference.model import ReferenceModel
+from derm_stress.registry import Registry
 
+#: every model adapter, by the name a config's ``adapter:`` gives: the built-in ones and
+#: those installed packages publish in the ``derm_stress.adapters`` entry point group
+#: (each a ``Model`` subclass; see ``Model.from_settings``)
+ADAPTERS: Registry[type[Model]] = Registry("model adapter", Model, group="derm_stress.adapters")
+for _adapter in (ReferenceModel, CallableModel, OpenAIChatModel, HFModel):
+    ADAPTERS.register(_adapter, name=_adapter.adapter)
+del _adapter
 
-def _callable(
-    name: str,
-    target: str,
-    version: str = "1",
-    batch_size: int = 16,
-    base_dir: str | Path | None = None,
-) -> CallableModel:
-    return CallableModel(name, target, version=version, batch_size=batch_size, base_dir=base_dir)
-
-
-ADAPTERS: dict[str, Callable[..., Model]] = {
-    "reference": ReferenceModel,
-    "callable": _callable,
-    "openai": OpenAIChatModel,
-    "hf": HFModel,
-}
 #: settings every adapter takes, besides its own (``timeout_s``: see ``Model``)
 COMMON_SETTINGS = ("timeout_s",)
 
 
+def _factory(cls: type[Model]) -> Any:
+    """What a config's settings are passed to: ``from_settings`` if the adapter overrides
+    it, else the constructor."""
+    own = getattr(cls.from_settings, "__func__", None)
+    base = getattr(Model.from_settings, "__func__", None)
+    return cls.from_settings if own is not base else cls
+
+
 def adapter_settings(adapter: str) -> tuple[list[str], list[str]]:
     """(allowed, required) settings of an adapter, read from its constructor's signature
-    (``name`` and ``adapter`` aside), the common settings included in allowed."""
-    parameters = inspect.signature(ADAPTERS[adapter]).parameters.values()
+    (or ``from_settings``'s where it overrides it; ``name`` and ``adapter`` aside), the
+    common settings included in allowed."""
+    parameters = inspect.signature(_factory(ADAPTERS.get(adapter))).parameters.values()
     own = [
         p
         for p in parameters
-        if p.name not in ("self", "name") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        if p.name not in ("self", "cls", "name") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     allowed = sorted({p.name for p in own} | set(COMMON_SETTINGS))
     required = [p.name for p in own if p.default is p.empty]
@@ -77,19 +77,21 @@ def check_settings(adapter: str, name: str, settings: Mapping[str, Any]) -> None
 
 def make_model(spec: Mapping[str, Any]) -> Model:
     """Build a model from a config entry ``{name, adapter, **settings}``; the settings are
-    checked against the adapter's signature first."""
+    checked against the adapter's signature first, so an exception from the constructor
+    is a real error of the adapter and surfaces as itself."""
     if not isinstance(spec, Mapping):
         raise InvalidArgument(f"a model entry must be a mapping, got {shorten(spec)}")
     settings = dict(spec)
     adapter = str(settings.pop("adapter", "reference"))
     name = str(settings.pop("name", adapter))
-    if adapter not in ADAPTERS:
-        raise did_you_mean(adapter, ADAPTERS, "model adapter")
+    cls = ADAPTERS.get(adapter)  # an unknown name: did-you-mean and the list
     check_settings(adapter, name, settings)
-    factory = ADAPTERS[adapter]
+    factory = _factory(cls)
     own = inspect.signature(factory).parameters
     common = {k: settings.pop(k) for k in COMMON_SETTINGS if k in settings and k not in own}
     model = factory(name=name, **settings)
+    if not isinstance(model, Model):
+        raise TypeError(f"adapter {adapter!r} built {type(model).__name__}, not a Model")
     if "timeout_s" in common or "timeout_s" in settings:
         timeout = common.get("timeout_s", settings.get("timeout_s"))
         model.timeout_s = None if timeout is None else float(timeout)

@@ -11,12 +11,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from derm_stress.models.timeout import DEFAULT_TIMEOUT_S, CallGuard
 from derm_stress.parsing import parse_answer
 from derm_stress.perturb.condition import Probe
 
+# the statuses a model answer can have (a subset of ``derm_stress.schema.ResultStatus``)
 AnswerStatus = Literal["ok", "unparseable", "error"]
 
 
@@ -105,6 +106,18 @@ class Activity:
     concurrency: int | None = None
 
 
+class BatchJournal(Protocol):
+    """Which remote batch holds which request (by a request id the adapter chooses), kept
+    with the run's results so that an interrupted run polls its pending batches instead of
+    submitting (and paying for) them again. Each change is durable when the call returns."""
+
+    def lookup(self, requests: Sequence[str]) -> dict[str, str]: ...
+
+    def record(self, model: str, batch_id: str, requests: Sequence[str]) -> None: ...
+
+    def forget(self, requests: Sequence[str]) -> None: ...
+
+
 class Model(ABC):
     """Base of every adapter.
 
@@ -125,6 +138,13 @@ class Model(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
+
+    @classmethod
+    def from_settings(cls, name: str, **settings: Any) -> Model:
+        """Build the model from a config entry's settings. The default passes them to the
+        constructor; an adapter whose config keys differ from its constructor's parameters
+        overrides this (its signature is then what the settings are checked against)."""
+        return cls(name, **settings)
 
     def call_with_timeout(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` on a worker thread, abandoned after ``timeout_s`` (raises
@@ -167,9 +187,10 @@ class Model(ABC):
         """Live counters for the progress bar (``None``: nothing to show)."""
         return None
 
-    def use_journal(self, path: str) -> None:  # noqa: B027 - optional hook
-        """The run's store (SQLite file), for adapters that must remember work handed to a
-        remote service between runs (the OpenAI Batch API's batch ids)."""
+    def use_journal(self, journal: BatchJournal) -> None:  # noqa: B027 - optional hook
+        """The run's batch journal (a table of its results store), for adapters that must
+        remember work handed to a remote service between runs (the OpenAI Batch API's batch
+        ids)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources (connections, GPU memory)."""

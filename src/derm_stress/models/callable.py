@@ -138,6 +138,18 @@ class CallableModel(Model):
         self.version = str(version)
         self.batch_size = batch_size
 
+    @classmethod
+    def from_settings(  # type: ignore[override]
+        cls,
+        name: str,
+        target: str,
+        version: str = "1",
+        batch_size: int = 16,
+        base_dir: str | Path | None = None,
+    ) -> CallableModel:
+        """A config names the function ``target`` (the constructor's ``fn``)."""
+        return cls(name, target, version=version, batch_size=batch_size, base_dir=base_dir)
+
     def identity(self) -> dict[str, Any]:
         return {"adapter": self.adapter, "target": self.target, "version": self.version}
 

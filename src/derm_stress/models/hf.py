@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from derm_stress.errors import InvalidArgument
+from derm_stress.errors import InvalidArgument, require
 from derm_stress.models.base import Answer, Model
 from derm_stress.models.timeout import CallCancelled, CallTimeout
 from derm_stress.perturb.condition import Probe
@@ -25,14 +25,10 @@ SAMPLE_EVERY = 64 << 20  # larger ones: 1 MiB from every 64 MiB, plus sizes and 
 
 
 def _requires() -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformers
-    except ImportError:
-        raise InvalidArgument(
-            "the hf adapter needs torch and transformers: pip install 'derm-stress[hf]' "
-            "(on a CPU-only machine install torch first from the CPU wheel index)"
-        ) from None
+    what, needs = "the hf adapter", "torch and transformers"
+    note = " (on a CPU-only machine install torch first from the CPU wheel index)"
+    torch = require("torch", "hf", what, needs, note)
+    transformers = require("transformers", "hf", what, needs, note)
     return torch, transformers
 
 

@@ -4,9 +4,8 @@ requests made one by one, answered within 24 hours.
 Each submission of probes becomes a JSONL file of chat-completion requests, uploaded through
 the files endpoint and submitted as one batch, which is then polled every ``batch_poll_s``
 seconds; its answers go back to the harness (and into the store) when it completes. A
-request's ``custom_id`` is a hash of its body, and the batch holding it is recorded in the run
-directory, next to the results store (``openai-batches.sqlite``: the results store is held
-by the harness's writes, which a journal written from the model's loop must not wait on),
+request's ``custom_id`` is a hash of its body, and the batch holding it is recorded in the
+run's results store (its ``batches`` table, through the journal the harness hands the model)
 before polling starts: a run interrupted while its batches are pending resumes polling them
 instead of paying for them again.
 """
@@ -19,10 +18,9 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from derm_stress.models.base import Answer
+from derm_stress.models.base import Answer, BatchJournal
 from derm_stress.perturb.condition import Probe
 
 if TYPE_CHECKING:
@@ -31,62 +29,49 @@ if TYPE_CHECKING:
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 
 
-JOURNAL_NAME = "openai-batches.sqlite"
+class MemoryJournal:
+    """A batch journal for a model used outside a run (``model.answer`` in a notebook): it
+    lasts as long as the model."""
 
-
-class BatchJournal:
-    """Which batch holds which request: ``openai-batches.sqlite`` beside the run's results
-    store ``store_path`` (in memory when the model runs outside a run)."""
-
-    def __init__(self, store_path: str | None) -> None:
-        path = str(Path(store_path).with_name(JOURNAL_NAME)) if store_path else ":memory:"
-        self._db = sqlite3.connect(path, timeout=60)
-        with self._db:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS openai_batches (request TEXT PRIMARY KEY, "
-                "model TEXT NOT NULL, batch_id TEXT NOT NULL, created REAL NOT NULL)"
-            )
+    def __init__(self) -> None:
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE batches (request TEXT PRIMARY KEY, model TEXT NOT NULL, "
+            "batch_id TEXT NOT NULL, created REAL NOT NULL)"
+        )
 
     def lookup(self, requests: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for start in range(0, len(requests), 900):
             chunk = list(requests[start : start + 900])
             rows = self._db.execute(
-                "SELECT request, batch_id FROM openai_batches "
+                "SELECT request, batch_id FROM batches "
                 f"WHERE request IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
-            found.update(dict(rows))
+            found.update({str(r): str(b) for r, b in rows})
         return found
 
     def record(self, model: str, batch_id: str, requests: Sequence[str]) -> None:
         now = time.time()
         with self._db:
             self._db.executemany(
-                "INSERT OR REPLACE INTO openai_batches VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
                 [(r, model, batch_id, now) for r in requests],
             )
 
     def forget(self, requests: Sequence[str]) -> None:
         with self._db:
-            self._db.executemany(
-                "DELETE FROM openai_batches WHERE request = ?", [(r,) for r in requests]
-            )
-
-    def close(self) -> None:
-        self._db.close()
+            self._db.executemany("DELETE FROM batches WHERE request = ?", [(r,) for r in requests])
 
 
 class BatchRunner:
     """Answers submissions of probes through batches, for one model, on its loop."""
 
-    def __init__(self, model: OpenAIChatModel, journal_path: str | None) -> None:
+    def __init__(self, model: OpenAIChatModel, journal: BatchJournal | None) -> None:
         self.model = model
-        self.journal = BatchJournal(journal_path)
+        self.journal: BatchJournal = journal if journal is not None else MemoryJournal()
         self._outputs: dict[str, dict[str, dict[str, Any]]] = {}  # batch id -> custom id -> line
-
-    def close(self) -> None:
-        self.journal.close()
 
     async def answer(self, probes: Sequence[Probe]) -> list[Answer]:
         model = self.model

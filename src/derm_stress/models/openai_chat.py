@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 
 from derm_stress.errors import InvalidArgument
-from derm_stress.models.base import Activity, Answer, AsyncModel
+from derm_stress.models.base import Activity, Answer, AsyncModel, BatchJournal
 from derm_stress.models.limits import AdaptiveLimit, Pacer
 from derm_stress.models.tokens import Detail, cost_usd, image_tokens, scaled_size, text_tokens
 from derm_stress.perturb.condition import Probe
@@ -249,7 +249,7 @@ class OpenAIChatModel(AsyncModel):
         self._activity = Activity(concurrency=max_concurrency)
         self._json_supported = json_mode
         self._client: Any = None
-        self._journal_path: str | None = None
+        self._journal: BatchJournal | None = None
         self._batches: Any = None
 
     # -- what the harness sees --------------------------------------------------------------
@@ -276,8 +276,8 @@ class OpenAIChatModel(AsyncModel):
         self._activity.concurrency = self.limit.limit
         return self._activity
 
-    def use_journal(self, path: str) -> None:
-        self._journal_path = path
+    def use_journal(self, journal: BatchJournal) -> None:
+        self._journal = journal
 
     def redact(self, text: str) -> str:
         """``text`` without the API key (servers quote a wrong key in their messages)."""
@@ -317,9 +317,7 @@ class OpenAIChatModel(AsyncModel):
         if self._client is not None:
             await self._client.close()
             self._client = None
-        if self._batches is not None:
-            self._batches.close()
-            self._batches = None
+        self._batches = None
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -383,7 +381,7 @@ class OpenAIChatModel(AsyncModel):
             from derm_stress.models.openai_batch import BatchRunner
 
             if self._batches is None:
-                self._batches = BatchRunner(self, self._journal_path)
+                self._batches = BatchRunner(self, self._journal)
             answers: list[Answer] = await self._batches.answer(probes)
             return answers
         if len(probes) == 1:

@@ -42,11 +42,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from derm_stress.cases import Case
-from derm_stress.errors import InvalidArgument, did_you_mean
+from derm_stress.errors import InvalidArgument, did_you_mean, require
 from derm_stress.perturb.base import MAX_SEVERITY, Applied, register
 from derm_stress.perturb.image_ops import ImageOperator, check_image
 
-INSTALL_HINT = "pip install 'derm-stress[albumentations]'"
 # arrays and lists in applied params longer than this are recorded by their size only (a
 # noise map is as large as the photo): the record is for reading, replay uses the seed
 _MAX_RECORDED_ARRAY = 64
@@ -59,12 +58,7 @@ def import_albumentations(what: str = "the albumentations operator") -> ModuleTy
     a perturbation run must not call the network or wait on it.
     """
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-    try:
-        import albumentations
-    except ImportError as exc:
-        raise InvalidArgument(f"{what} needs albumentations: {INSTALL_HINT}") from exc
-    module: ModuleType = albumentations
-    return module
+    return require("albumentations", "albumentations", what)
 
 
 def transform_classes(A: ModuleType) -> dict[str, type[Any]]:
@@ -330,10 +324,9 @@ class AlbumentationsOperator(ImageOperator):
             raise InvalidArgument(f"{where}: {_one_line(exc)}") from None
         return row
 
-    @property
-    def label(self) -> str:
+    def make_label(self, with_severity: bool) -> str:
         text = f"{self.name}[{self.title}#{self.digest}]"
-        if self.graded or self.severity == 0:
+        if with_severity and (self.graded or self.severity == 0):
             text += f"@{self.severity}"
         return text
 

@@ -7,6 +7,7 @@ them deterministically (``apply``). What was applied is an ``Applied`` record: p
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -17,7 +18,9 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 
 from derm_stress.cases import Case, Note
-from derm_stress.errors import InvalidArgument, did_you_mean
+from derm_stress.errors import InvalidArgument
+from derm_stress.registry import Registry
+from derm_stress.schema import Capability
 
 T = TypeVar("T")
 Kind = Literal["image", "note"]
@@ -168,6 +171,9 @@ class Operator(ABC, Generic[T]):
       parameters follow from the severity and the image): the harness then gives them
       ``NO_DRAWS`` instead of deriving a seeded generator (``operator_rng``), which is a
       large part of the fixed cost of a fast kernel. A draw from ``NO_DRAWS`` raises.
+    - ``capabilities`` declares what the operator does (``derm_stress.schema.Capability``:
+      ``plants_diagnosis``, ``changes_geometry``, ...); metrics select conditions by it, so
+      a new operator that plants a diagnosis is measured as one without naming it anywhere.
     - ``configured`` is True for operators whose severity table comes from their
       configuration (a grid entry), not from the class, such as the albumentations bridge:
       they cannot be built from a name and a severity alone, so ``registry()`` leaves them
@@ -183,6 +189,7 @@ class Operator(ABC, Generic[T]):
     kernel_version: ClassVar[int] = 1
     draws: ClassVar[bool] = True
     configured: ClassVar[bool] = False
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     def __init__(self, severity: int = 3, **config: Any) -> None:
         if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)):
@@ -196,9 +203,11 @@ class Operator(ABC, Generic[T]):
         unknown = sorted(set(config) - set(self.options))
         if unknown:
             allowed = ", ".join(sorted(self.options)) or "none"
+            close = difflib.get_close_matches(unknown[0], list(self.options), n=1, cutoff=0.6)
+            hint = f" did you mean {close[0]!r}?" if close else ""
             raise InvalidArgument(
-                f"{self.name}: unknown option {unknown[0]!r} (value {config[unknown[0]]!r}); "
-                f"allowed options: {allowed}"
+                f"{self.name}: unknown option {unknown[0]!r} (value {config[unknown[0]]!r});"
+                f"{hint} allowed options: {allowed}"
             )
         self.severity = int(severity)
         self.config: dict[str, Any] = {**self.options, **config}
@@ -215,6 +224,17 @@ class Operator(ABC, Generic[T]):
     @property
     def label(self) -> str:
         """Short readable id used in condition ids, e.g. ``motion_blur@3``."""
+        return self.make_label(with_severity=True)
+
+    @property
+    def key_label(self) -> str:
+        """The label without severity, e.g. ``motion_blur``: the operator's part of the RNG
+        key, so the severities of one operator share their random draws."""
+        return self.make_label(with_severity=False)
+
+    def make_label(self, with_severity: bool) -> str:
+        """The label from the operator's name and non-default options, with ``@severity``
+        (graded operators, or severity 0) when ``with_severity``."""
         shown = {k: v for k, v in self.config.items() if v != self.options.get(k)}
         text = self.name
         if shown:
@@ -226,7 +246,7 @@ class Operator(ABC, Generic[T]):
                 )
                 + "]"
             )
-        if self.graded or self.severity == 0:
+        if with_severity and (self.graded or self.severity == 0):
             text += f"@{self.severity}"
         return text
 
@@ -275,36 +295,50 @@ def note_changes(before: Note, after: Note) -> tuple[tuple[str, Any, Any], ...]:
     return tuple((f, old[f], new[f]) for f in Note.field_names() if old[f] != new[f])
 
 
-_REGISTRY: dict[str, type[Operator[Any]]] = {}
-
-
-def register(cls: type[Operator[Any]]) -> type[Operator[Any]]:
-    """Class decorator adding an operator to the registry (duplicate names are an error)."""
-    if not (isinstance(cls, type) and issubclass(cls, Operator)):
-        raise TypeError(f"{cls!r} is not an Operator subclass")
-    if cls.name in _REGISTRY:
-        raise ValueError(f"operator name {cls.name!r} is already registered")
+def _check_operator(name: str, cls: type[Operator[Any]]) -> None:
+    if getattr(cls, "name", None) != name:
+        raise ValueError(
+            f"operator class {cls.__qualname__} has name {getattr(cls, 'name', None)!r}: "
+            f"register it under its name"
+        )
     missing = [s for s in range(1, MAX_SEVERITY + 1) if s not in cls.severities]
     if cls.graded and missing and not cls.configured:
         raise ValueError(f"operator {cls.name!r} has no severity table row for {missing}")
-    _REGISTRY[cls.name] = cls
-    return cls
+    if cls.kind not in ("image", "note"):
+        raise ValueError(f"operator {cls.name!r}: kind must be 'image' or 'note', got {cls.kind!r}")
+
+
+#: every operator, by name: the built-in ones (``@register``) and those installed packages
+#: publish in the ``derm_stress.operators`` entry point group (name = operator class)
+OPERATORS: Registry[type[Operator[Any]]] = Registry(
+    "operator",
+    Operator,
+    group="derm_stress.operators",
+    check=_check_operator,
+    name_of=lambda cls: cls.name,
+)
+
+
+def register(cls: type[Operator[Any]]) -> type[Operator[Any]]:
+    """Class decorator adding an operator to ``OPERATORS`` under its ``name`` (a duplicate
+    name, a class that is not an ``Operator`` or a missing severity row is an error)."""
+    if not (isinstance(cls, type) and issubclass(cls, Operator)):
+        raise TypeError(f"{cls!r} is not an Operator subclass")
+    return OPERATORS.register(cls, name=cls.name)
 
 
 def registry(*, configured: bool = False) -> dict[str, type[Operator[Any]]]:
-    """Name -> class for every registered operator (a copy).
+    """Name -> class for every registered operator (a copy), plugins included.
 
     Operators whose severity table is configured per use (``Operator.configured``) are
     included only with ``configured=True``: every other one can be built from its name.
     """
-    return {n: c for n, c in _REGISTRY.items() if configured or not c.configured}
+    return {n: c for n, c in OPERATORS.items() if configured or not c.configured}
 
 
 def get_operator(name: str) -> type[Operator[Any]]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise did_you_mean(name, _REGISTRY, "operator") from None
+    """The operator class called ``name``; an unknown name suggests close ones."""
+    return OPERATORS.get(name)
 
 
 def make_operator(name: str, severity: int | None = None, **config: Any) -> Operator[Any]:
@@ -354,6 +388,7 @@ def describe(cls: type[Operator[Any]]) -> dict[str, Any]:
         "family": cls.family,
         "description": " ".join(doc.split()),
         "graded": cls.graded,
+        "capabilities": sorted(c.value for c in cls.capabilities),
         "options": dict(cls.options),
         "severities": {str(s): dict(p) for s, p in sorted(cls.severities.items())},
     }

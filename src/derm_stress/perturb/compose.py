@@ -10,6 +10,7 @@ import numpy as np
 from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb.base import Applied, Operator
+from derm_stress.schema import Capability
 
 
 class OneOf(Operator[Any]):
@@ -35,9 +36,13 @@ class OneOf(Operator[Any]):
         self.severity = max(c.severity for c in choices)
         self.config = {"choices": [c.label for c in choices]}
 
+    def make_label(self, with_severity: bool) -> str:
+        return "one_of(" + ",".join(c.make_label(with_severity) for c in self.choices) + ")"
+
     @property
-    def label(self) -> str:
-        return "one_of(" + ",".join(c.label for c in self.choices) + ")"
+    def capabilities(self) -> frozenset[Capability]:  # type: ignore[override]
+        """What any of its choices may do."""
+        return frozenset(c for op in self.choices for c in op.capabilities)
 
     def __call__(
         self, target: Any, rng: np.random.Generator, case: Case, where: str

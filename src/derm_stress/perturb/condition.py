@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -13,7 +13,9 @@ import numpy as np
 from derm_stress.cases import Case, Note, render_note
 from derm_stress.errors import InvalidArgument
 from derm_stress.images import load_image
-from derm_stress.perturb.base import Applied, Operator, operator_rng
+from derm_stress.perturb.base import Applied, Operator, operator_rng, registry
+from derm_stress.perturb.compose import OneOf
+from derm_stress.schema import ConditionSpec, OperatorSpec
 
 ContextMode = Literal["image_only", "full"]
 CONTEXT_MODES: tuple[ContextMode, ...] = ("image_only", "full")
@@ -59,6 +61,31 @@ class Condition:
         return f"img={self.image_label}|ctx={self.context_label}"
 
     @property
+    def image_key(self) -> str:
+        """The image part of the RNG key: the image operators' labels without severities
+        (``img=motion_blur``), built from the operators, never from the display label."""
+        return "img=" + ("+".join(op.key_label for op in self.image_ops) or "none")
+
+    @property
+    def context_key(self) -> str:
+        """The note part of the RNG key (``ctx=misleading_referral``), likewise."""
+        if self.context == "image_only":
+            return "ctx=image_only"
+        return "ctx=" + ("+".join(op.key_label for op in self.note_ops) or "full")
+
+    @property
+    def single_image_op(self) -> tuple[str, int] | None:
+        """(label without severity, severity) when the photo gets one graded operator
+        (``motion_blur@3`` -> ("motion_blur", 3)); sequences, ``one_of`` and ungraded
+        operators -> None."""
+        if len(self.image_ops) != 1:
+            return None
+        op = self.image_ops[0]
+        if isinstance(op, OneOf) or op.label != f"{op.key_label}@{op.severity}":
+            return None
+        return op.key_label, op.severity
+
+    @property
     def key_id(self) -> str:
         """The id as it enters store keys: ``id``, plus ``#op=vN`` for each active operator
         whose ``kernel_version`` is above 1 (its kernel changed the output bytes), so results made
@@ -84,32 +111,108 @@ class Condition:
         ops: tuple[Operator[Any], ...] = (*self.image_ops, *self.note_ops)
         return all(op.severity == 0 for op in ops)
 
+    @cached_property
+    def spec(self) -> ConditionSpec:
+        """The condition as a typed record (what the run manifest stores)."""
+
+        def ops(operators: Sequence[Operator[Any]]) -> tuple[OperatorSpec, ...]:
+            return tuple(
+                OperatorSpec(o.name, o.severity, dict(o.config), o.capabilities, o.label, o.family)
+                for o in operators
+            )
+
+        return ConditionSpec(
+            id=self.id,
+            key=self.key_id,
+            context=self.context,
+            image=ops(self.image_ops),
+            note=ops(self.note_ops),
+            deterministic=self.is_deterministic,
+            image_label=self.image_label,
+            context_label=self.context_label,
+            image_key=self.image_key,
+            context_key=self.context_key,
+            single_image_op=self.single_image_op,
+        )
+
     def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {
-            "id": self.id,
-            "deterministic": self.is_deterministic,
-            "image": [{"op": o.name, "severity": o.severity, **o.config} for o in self.image_ops],
-            "context": self.context,
-            "note": [{"op": o.name, "severity": o.severity, **o.config} for o in self.note_ops],
-        }
-        if self.key_id != self.id:
-            described["key"] = self.key_id
-        return described
+        return self.spec.to_dict()
 
     def __repr__(self) -> str:
         return f"Condition({self.id!r})"
 
 
 BASELINE = Condition()
-_SEVERITY_TAG = re.compile(r"@\d+")
+BASELINE_ID = BASELINE.id  # "img=none|ctx=image_only", written here only
+FULL_ID = Condition(context="full").id  # the clean photo with the note as given
 _SINGLE_OP = re.compile(r"([a-z0-9_]+(?:\[[^\]]*\])?)@(\d+)")
+_SEVERITY_TAG = re.compile(r"@\d+")
+_LABEL_OP = re.compile(r"([a-z0-9_]+)(?:\[[^\]]*\])?(?:@(\d+))?")
 
 
-def image_op_and_severity(image_label: str) -> tuple[str, int] | None:
-    """``motion_blur@3`` -> ("motion_blur", 3); ``exposure[direction=darker]@2`` keeps its
-    options in the name; ``none``, sequences and ``one_of`` choices -> None."""
+def spec_from_id(condition_id: str) -> ConditionSpec:
+    """The spec of a condition known only by its id (tables made by hand, tests): its
+    operators read back from the labels, with their classes' capabilities."""
+    return upgrade_v1_condition({"id": condition_id})
+
+
+def upgrade_v1_condition(described: Mapping[str, Any]) -> ConditionSpec:
+    """A condition of a format-1 manifest (``{"id", "deterministic", "image", "context",
+    "note"[, "key"]}``, operators as ``{"op", "severity", **config}``) as a ``ConditionSpec``.
+
+    Format 1 kept no labels: they are read back from the id here, the one place that knows
+    its layout; capabilities come from the operator classes (none for an operator this
+    installation does not know)."""
+    condition_id = str(described["id"])
+    image, _, context = condition_id.partition("|")
+    image_label, context_label = image.removeprefix("img="), context.removeprefix("ctx=")
     match = _SINGLE_OP.fullmatch(image_label)
-    return (match.group(1), int(match.group(2))) if match else None
+
+    def ops(entries: Sequence[Mapping[str, Any]]) -> tuple[OperatorSpec, ...]:
+        out = []
+        for entry in entries:
+            config = {k: v for k, v in entry.items() if k not in ("op", "severity")}
+            names = [str(entry["op"])]
+            if entry["op"] == OneOf.name:  # its choices, as labels
+                names = [m.group(1) for c in config.get("choices", ()) if (m := _LABEL_OP.match(c))]
+            classes = [registry(configured=True).get(name) for name in names]
+            capabilities = frozenset(c for cls in classes if cls for c in cls.capabilities)
+            single = classes[0] if len(classes) == 1 else None
+            family = single.family if single is not None else OneOf.family
+            out.append(
+                OperatorSpec(
+                    str(entry["op"]), int(entry["severity"]), config, capabilities, "", family
+                )
+            )
+        return tuple(out)
+
+    def from_label(label: str) -> list[dict[str, Any]]:
+        # descriptions holding only the id (hand-made manifests): operators from its labels
+        if label in ("none", "image_only", "full"):
+            return []
+        found = [_LABEL_OP.fullmatch(part) for part in label.split("+")]
+        return [
+            {"op": m.group(1), "severity": int(m.group(2) or 1)} for m in found if m is not None
+        ]
+
+    context_mode = described.get("context") or (
+        "image_only" if context_label == "image_only" else "full"
+    )
+    image_ops = described.get("image")
+    note_ops = described.get("note")
+    return ConditionSpec(
+        id=condition_id,
+        key=str(described.get("key", condition_id)),
+        context=str(context_mode),
+        image=ops(from_label(image_label) if image_ops is None else image_ops),
+        note=ops(from_label(context_label) if note_ops is None else note_ops),
+        deterministic=bool(described.get("deterministic", True)),
+        image_label=image_label,
+        context_label=context_label,
+        image_key="img=" + _SEVERITY_TAG.sub("", image_label),
+        context_key="ctx=" + _SEVERITY_TAG.sub("", context_label),
+        single_image_op=(match.group(1), int(match.group(2))) if match else None,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,7 +261,7 @@ def _perturb_images(
 ) -> tuple[tuple[np.ndarray, ...], tuple[Applied, ...]]:
     applied: list[Applied] = []
     out_images = []
-    image_key = "img=" + _SEVERITY_TAG.sub("", condition.image_label)
+    image_key = condition.image_key
     for index, image in enumerate(originals):
         where = f"image[{index}]"
         for position, op in enumerate(condition.image_ops):
@@ -180,7 +283,7 @@ def _with_note(
     note: Note | None = None
     if condition.context == "full":
         note = case.note
-        note_key = "ctx=" + _SEVERITY_TAG.sub("", condition.context_label)
+        note_key = condition.context_key
         for position, note_op in enumerate(condition.note_ops):
             rng = operator_rng(note_op, seed, case.case_id, note_key, f"{position}:note")
             note, record = note_op(note, rng, case, "note")

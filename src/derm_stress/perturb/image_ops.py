@@ -15,6 +15,7 @@ from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb import functional as F
 from derm_stress.perturb.base import Applied, Operator, register
+from derm_stress.schema import Capability
 
 
 class ImageOperator(Operator[np.ndarray]):
@@ -59,6 +60,7 @@ class Exposure(ImageOperator):
     """Over- or under-exposure: linear light scaled by ``2**stops``, direction random."""
 
     name = "exposure"
+    capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
         1: {"stops": 0.4},
@@ -87,6 +89,7 @@ class ColorTemperature(ImageOperator):
     """White-balance error: a warm (tungsten) or cool (shade) colour cast."""
 
     name = "color_temperature"
+    capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
         1: {"shift": 0.06},
@@ -109,6 +112,7 @@ class MotionBlur(ImageOperator):
     """Hand-shake motion blur: a line kernel at a random angle."""
 
     name = "motion_blur"
+    capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     severities = {
         1: {"length_frac": 0.01},
@@ -131,6 +135,7 @@ class Defocus(ImageOperator):
     """Out-of-focus lens: a disk kernel."""
 
     name = "defocus"
+    capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     draws = False  # its parameters follow from the severity and the image
     severities = {
@@ -153,6 +158,7 @@ class GaussianBlur(ImageOperator):
     """Gaussian blur (soft focus, smudged lens)."""
 
     name = "gaussian_blur"
+    capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     kernel_version = 2  # 2: two float 1-D passes (about 0.5% of pixels differ by one grey level)
     draws = False  # its parameters follow from the severity and the image
@@ -176,6 +182,7 @@ class Rotation(ImageOperator):
     """Camera roll: rotation by a random-sign angle, borders filled by reflection."""
 
     name = "rotation"
+    capabilities = frozenset({Capability.CHANGES_GEOMETRY})
     family = "angle"
     severities = {
         1: {"degrees": 5},
@@ -213,6 +220,7 @@ class Perspective(ImageOperator):
     """
 
     name = "perspective"
+    capabilities = frozenset({Capability.CHANGES_GEOMETRY})
     family = "angle"
     severities = {
         1: {"tilt": 0.04},
@@ -240,6 +248,7 @@ class JpegCompression(ImageOperator):
     """Lossy JPEG re-encoding, as when a photo is saved or sent at low quality."""
 
     name = "jpeg_compression"
+    capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     draws = False  # its parameters follow from the severity and the image
     severities = {
@@ -262,6 +271,7 @@ class GaussianNoise(ImageOperator):
     """Sensor noise: additive Gaussian noise (0-255 units)."""
 
     name = "gaussian_noise"
+    capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     severities = {
         1: {"sigma": 4},
@@ -291,6 +301,7 @@ class Brightness(ImageOperator):
     """Brightness offset: every channel shifted up or down (auto-exposure gone wrong)."""
 
     name = "brightness"
+    capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
         1: {"offset": 12},
@@ -315,6 +326,7 @@ class Contrast(ImageOperator):
     """
 
     name = "contrast"
+    capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
         1: {"log_factor": 0.2},
@@ -337,6 +349,7 @@ class Gamma(ImageOperator):
     """Tone-curve error: gamma above 1 darkens mid-tones, below 1 washes them out."""
 
     name = "gamma"
+    capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
         1: {"log2_gamma": 0.3},
@@ -360,6 +373,7 @@ class UnevenIllumination(ImageOperator):
     to one side)."""
 
     name = "uneven_illumination"
+    capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
         1: {"falloff": 0.15},
@@ -385,6 +399,7 @@ class Shadow(ImageOperator):
     """Cast shadow: a soft-edged half-plane darkened, as by the phone or a hand."""
 
     name = "shadow"
+    capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
         1: {"depth": 0.2, "cover": 0.25},
@@ -415,6 +430,7 @@ class SpecularGlare(ImageOperator):
     """Specular glare: bright soft spots from the flash reflecting on shiny skin."""
 
     name = "specular_glare"
+    capabilities = frozenset({Capability.CHANGES_COLOUR, Capability.OCCLUDES})
     family = "lighting"
     severities = {
         1: {"spots": 1, "radius": 0.04, "intensity": 0.5},
@@ -449,6 +465,7 @@ class Vignetting(ImageOperator):
     """Lens vignetting: corners darker than the centre."""
 
     name = "vignetting"
+    capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
         1: {"strength": 0.15},
@@ -470,6 +487,7 @@ class LowLight(ImageOperator):
     """Low light: under-exposed and noisy, as a phone camera in a dim room."""
 
     name = "low_light"
+    capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
         1: {"stops": 0.5, "noise": 0.8},
@@ -496,6 +514,7 @@ class Distance(ImageOperator):
     photo's edge extended and blurred (plain skin, never a copy of the lesion)."""
 
     name = "distance"
+    capabilities = frozenset({Capability.CHANGES_GEOMETRY, Capability.DEGRADES_DETAIL})
     family = "angle"
     severities = {
         1: {"scale": 0.92},
@@ -521,6 +540,7 @@ class OffCenter(ImageOperator):
     sits near an edge (and is partly cut off at high severity)."""
 
     name = "off_center"
+    capabilities = frozenset({Capability.CHANGES_GEOMETRY})
     family = "angle"
     severities = {
         1: {"shift": 0.08},
@@ -548,6 +568,7 @@ class LowResolution(ImageOperator):
     """Low resolution: down-sampled by ``scale`` and shown at the original size."""
 
     name = "low_resolution"
+    capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     draws = False  # its parameters follow from the severity and the image
     severities = {
@@ -570,6 +591,7 @@ class MessagingApp(ImageOperator):
     """Messaging-app forwarding: resized then JPEG-compressed, twice (sent, then forwarded)."""
 
     name = "messaging_app"
+    capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     severities = {
         1: {"scale": 0.85, "quality": 75},
@@ -607,6 +629,7 @@ class Hair(ImageOperator):
     """Hair over the lesion: dark, thin, gently curving strands."""
 
     name = "hair"
+    capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
         1: {"strands": 4},
@@ -639,6 +662,7 @@ class InkMarking(ImageOperator):
     severity."""
 
     name = "ink_marking"
+    capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
         1: {"strokes": 1, "opacity": 0.5},
@@ -686,6 +710,7 @@ class Ruler(ImageOperator):
     """A measuring ruler laid along one edge, wider and closer to the lesion with severity."""
 
     name = "ruler"
+    capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
         1: {"width": 0.06, "inset": 0.0},
@@ -713,6 +738,7 @@ class DermoscopeCorners(ImageOperator):
     fraction of the half-diagonal)."""
 
     name = "dermoscope_corners"
+    capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
         1: {"radius": 0.95},

@@ -25,6 +25,7 @@ from derm_stress.cases import (
 from derm_stress.errors import InvalidArgument
 from derm_stress.labels import label, vocabulary
 from derm_stress.perturb.base import Operator, register
+from derm_stress.schema import Capability
 
 BLOCKS: dict[str, tuple[str, ...]] = {
     "demographics": DEMOGRAPHIC_FIELDS,
@@ -111,6 +112,7 @@ class DropFields(FieldDropper):
     """Incomplete context: the named fields are missing from the note."""
 
     name = "drop_fields"
+    capabilities = frozenset({Capability.REMOVES_INFORMATION})
     family = "incomplete"
     graded = False
     options = {"fields": None}
@@ -127,6 +129,7 @@ class DropRandomFields(FieldDropper):
     """Incomplete context: a random share of the present fields is missing."""
 
     name = "drop_random_fields"
+    capabilities = frozenset({Capability.REMOVES_INFORMATION})
     family = "incomplete"
     severities = {
         1: {"share": 0.1},
@@ -148,6 +151,7 @@ class DropBlock(FieldDropper):
     """Incomplete context: whole blocks of the note are missing (e.g. the history)."""
 
     name = "drop_block"
+    capabilities = frozenset({Capability.REMOVES_INFORMATION})
     family = "incomplete"
     graded = False
     options = {"blocks": None}
@@ -193,6 +197,7 @@ class MisleadingReferral(NoteOperator):
     """
 
     name = "misleading_referral"
+    capabilities = frozenset({Capability.PLANTS_DIAGNOSIS})
     family = "misleading"
     severities = {s: {"style": list(_REFERRAL_STYLES[s])} for s in range(1, 6)}
 
@@ -235,6 +240,7 @@ class TruncateFreeText(FieldEditor):
     """Incomplete context: the free text is cut short (severity 5 blanks it)."""
 
     name = "truncate_free_text"
+    capabilities = frozenset({Capability.REMOVES_INFORMATION})
     family = "incomplete"
     severities = {
         1: {"keep": 0.8},
@@ -258,6 +264,7 @@ class AgeShift(FieldEditor):
     """Erroneous context: the age is wrong by a number of years that grows with severity."""
 
     name = "age_shift"
+    capabilities = frozenset({Capability.CORRUPTS_FACTS})
     family = "erroneous"
     severities = {
         1: {"years": 3},
@@ -281,6 +288,7 @@ class SexFlip(FieldEditor):
     """Erroneous context: the recorded sex is the other one."""
 
     name = "sex_flip"
+    capabilities = frozenset({Capability.CORRUPTS_FACTS})
     family = "erroneous"
     graded = False
 
@@ -309,6 +317,7 @@ class BodySiteSwap(FieldEditor):
     site in another region (a sun-exposed face for a covered back, say) from 3."""
 
     name = "body_site_swap"
+    capabilities = frozenset({Capability.CORRUPTS_FACTS})
     family = "erroneous"
     severities = {
         1: {"scope": "same region"},
@@ -336,6 +345,7 @@ class DurationScale(FieldEditor):
     lesion 'present for years' recorded as weeks, or the reverse)."""
 
     name = "duration_scale"
+    capabilities = frozenset({Capability.CORRUPTS_FACTS})
     family = "erroneous"
     severities = {
         1: {"factor": 1.5},
@@ -359,6 +369,7 @@ class SymptomFlip(FieldEditor):
     elevation) are the opposite of the truth; more of them with severity."""
 
     name = "symptom_flip"
+    capabilities = frozenset({Capability.CORRUPTS_FACTS})
     family = "erroneous"
     severities = {
         1: {"flips": 1},
@@ -380,6 +391,7 @@ class HistoryFlip(FieldEditor):
     cancer); a missing item is added as present."""
 
     name = "history_flip"
+    capabilities = frozenset({Capability.CORRUPTS_FACTS})
     family = "erroneous"
     severities = {
         1: {"items": 1},
@@ -447,6 +459,7 @@ class Contradiction(FieldEditor):
     ("Denies any itch." when itch is recorded); more contradictions with severity."""
 
     name = "contradiction"
+    capabilities = frozenset({Capability.CORRUPTS_FACTS})
     family = "misleading"
     severities = {
         1: {"statements": 1},
@@ -507,6 +520,7 @@ class Shorthand(FieldEditor):
     text ("61yo M, FST II, back, 8x6mm, 4/12, +itch -pain"); a larger share with severity."""
 
     name = "shorthand"
+    capabilities = frozenset({Capability.REWORDS})
     family = "messy"
     severities = {
         1: {"share": 0.2},
@@ -534,6 +548,7 @@ class FieldShuffle(FieldEditor):
     order instead of structured fields."""
 
     name = "field_shuffle"
+    capabilities = frozenset({Capability.REWORDS})
     family = "messy"
     graded = False
 
@@ -584,6 +599,7 @@ class Typos(FieldEditor):
     """
 
     name = "typos"
+    capabilities = frozenset({Capability.REWORDS})
     family = "messy"
     severities = {
         1: {"rate": 0.05},

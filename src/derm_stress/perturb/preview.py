@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from derm_stress.cases import Case, render_note
 from derm_stress.images import load_image
-from derm_stress.perturb.condition import Condition, build_probe, image_op_and_severity
+from derm_stress.perturb.condition import Condition, build_probe
 
 LABEL_WIDTH = 190
 HEADER = 22
@@ -59,7 +59,7 @@ def contact_sheet(case: Case, conditions: Sequence[Condition], seed: int, size: 
             continue
         seen.add(label)
         # a sequence or one_of has no single severity: it gets a row of its own
-        name, severity = image_op_and_severity(label) or (label, 1)
+        name, severity = condition.single_image_op or (label, 1)
         probe = build_probe(case, Condition(image_ops=condition.image_ops), seed, original)
         rows.setdefault(name, {})[severity] = probe.images[0]
     severities = sorted({0, *(s for cells in rows.values() for s in cells)})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from derm_stress.metrics import BASELINE_ID, FULL_ID, ConditionMetrics, split_condition
+from derm_stress.metrics import BASELINE_ID, FULL_ID, ConditionMetrics
 from derm_stress.metrics.answers import (
     DEGRADED,
     AuthorityContrast,
@@ -46,8 +46,7 @@ def _find(metrics: Sequence[ConditionMetrics], model: str, cond: str) -> Conditi
 
 def _corrupted_note(m: ConditionMetrics) -> bool:
     """A corrupted note on a clean photo."""
-    image, context = split_condition(m.condition)
-    return image == "none" and context not in ("image_only", "full")
+    return m.spec.clean_image and m.spec.note_perturbed
 
 
 def headline(run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers) -> str:
@@ -97,7 +96,7 @@ def headline(run: RunData, metrics: Sequence[ConditionMetrics], answers: Answers
             default=None,
         )
         triage_where = (
-            f" <span class=note>({esc(split_condition(worst_triage.condition)[1])})</span>"
+            f" <span class=note>({esc(worst_triage.spec.context_label)})</span>"
             if worst_triage
             else ""
         )
@@ -202,15 +201,15 @@ def wrong_context_section(run: RunData, answers: Answers) -> str:
     chart = authority_chart(series, models)
     rows = "".join(
         f"{_tr(models, a.model)}<td class=l>{esc(a.model)}</td><td>{a.severity}</td>"
-        f"<td class=l>{esc(split_condition(a.condition)[1])}</td><td>{a.n}</td>"
+        f"<td class=l>{esc(run.spec(a.condition).context_label)}</td><td>{a.n}</td>"
         f"<td>{pct(a.top1, a.top1_ci)}</td><td>{delta(a.delta_vs_note, a.delta_vs_note_ci)}</td>"
         f"<td>{pct(a.adoption, a.adoption_ci)}</td></tr>"
         for a in answers.authority
     )
     contrasts = "".join(
         f"{_tr(models, c.model)}<td class=l>{esc(c.model)}</td>"
-        f"<td class=l>{esc(split_condition(c.hedged)[1])}</td>"
-        f"<td class=l>{esc(split_condition(c.authoritative)[1])}</td><td>{c.n}</td>"
+        f"<td class=l>{esc(run.spec(c.hedged).context_label)}</td>"
+        f"<td class=l>{esc(run.spec(c.authoritative).context_label)}</td><td>{c.n}</td>"
         f"<td>{delta(c.delta_top1, c.delta_top1_ci)}</td><td>{pvalue(c.mcnemar_p)}</td></tr>"
         for c in answers.contrasts
     )

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from derm_stress.metrics import BASELINE_ID, ConditionMetrics, compute_metrics, mcnemar_exact
-from derm_stress.metrics.stats import bootstrap_ci, two_proportion_p, unpaired_difference
+from derm_stress.metrics import BASELINE_ID, ConditionMetrics, compute_metrics
+from derm_stress.metrics.core import mcnemar_of, paired_difference
+from derm_stress.metrics.stats import two_proportion_p, unpaired_difference
 from derm_stress.perturb.base import derive_seed
 from derm_stress.report import interactive
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
@@ -73,7 +74,7 @@ def compare_runs(a: RunData, b: RunData) -> list[PairedComparison]:
         return _unpaired(a, b, k)
     ia = np.array([a.index[2][c] for c in shared_cases], dtype=np.intp)
     ib = np.array([b.index[2][c] for c in shared_cases], dtype=np.intp)
-    seed = int(a.manifest["seed"])
+    seed = a.seed
     scored_a, scored_b = a.table.scored, b.table.scored
     out = []
     for model_a, model_b in model_pairs(a, b):
@@ -85,11 +86,11 @@ def compare_runs(a: RunData, b: RunData) -> list[PairedComparison]:
             both = scored_a[ma, ca, ia] & scored_b[mb, cb, ib]
             rank_a, rank_b = a.table.rank[ma, ca, ia][both], b.table.rank[mb, cb, ib][both]
             hit1_a, hit1_b = rank_a == 1, rank_b == 1
-            d1 = hit1_b.astype(np.int8) - hit1_a.astype(np.int8)
-            dk = ((rank_b >= 1) & (rank_b <= k)).astype(np.int8) - (
-                (rank_a >= 1) & (rank_a <= k)
-            ).astype(np.int8)
             s = derive_seed("compare", seed, model_a, model_b, condition)
+            delta1, ci1, d1 = paired_difference(hit1_b, hit1_a, s)
+            deltak, cik, _ = paired_difference(
+                (rank_b >= 1) & (rank_b <= k), (rank_a >= 1) & (rank_a <= k), s + 1
+            )
             n = int(both.sum())
             out.append(
                 PairedComparison(
@@ -99,18 +100,18 @@ def compare_runs(a: RunData, b: RunData) -> list[PairedComparison]:
                     n,
                     float(hit1_a.mean()) if n else None,
                     float(hit1_b.mean()) if n else None,
-                    float(d1.mean()) if n else None,
-                    bootstrap_ci(d1, s) if n else None,
-                    float(dk.mean()) if n else None,
-                    bootstrap_ci(dk, s + 1) if n else None,
-                    mcnemar_exact(int((d1 == -1).sum()), int((d1 == 1).sum())) if n else None,
+                    delta1,
+                    ci1,
+                    deltak,
+                    cik,
+                    mcnemar_of(d1) if n else None,
                 )
             )
     return out
 
 
 def _unpaired(a: RunData, b: RunData, k: int) -> list[PairedComparison]:
-    seed = int(a.manifest["seed"])
+    seed = a.seed
     out = []
     for model_a, model_b in model_pairs(a, b):
         ma, mb = a.index[0][model_a], b.index[0][model_b]
@@ -188,17 +189,15 @@ def render_comparison(
         m = run.manifest
         facts = {
             "path": str(run.path),
-            "models": [x["name"] for x in m["models"]],
-            "dataset": m.get("dataset", {}).get("name"),
-            "cases": m.get("dataset", {}).get("cases", len(run.table.cases)),
-            "conditions": len(m["conditions"]),
-            "seed": m["seed"],
-            "git_revision": m.get("git_revision"),
-            "finished": m.get("finished"),
+            "models": run.models,
+            "dataset": m.dataset.name or None,
+            "cases": m.dataset.cases or len(run.table.cases),
+            "conditions": len(m.conditions),
+            "seed": m.seed,
+            "git_revision": m.git_revision,
+            "finished": m.finished,
         }
-        return (
-            f"<h3>Run {label}: {esc(m['name'])}</h3><pre>{esc(json.dumps(facts, indent=1))}</pre>"
-        )
+        return f"<h3>Run {label}: {esc(m.name)}</h3><pre>{esc(json.dumps(facts, indent=1))}</pre>"
 
     shared = len(set(a.table.cases) & set(b.table.cases))
     if shared:
@@ -218,10 +217,10 @@ def render_comparison(
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8>
 <meta name=viewport content="width=device-width,initial-scale=1">
-<title>derm-stress comparison · {esc(a.manifest["name"])} vs {esc(b.manifest["name"])}</title>
+<title>derm-stress comparison · {esc(a.manifest.name)} vs {esc(b.manifest.name)}</title>
 <style>{CSS}{interactive.CSS}</style></head><body><main>
 <h1>derm-stress run comparison</h1>
-<p class=sub>A = <b>{esc(a.manifest["name"])}</b>, B = <b>{esc(b.manifest["name"])}</b> ·
+<p class=sub>A = <b>{esc(a.manifest.name)}</b>, B = <b>{esc(b.manifest.name)}</b> ·
 {method}</p>
 {interactive.toolbar(models, image_operators(merged))}
 <h2>Headline</h2><h3>A</h3>{headline_table(a, metrics_a)}<h3>B</h3>{headline_table(b, metrics_b)}

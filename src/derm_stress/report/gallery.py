@@ -14,7 +14,7 @@ import numpy as np
 
 from derm_stress.errors import CaseInputError
 from derm_stress.images import encode_png, load_image
-from derm_stress.metrics import BASELINE_ID, ConditionMetrics, split_condition
+from derm_stress.metrics import BASELINE_ID, ConditionMetrics
 from derm_stress.perturb.base import replay
 from derm_stress.run.results import Row, RunData
 
@@ -64,7 +64,7 @@ def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 
     if BASELINE_ID not in t.conditions:
         return []
     bi = t.conditions.index(BASELINE_ID)
-    images = {c["id"]: c.get("images", []) for c in run.cases}
+    images = {c.id: list(c.images) for c in run.cases}
     order = np.argsort(np.array(t.cases, dtype=object), kind="stable")
     scored = t.scored
     right_at_base = scored[:, bi] & (t.rank[:, bi] == 1)
@@ -78,7 +78,7 @@ def worst_flips(run: RunData, metrics: list[ConditionMetrics], per_model: int = 
             ),
             key=lambda m: m.delta_top1 or 0.0,
         )
-        noted = [m for m in ranked if split_condition(m.condition)[1] not in ("image_only", "full")]
+        noted = [m for m in ranked if m.spec.note_perturbed]
         others = [m for m in ranked if m not in noted]
         harmful = [m for pair in zip_longest(noted, others) for m in pair if m is not None]
         seen: set[int] = set()

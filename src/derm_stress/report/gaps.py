@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
-
 from derm_stress.metrics.gaps import (
     UNPAIRED_METHOD,
     Gap,
@@ -21,7 +19,7 @@ from derm_stress.metrics.gaps import (
 )
 from derm_stress.perturb.base import registry
 from derm_stress.report.format import delta, esc, pct, pvalue
-from derm_stress.report.plots import _svg, _tag, model_color
+from derm_stress.report.plots import _svg, _tag, model_color, styled, subplots
 from derm_stress.run.results import RunData
 
 SKIN_TONES = (("fitzpatrick", "Fitzpatrick type"), ("monk_skin_tone", "Monk skin tone"))
@@ -67,11 +65,12 @@ def _gap_table(gaps: Sequence[Gap], k: int) -> str:
     )
 
 
+@styled
 def _gap_chart(summaries: Sequence[GroupSummary], k: int) -> str:
     """Baseline top-k per dataset (x) and model (one colour each), with 95% intervals."""
     models = list(dict.fromkeys(s.model for s in summaries))
     groups = list(dict.fromkeys(s.group for s in summaries))
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(groups), 2.8))
+    fig, ax = subplots(figsize=(1.6 + 1.3 * len(groups), 2.8))
     width = 0.8 / max(1, len(models))
     for i, model in enumerate(models):
         for j, group in enumerate(groups):

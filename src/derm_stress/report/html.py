@@ -17,13 +17,12 @@ from derm_stress.metrics import (
     ConditionMetrics,
     compute_metrics,
     corruption_errors,
-    image_op_and_severity,
     selective_accuracy,
-    split_condition,
     subgroup_metrics,
     with_intervals,
 )
 from derm_stress.metrics.answers import DEGRADED
+from derm_stress.metrics.definitions import PER_CONDITION
 from derm_stress.perturb.base import registry
 from derm_stress.report import interactive
 from derm_stress.report.answers import (
@@ -75,7 +74,9 @@ def _table(metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str] = 
         "<tr><th class=l>model</th><th class=l>condition</th><th>n</th>"
         "<th>top-1 [95% CI]</th><th>Δ top-1 (pp) [95% CI]</th>"
         f"<th>top-{k} [95% CI]</th><th>Δ top-{k} (pp) [95% CI]</th><th>McNemar p</th>"
-        "<th>flip rate</th><th>unparseable</th><th>errors</th></tr>"
+        "<th>flip rate</th><th>unparseable</th><th>errors</th>"
+        + "".join(_extension_heads())
+        + "</tr>"
     )
     body = []
     for m in metrics:
@@ -88,9 +89,31 @@ def _table(metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str] = 
             f"<td>{pct(m.topk, m.topk_ci)}</td>"
             f"<td>{'' if base else delta(m.delta_topk, m.delta_topk_ci)}</td>"
             f"<td>{pvalue(m.mcnemar_p)}</td><td>{pct(m.flip_rate)}</td>"
-            f"<td>{m.unparseable}</td><td>{errors}</td></tr>"
+            f"<td>{m.unparseable}</td><td>{errors}</td>" + "".join(_extension_cells(m)) + "</tr>"
         )
     return f"<table class=dt id=all-conditions>{head}{''.join(body)}</table>"
+
+
+def _extension_heads() -> list[str]:
+    """Header cells of the ``PER_CONDITION`` metrics (the metric extension point)."""
+    return [
+        f"<th title='{esc(d.description)}'>{esc(d.name.replace('_', ' '))}</th>"
+        for d in PER_CONDITION
+    ]
+
+
+def _extension_cells(m: ConditionMetrics) -> list[str]:
+    cells = []
+    for d in PER_CONDITION:
+        value = m.extra.get(d.name)
+        interval = m.extra.get(f"{d.name}_ci")
+        number = value if isinstance(value, float) else None
+        ci = interval if isinstance(interval, tuple) else None
+        if d.percent:
+            cells.append(f"<td>{pct(number, ci)}</td>")
+        else:
+            cells.append(f"<td>{'–' if number is None else f'{number:.3g}'}</td>")
+    return cells
 
 
 def _find(
@@ -133,10 +156,10 @@ def headline_table(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
 
 
 def _context_table(metrics: Sequence[ConditionMetrics], models: Sequence[str] = ()) -> str:
-    rows = [m for m in metrics if split_condition(m.condition)[0] == "none"]
+    rows = [m for m in metrics if m.spec.clean_image]
     body = "".join(
         f"{_row(models, m.model, m.condition == BASELINE_ID)}<td class=l>{esc(m.model)}"
-        f"</td><td class=l>{esc(split_condition(m.condition)[1])}</td>"
+        f"</td><td class=l>{esc(m.spec.context_label)}</td>"
         f"<td>{pct(m.top1, m.top1_ci)}</td>"
         f"<td>{'' if m.condition == BASELINE_ID else delta(m.delta_top1, m.delta_top1_ci)}</td>"
         f"<td>{pct(m.context_harm)}</td>"
@@ -266,8 +289,7 @@ def _perturbed(metrics: Sequence[ConditionMetrics], model: str) -> list[Conditio
     """A model's image-only conditions with one image operator (the image grid)."""
     out = []
     for m in metrics:
-        image, context = split_condition(m.condition)
-        if m.model == model and context == "image_only" and image_op_and_severity(image):
+        if m.model == model and m.spec.image_only and m.spec.single_image_op:
             out.append(m)
     return out
 
@@ -360,7 +382,7 @@ def _banner(c: Completeness) -> str:
 
 
 def _problems(run: RunData, redact: bool = False) -> str:
-    issues = run.manifest["dataset"].get("issues", [])
+    issues = run.manifest.dataset.issues
     parts = []
     if issues:
         items = "".join(
@@ -411,15 +433,15 @@ def render_report(
     manifest = run.manifest
     models = run.models
     k = run.top_k
-    summary = manifest.get("summary", {})
+    summary = manifest.summary or {}
     state = completeness(run)
     cards = [
-        ("cases", manifest["dataset"]["cases"]),
+        ("cases", manifest.dataset.cases),
         ("conditions", len(run.conditions)),
         ("models", len(models)),
         ("results", run.table.size),
-        ("skipped rows", len(manifest["dataset"].get("issues", []))),
-        ("seed", manifest["seed"]),
+        ("skipped rows", len(manifest.dataset.issues)),
+        ("seed", manifest.seed),
     ]
     figures = []
     for metric, title in (("top1", "Top-1"), ("topk", f"Top-{k}")):
@@ -436,15 +458,15 @@ def render_report(
         if (svg := severity_heatmap(metrics, model))
     )
     context_svg = context_chart(metrics, k, models)
-    config_text = yaml.safe_dump(manifest.get("config", {}), sort_keys=False)
+    config_text = yaml.safe_dump(dict(manifest.config), sort_keys=False)
     provenance = {
-        "dataset": {key: v for key, v in manifest["dataset"].items() if key != "issues"},
-        "models": manifest["models"],
-        "versions": manifest.get("versions"),
-        "git_revision": manifest.get("git_revision"),
-        "started": manifest.get("started"),
-        "finished": manifest.get("finished"),
-        "status": manifest.get("status"),
+        "dataset": {k: v for k, v in manifest.dataset.to_dict().items() if k != "issues"},
+        "models": [m.to_dict() for m in manifest.models],
+        "versions": dict(manifest.versions) if manifest.versions else None,
+        "git_revision": manifest.git_revision,
+        "started": manifest.started,
+        "finished": manifest.finished,
+        "status": manifest.status,
         "last run": {"model calls": summary.get("calls"), "reused": summary.get("reused")},
     }
     bench = benchmark_section(run) or ""
@@ -465,11 +487,11 @@ def render_report(
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8>
 <meta name=viewport content="width=device-width,initial-scale=1">
-<title>derm-stress report · {esc(manifest["name"])}</title>
+<title>derm-stress report · {esc(manifest.name)}</title>
 <style>{CSS}{interactive.CSS}</style></head>
 <body><main>
 <h1>derm-stress robustness report</h1>
-<p class=sub>run <b>{esc(manifest["name"])}</b> · dataset {esc(manifest["dataset"]["name"])}
+<p class=sub>run <b>{esc(manifest.name)}</b> · dataset {esc(manifest.dataset.name)}
 · every difference is paired per case against the clean image-only baseline
 (<code>{BASELINE_ID}</code>) of the same model; 95% intervals from a seeded case bootstrap;
 McNemar p-values are exact.</p>
@@ -523,7 +545,7 @@ def _markdown(
 
     state = completeness(run)
     lines = [
-        f"# derm-stress report: {run.manifest['name']}",
+        f"# derm-stress report: {run.manifest.name}",
         "",
         *(
             [
@@ -542,8 +564,8 @@ def _markdown(
             if state.incomplete
             else []
         ),
-        f"Dataset {run.manifest['dataset']['name']} ({run.manifest['dataset']['cases']} "
-        f"cases), seed {run.manifest['seed']}. Differences are paired against "
+        f"Dataset {run.manifest.dataset.name} ({run.manifest.dataset.cases} "
+        f"cases), seed {run.manifest.seed}. Differences are paired against "
         f"`{BASELINE_ID}`, in percentage points with 95% bootstrap intervals.",
         "",
         *(f"{line}  " for line in scoring_lines(run)),
@@ -619,8 +641,8 @@ def _markdown_answers(
             m.under_triage
             for m in metrics
             if m.model == model
-            and split_condition(m.condition)[0] == "none"
-            and split_condition(m.condition)[1] not in ("image_only", "full")
+            and m.spec.clean_image
+            and m.spec.note_perturbed
             and m.under_triage is not None
         ]
         if base and corrupted:

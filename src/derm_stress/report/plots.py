@@ -12,35 +12,53 @@ from __future__ import annotations
 import io
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import wraps
 from itertools import count
+from typing import Any, ParamSpec, TypeVar
 
 import matplotlib
 import numpy as np
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from matplotlib.artist import Artist
 from matplotlib.colors import Normalize, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from derm_stress.metrics import (
-    BASELINE_ID,
-    ConditionMetrics,
-    image_op_and_severity,
-    split_condition,
-)
+from derm_stress.metrics import BASELINE_ID, ConditionMetrics
 
-plt.rcParams.update(
-    {
-        "svg.fonttype": "none",
-        "svg.hashsalt": "derm-stress",  # stable ids: same data, same bytes
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    }
-)
+# The report's style, applied only while a figure is drawn (``styled``): importing or using
+# this module leaves the host process's matplotlib backend and rcParams as they were. Figures
+# are ``Figure`` objects, never pyplot's, so no backend or global figure list is involved.
+STYLE: dict[Any, Any] = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "derm-stress",  # stable ids: same data, same bytes
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def styled(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a figure-making function inside the report's style (a local rc context)."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with matplotlib.rc_context(STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def subplots(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs: Any
+) -> tuple[Figure, Any]:
+    """``pyplot.subplots`` without pyplot: a standalone ``Figure`` and its axes."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
 # Okabe & Ito (2008), "Color Universal Design": blue, orange, bluish green, vermillion,
 # reddish purple, sky blue, black; then two greys (yellow is too pale on white)
 PALETTE = (
@@ -68,7 +86,6 @@ _GID = re.compile(r'<g id="ds_(\d*)_(\d*)_\d+">')
 def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
     text = buf.getvalue()
     text = _GID.sub(
         lambda m: (
@@ -96,7 +113,7 @@ def image_operators(metrics: Sequence[ConditionMetrics]) -> list[str]:
     """The single image operators of a grid, sorted (the toggles' operator indexes)."""
     ops = set()
     for m in metrics:
-        parsed = image_op_and_severity(split_condition(m.condition)[0])
+        parsed = m.spec.single_image_op
         if parsed is not None:
             ops.add(parsed[0])
     return sorted(ops)
@@ -106,6 +123,7 @@ def _contexts(labels: set[str]) -> list[str]:
     return sorted(labels, key=lambda c: (c != "image_only", c != "full", c))
 
 
+@styled
 def severity_curves(
     metrics: Sequence[ConditionMetrics], metric: str, k: int, models: Sequence[str] | None = None
 ) -> str | None:
@@ -114,15 +132,16 @@ def severity_curves(
     image-only baseline dashed in its colour."""
     models = list(models) if models is not None else list(dict.fromkeys(m.model for m in metrics))
     index = {(m.model, m.condition): m for m in metrics}
+    # the clean photo under each context, per model: severity 0 of every curve
+    clean_under = {(m.model, m.spec.context_label): m for m in metrics if m.spec.clean_image}
     curves: dict[tuple[str, str], dict[str, list[tuple[int, ConditionMetrics]]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for m in metrics:
-        image, context = split_condition(m.condition)
-        parsed = image_op_and_severity(image)
+        parsed = m.spec.single_image_op
         if parsed is None or _value(m, metric) is None:
             continue
-        curves[(parsed[0], context)][m.model].append((parsed[1], m))
+        curves[(parsed[0], m.spec.context_label)][m.model].append((parsed[1], m))
     if not curves:
         return None
     ops = image_operators(metrics)
@@ -134,7 +153,7 @@ def severity_curves(
         panels = [(op, ctx) for ctx in contexts for op in ops if (op, ctx) in curves]
         cols = min(5, len(panels))
         rows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         rows, cols, figsize=(2.35 * cols, 1.95 * rows + 0.5), squeeze=False, sharex=True,
         sharey=True,
     )  # fmt: skip
@@ -146,7 +165,7 @@ def severity_curves(
                 continue
             mi = models.index(model)
             color = model_color(models, model)
-            clean = index.get((model, f"img=none|ctx={context}"))
+            clean = clean_under.get((model, context))
             pts = sorted(points, key=lambda p: p[0])
             severities = [0] if clean is not None and _value(clean, metric) is not None else []
             cells = ([clean] if severities else []) + [m for _, m in pts]
@@ -204,19 +223,20 @@ def severity_curves(
     return _svg(fig)
 
 
+@styled
 def context_chart(
     metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str] | None = None
 ) -> str | None:
     """Top-1 and top-k accuracy on clean photos under each context condition, one bar per
     model with its 95% interval."""
-    clean = [m for m in metrics if split_condition(m.condition)[0] == "none"]
-    contexts = list(dict.fromkeys(split_condition(m.condition)[1] for m in clean))
+    clean = [m for m in metrics if m.spec.clean_image]
+    contexts = list(dict.fromkeys(m.spec.context_label for m in clean))
     if len(contexts) < 2:
         return None
     models = list(models) if models is not None else list(dict.fromkeys(m.model for m in clean))
-    index = {(m.model, split_condition(m.condition)[1]): m for m in clean}
+    index = {(m.model, m.spec.context_label): m for m in clean}
     width = 0.8 / len(models)
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         # wide enough for the bars, never so wide that the page scales the text down
         2,
         1,
@@ -261,15 +281,15 @@ def _luminance(rgb: tuple[float, float, float]) -> float:
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
 
+@styled
 def severity_heatmap(metrics: Sequence[ConditionMetrics], model: str) -> str | None:
     """Change in top-1 accuracy from the baseline (percentage points), image-only
     conditions: one row per image operator, one column per severity; cell text black or
     white by the cell's luminance."""
     cells: dict[str, dict[int, float]] = defaultdict(dict)
     for m in metrics:
-        image, context = split_condition(m.condition)
-        parsed = image_op_and_severity(image)
-        if m.model == model and context == "image_only" and parsed and m.delta_top1 is not None:
+        parsed = m.spec.single_image_op
+        if m.model == model and m.spec.image_only and parsed and m.delta_top1 is not None:
             cells[parsed[0]][parsed[1]] = 100 * m.delta_top1
     if not cells:
         return None
@@ -280,9 +300,9 @@ def severity_heatmap(metrics: Sequence[ConditionMetrics], model: str) -> str | N
         for j, sev in enumerate(severities):
             grid[i, j] = cells[op].get(sev, np.nan)
     limit = max(5.0, float(np.nanmax(np.abs(grid))))
-    cmap = plt.get_cmap("RdBu")
+    cmap = matplotlib.colormaps["RdBu"]
     norm = Normalize(-limit, limit)
-    fig, ax = plt.subplots(figsize=(2.6 + 0.62 * len(severities), 1.1 + 0.3 * len(ops)))
+    fig, ax = subplots(figsize=(2.6 + 0.62 * len(severities), 1.1 + 0.3 * len(ops)))
     mappable = ax.imshow(grid, cmap=cmap, norm=norm, aspect="auto")
     ax.set_xticks(range(len(severities)), [str(s) for s in severities])
     ax.set_yticks(range(len(ops)), ops)
@@ -303,6 +323,7 @@ def severity_heatmap(metrics: Sequence[ConditionMetrics], model: str) -> str | N
     return _svg(fig)
 
 
+@styled
 def interval_chart(
     rows: Sequence[tuple[str, str, float | None, tuple[float, float] | None]],
     models: Sequence[str],
@@ -315,7 +336,7 @@ def interval_chart(
     if not labels:
         return None
     height = 0.8 / max(1, len(models))
-    fig, ax = plt.subplots(figsize=(7.2, 0.9 + 0.26 * len(labels) * max(1, len(models)) ** 0.5))
+    fig, ax = subplots(figsize=(7.2, 0.9 + 0.26 * len(labels) * max(1, len(models)) ** 0.5))
     for label, model, value, ci in rows:
         if value is None or label not in labels or model not in models:
             continue
@@ -344,6 +365,7 @@ def interval_chart(
     return _svg(fig)
 
 
+@styled
 def authority_chart(
     points: Sequence[tuple[str, int, float | None, tuple[float, float] | None, str]],
     models: Sequence[str],
@@ -353,7 +375,7 @@ def authority_chart(
     (``points``: model, severity, value, interval, series ``top1`` or ``adoption``)."""
     if not points:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(8.0, 2.7), sharex=True)
+    fig, axes = subplots(1, 2, figsize=(8.0, 2.7), sharex=True)
     for ax, series, title in (
         (axes[0], "top1", "top-1 accuracy"),
         (axes[1], "adoption", "adopted the planted diagnosis"),

@@ -86,10 +86,8 @@ def scoring_section(run: RunData, metrics: Sequence[ConditionMetrics]) -> str:
         f"<td>{pct(m.topk_group, m.topk_group_ci)}</td></tr>"
         for m in base
     )
-    levels = Counter(str(c.get("triage")) for c in run.cases)
-    by_source = Counter(
-        (str(c.get("triage")), str(c.get("triage_source", "diagnosis"))) for c in run.cases
-    )
+    levels = Counter(str(c.triage) for c in run.cases)
+    by_source = Counter((str(c.triage), str(c.triage_source)) for c in run.cases)
     triage_rows = "".join(
         f"<tr><td class=l>{level}</td><td>{levels[level]}</td>"
         f"<td>{by_source[(level, 'manifest')]}</td><td>{by_source[(level, 'diagnosis')]}</td></tr>"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from derm_stress.run.results import ENDED_ABNORMALLY, MISSING, RunData
+from derm_stress.schema import RunStatus
 
 ERROR_TEXT_LIMIT = 200  # characters of a model's error message shown in the report
 
@@ -28,13 +29,13 @@ class Completeness:
 
     @property
     def incomplete(self) -> bool:
-        return self.status != "complete" or self.stored < self.expected or bool(self.short)
+        return self.status != RunStatus.COMPLETE or self.stored < self.expected or bool(self.short)
 
 
 def completeness(run: RunData) -> Completeness:
     """The run's status and how much of its grid is in the store."""
     t = run.table
-    cases = int(run.manifest.get("dataset", {}).get("cases", len(t.cases)))
+    cases = run.manifest.dataset.cases
     expected = len(t.models) * len(t.conditions) * max(cases, len(t.cases))
     present = t.status != MISSING
     stored = int(present.sum())
@@ -47,14 +48,14 @@ def completeness(run: RunData) -> Completeness:
             for ci, condition in enumerate(t.conditions):
                 if int(per_condition[mi, ci]) < base:
                     short.append((model, condition, int(per_condition[mi, ci]), base))
-    return Completeness(str(run.manifest.get("status", "unknown")), stored, expected, tuple(short))
+    return Completeness(run.manifest.status, stored, expected, tuple(short))
 
 
-_STATUS_TEXT = {
-    "running": "still running: another process holds the run directory's lock",
+_STATUS_TEXT: dict[str, str] = {
+    RunStatus.RUNNING: "still running: another process holds the run directory's lock",
     ENDED_ABNORMALLY: "its process ended before the run finished (killed, crashed, full disk)",
-    "interrupted": "interrupted (Ctrl-C) before it finished",
-    "stopped": "stopped early by its budget",
+    RunStatus.INTERRUPTED: "interrupted (Ctrl-C) before it finished",
+    RunStatus.STOPPED: "stopped early by its budget",
 }
 
 

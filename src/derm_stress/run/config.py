@@ -25,8 +25,19 @@ TOP_LEVEL_KEYS = (
 )  # fmt: skip
 # a dataset is one source: a manifest, a folder in a published layout (named, or `folder` to
 # detect it), or the bundled sample
-SOURCE_KEYS = ("manifest", "folder", *LAYOUTS, "sample")
-DATASET_KEYS = (*SOURCE_KEYS, "where", "limit", "cases", "encoding", "min_image_side")
+# (layouts come from the registry, plugins included: read when a config is checked)
+DATASET_OPTIONS = ("where", "limit", "cases", "encoding", "min_image_side")
+
+
+def source_keys() -> tuple[str, ...]:
+    """The keys naming a dataset's source: manifest, folder, every layout, sample."""
+    return ("manifest", "folder", *LAYOUTS.names(), "sample")
+
+
+def dataset_keys() -> tuple[str, ...]:
+    return (*source_keys(), *DATASET_OPTIONS)
+
+
 DEFAULT_MODELS: list[dict[str, Any]] = [{"name": "reference", "adapter": "reference"}]
 DEFAULT_MAX_RAW_CHARS = 20_000  # a differential is a few hundred characters
 # run names become folder names under runs/: no separators, no "..", nothing hidden
@@ -78,11 +89,12 @@ def _check_dataset(dataset: object, named: bool) -> None:
     if not isinstance(dataset, Mapping):
         example = "{name: clinic, manifest: cases.csv}" if named else "{manifest: cases.csv}"
         raise InvalidArgument(f"dataset: expected a mapping such as {example}, got {dataset!r}")
-    _check_keys(dataset, (*DATASET_KEYS, "name") if named else DATASET_KEYS, "dataset")
-    sources = [k for k in SOURCE_KEYS if k in dataset]
+    keys = dataset_keys()
+    _check_keys(dataset, (*keys, "name") if named else keys, "dataset")
+    sources = [k for k in source_keys() if k in dataset]
     if len(sources) > 1:
         raise InvalidArgument(
-            f"dataset: give one of {', '.join(SOURCE_KEYS)}, not {', '.join(sources)}"
+            f"dataset: give one of {', '.join(source_keys())}, not {', '.join(sources)}"
         )
     if named:
         if "name" not in dataset:
@@ -222,7 +234,7 @@ def load_dataset(spec: Mapping[str, Any] | Sequence[Mapping[str, Any]], base_dir
 
 
 def _load_one(spec: Mapping[str, Any], base_dir: Path) -> Dataset:
-    layout = next((k for k in LAYOUTS if k in spec), None)
+    layout = next((k for k in LAYOUTS.names() if k in spec), None)
     if "manifest" in spec:
         encoding = spec.get("encoding")
         if encoding is not None and not isinstance(encoding, str):

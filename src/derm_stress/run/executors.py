@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from derm_stress.cases import Case
-from derm_stress.errors import CaseInputError, InvalidArgument
+from derm_stress.errors import CaseInputError, InvalidArgument, require
 from derm_stress.images import MIN_IMAGE_SIDE, load_image
+from derm_stress.labels import ENV_VARIABLE as VOCABULARY_VARIABLE
+from derm_stress.labels import vocabulary
 from derm_stress.models import ADAPTERS, Model, check_settings, make_model
 from derm_stress.models.base import Answer, AsyncModel
 from derm_stress.perturb.condition import Condition, Probe, build_probes
-
-EXECUTORS = ("local", "ray")
+from derm_stress.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,11 @@ class Executor(ABC):
     #: cases perturbed ahead of the models (bounds memory: each holds its probes' photos)
     window: int = 2
 
+    @classmethod
+    @abstractmethod
+    def create(cls, address: str | None = None) -> Executor:
+        """The executor for the command line's ``--executor NAME [--address A]``."""
+
     @abstractmethod
     def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
         """Prepare the models of ``specs``; returns local instances (name, identity,
@@ -117,6 +123,12 @@ class LocalExecutor(Executor):
     one per model, so a model answers while the next cases are perturbed."""
 
     name = "local"
+
+    @classmethod
+    def create(cls, address: str | None = None) -> LocalExecutor:
+        if address is not None:
+            raise InvalidArgument("--address is for the Ray executor (--executor ray)")
+        return cls()
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
@@ -172,17 +184,23 @@ class RayExecutor(Executor):
     ``ray: {replicas: N, num_gpus: G, num_cpus: C}``; the rest of the spec goes to the
     adapter as usual. Actors reserve no CPU unless ``num_cpus`` says so (reserving them on a
     small cluster would starve the perturbation tasks); requests the cluster cannot meet
-    are refused before anything starts, never left pending."""
+    are refused before anything starts, never left pending.
+
+    A run's ``vocabulary`` file reaches the cluster's workers through the tasks' and actors'
+    environment (``DERM_STRESS_VOCABULARY``): like the photos, it must be readable at the
+    same path on every node, and an actor that loads a different vocabulary (another file
+    at that path) refuses to start."""
 
     name = "ray"
 
+    @classmethod
+    def create(cls, address: str | None = None) -> RayExecutor:
+        return cls(address)
+
     def __init__(self, address: str | None = None, window: int | None = None) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise InvalidArgument(
-                "the Ray executor needs ray: pip install 'derm-stress[ray]'"
-            ) from None
+        require("ray", "ray", "the Ray executor")  # else MissingDependency, with the command
+        import ray
+
         self._ray = ray
         if not ray.is_initialized():
             ray.init(
@@ -194,12 +212,20 @@ class RayExecutor(Executor):
         cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
         self.window = window or 2 * cpus
         self._task = ray.remote(perturb_case)
+        self._runtime_env: dict[str, Any] = {}
         self._actors: list[list[Any]] = []
         self._next: list[int] = []
 
     def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
         ray = self._ray
         actor_class = ray.remote(_ModelActor)
+        # the run's vocabulary (``run`` exports its file for the run): workers load the same
+        file = os.environ.get(VOCABULARY_VARIABLE)
+        self._runtime_env = {"env_vars": {VOCABULARY_VARIABLE: file}} if file else {}
+        self._task = ray.remote(perturb_case)
+        if self._runtime_env:
+            self._task = self._task.options(runtime_env=self._runtime_env)
+        fingerprint = vocabulary().fingerprint
         plans = []
         for spec in specs:
             spec = dict(spec)
@@ -220,8 +246,10 @@ class RayExecutor(Executor):
         for spec, replicas, options in plans:
             actors = [
                 actor_class.options(
-                    num_gpus=options.get("num_gpus", 0), num_cpus=options.get("num_cpus", 0)
-                ).remote(spec)
+                    num_gpus=options.get("num_gpus", 0),
+                    num_cpus=options.get("num_cpus", 0),
+                    **({"runtime_env": self._runtime_env} if self._runtime_env else {}),
+                ).remote(spec, fingerprint)
                 for _ in range(replicas)
             ]
             self._actors.append(actors)
@@ -273,7 +301,15 @@ class RayExecutor(Executor):
 class _ModelActor:
     """A model living in a Ray worker: built once, answers batches."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, Any], vocabulary_fingerprint: str | None = None) -> None:
+        here = vocabulary()  # the packaged one, or the run's file through the environment
+        if vocabulary_fingerprint is not None and here.fingerprint != vocabulary_fingerprint:
+            file = os.environ.get(VOCABULARY_VARIABLE) or "the packaged vocabulary"
+            raise InvalidArgument(
+                f"this Ray worker's vocabulary ({file}, fingerprint {here.fingerprint}) is not "
+                f"the run's ({vocabulary_fingerprint}): the vocabulary file must be the same "
+                "at the same path on every node"
+            )
         self.model = make_model(spec)
 
     def describe(self) -> tuple[str, dict[str, Any], str, int]:
@@ -308,11 +344,12 @@ class _RemoteModel(Model):
         raise RuntimeError(f"model {self.name!r} answers in its Ray actors")
 
 
+#: the executors, by the name ``--executor`` takes (built in only: no entry point group)
+EXECUTORS: Registry[type[Executor]] = Registry("executor", Executor, name_of=lambda c: c.name)
+EXECUTORS.register(LocalExecutor)
+EXECUTORS.register(RayExecutor)
+
+
 def make_executor(name: str, address: str | None = None) -> Executor:
-    if name == "local":
-        if address is not None:
-            raise InvalidArgument("--address is for the Ray executor (--executor ray)")
-        return LocalExecutor()
-    if name == "ray":
-        return RayExecutor(address)
-    raise InvalidArgument(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    """The executor called ``name`` (an unknown one: did-you-mean and the list)."""
+    return EXECUTORS.get(name).create(address)

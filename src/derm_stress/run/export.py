@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from derm_stress.errors import InvalidArgument
+from derm_stress.errors import InvalidArgument, require
 from derm_stress.run.results import RunData, load_run
 
 COLUMNS = (
@@ -58,7 +58,7 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
                 "topk_correct": row.correct_at(k, level) if row.scored else None,
                 "match_level": best,
                 "triage": row.triage,
-                "status": row.status,
+                "status": row.status.value,
                 "error": row.error,
                 "confidences": ";".join("" if c is None else f"{c:g}" for c in row.confidences),
                 "raw_answer": answer.raw if answer else None,
@@ -74,8 +74,8 @@ def export_rows(run: RunData) -> Iterator[dict[str, Any]]:
 def case_datasets(run: RunData) -> dict[str, str]:
     """Each case's dataset: the one its record names (runs of several datasets), else the
     run's single dataset."""
-    default = str((run.manifest.get("dataset") or {}).get("name") or "")
-    return {c["id"]: str(c.get("dataset") or default) for c in run.cases}
+    default = run.manifest.dataset.name
+    return {c.id: c.dataset or default for c in run.cases}
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection,
@@ -129,13 +129,8 @@ def export_run(run: RunData, fmt: str, out: str | Path) -> Path:
             writer.writeheader()
             writer.writerows({k: csv_safe(v) for k, v in row.items()} for row in export_rows(run))
         return path
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InvalidArgument(
-            "Parquet export needs pyarrow: pip install 'derm-stress[parquet]'"
-        ) from None
+    pa = require("pyarrow", "parquet", "Parquet export")
+    pq = require("pyarrow.parquet", "parquet", "Parquet export", "pyarrow")
     schema = _arrow_schema()
     with pq.ParquetWriter(path, schema) as writer:
         for batch in _batches(export_rows(run)):
@@ -145,11 +140,6 @@ def export_run(run: RunData, fmt: str, out: str | Path) -> Path:
 
 def to_dataframe(run: RunData | str | Path) -> Any:
     """The run's rows as a pandas DataFrame with the export columns (needs pandas)."""
-    try:
-        import pandas as pd
-    except ImportError:
-        raise InvalidArgument(
-            "to_dataframe needs pandas: pip install 'derm-stress[pandas]'"
-        ) from None
+    pd = require("pandas", "pandas", "to_dataframe")
     data = run if isinstance(run, RunData) else load_run(run)
     return pd.DataFrame.from_records(export_rows(data), columns=list(COLUMNS))

@@ -13,6 +13,7 @@ that case, and the run goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -45,6 +46,15 @@ from derm_stress.run.executors import CaseProbes, Executor, LocalExecutor
 from derm_stress.run.lock import RunLock
 from derm_stress.run.progress import RunProgress
 from derm_stress.run.store import Store, StoreRow, case_keys
+from derm_stress.schema import (
+    CASE_META_FIELDS,
+    CaseRecord,
+    DatasetEntry,
+    ModelEntry,
+    ResultStatus,
+    RunManifest,
+    RunStatus,
+)
 
 STORE_NAME = "results.sqlite"
 MANIFEST_NAME = "manifest.json"
@@ -139,7 +149,7 @@ class _CaseLog:
 
     def add(self, case: Case) -> str:
         fingerprint = case.fingerprint()
-        self.store.add_case(self.count, case_record(case, fingerprint))
+        self.store.add_case(self.count, case_record(case, fingerprint).to_dict())
         self.digest.add(case, fingerprint)
         self.count += 1
         return fingerprint
@@ -368,7 +378,7 @@ class _Pipeline:
         if rows:  # everything that returned meanwhile, in one transaction
             self.store.put(rows)
         for model, batch, answers in settled:
-            errors = sum(a.status == "error" for a in answers)
+            errors = sum(a.status == ResultStatus.ERROR.value for a in answers)
             cost = sum(a.cost_usd or 0.0 for a in answers)
             self.summary.calls += len(batch)
             self.summary.per_model_calls[model.name] = self.summary.per_model_calls.get(
@@ -402,7 +412,7 @@ def execute(
     photos with a side under ``min_image_side`` pixels are input errors."""
     progress = progress or RunProgress()
     for model in models:
-        model.use_journal(str(store.path))
+        model.use_journal(store.batch_journal())
         progress.activity(model.name, model.activity())  # retries shown from the first
     log = _CaseLog(store, dataset.name)
     store.clear_cases()
@@ -423,25 +433,22 @@ def execute(
     return log.digest.hexdigest()
 
 
-CASE_META_FIELDS = ("dataset", "monk_skin_tone", "fitzpatrick_group")
-
-
-def case_record(case: Case, fingerprint: str | None) -> dict[str, Any]:
-    """What the manifest keeps of a case: enough for metrics and subgroups."""
-    return {
-        "id": case.case_id,
-        "diagnosis": case.diagnosis,
-        "diagnoses": list(case.diagnoses),
-        "triage": case.triage,
-        "triage_source": case.triage_source,
-        "fingerprint": fingerprint,
-        "fitzpatrick": case.note.fitzpatrick,
-        "body_site": case.note.body_site,
+def case_record(case: Case, fingerprint: str | None) -> CaseRecord:
+    """What the run keeps of a case: enough for metrics and subgroups."""
+    return CaseRecord(
+        id=case.case_id,
+        diagnosis=case.diagnosis,
+        diagnoses=tuple(case.diagnoses),
+        triage=case.triage,
+        triage_source=case.triage_source,
+        fingerprint=fingerprint,
+        fitzpatrick=case.note.fitzpatrick,
+        body_site=case.note.body_site,
         # subgroup attributes a loader may set (several datasets in one run; skin tone)
-        **{k: case.meta[k] for k in CASE_META_FIELDS if case.meta.get(k)},
-        "images": [str(i) for i in case.images if not isinstance(i, np.ndarray)],
-        "note": case.note.to_dict(),
-    }
+        meta={k: case.meta[k] for k in CASE_META_FIELDS if case.meta.get(k)},
+        images=tuple(str(i) for i in case.images if not isinstance(i, np.ndarray)),
+        note=case.note.to_dict(),
+    )
 
 
 def previous_run_state(out: Path) -> dict[str, Any] | None:
@@ -459,8 +466,12 @@ def previous_run_state(out: Path) -> dict[str, Any] | None:
         previous = None
     except (OSError, ValueError):  # an unreadable manifest: a write that never finished
         return {"status": "unreadable manifest", "tidied": leftover}
-    if isinstance(previous, dict) and previous.get("status") == "running":
-        return {"started": previous.get("started"), "status": "running", "tidied": leftover}
+    if isinstance(previous, dict) and previous.get("status") == RunStatus.RUNNING:
+        return {
+            "started": previous.get("started"),
+            "status": RunStatus.RUNNING.value,
+            "tidied": leftover,
+        }
     return {"status": "left a temporary file", "tidied": True} if leftover else None
 
 
@@ -543,64 +554,62 @@ def _run_locked(
         dataset_issues=len(dataset.issues),
         previous_run=previous,
     )
-    manifest: dict[str, Any] = {
-        "name": config.name,
-        "config": config.raw,
-        "seed": config.seed,
-        "top_k": config.top_k,
-        "score_level": config.score_level,
-        "conditions": [c.describe() for c in config.conditions],
-        "models": [
-            {
-                "name": m.name,
-                "identity": m.identity(),
-                "hash": m.identity_hash(),
-                "prompt_version": m.prompt_version,
-                "timeout_s": m.timeout_s,
-            }
+    manifest = RunManifest(
+        name=config.name,
+        config=config.raw,
+        seed=config.seed,
+        top_k=config.top_k,
+        score_level=config.score_level,
+        conditions=tuple(c.spec for c in config.conditions),
+        models=tuple(
+            ModelEntry(m.name, m.identity(), m.identity_hash(), m.prompt_version, m.timeout_s)
             for m in models
-        ],
-        "dataset": {
-            "name": dataset.name,
-            "root": str(dataset.root) if dataset.root else None,
-            "cases": len(dataset),
-            "issues": [{"source": i.source, "reason": i.reason} for i in dataset.issues],
-        },
-        "vocabulary": {
+        ),
+        dataset=DatasetEntry(
+            dataset.name,
+            str(dataset.root) if dataset.root else None,
+            len(dataset),
+            tuple({"source": i.source, "reason": i.reason} for i in dataset.issues),
+        ),
+        vocabulary={
             "file": str(config.vocabulary) if config.vocabulary else None,
             "fingerprint": vocab.fingerprint,
             "entries": len(vocab),
         },
-        "executor": executor.name,
-        "budget": vars(budget) if budget else None,
-        "max_raw_chars": config.max_raw_chars,
-        "versions": dict(_versions()),
-        "git_revision": _git_revision(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "status": "running",
-    }
-    if previous is not None:
-        manifest["previous_run"] = previous
-    _write_json(out / MANIFEST_NAME, manifest)
-    status = "interrupted"
+        executor=executor.name,
+        budget=vars(budget) if budget else None,
+        max_raw_chars=config.max_raw_chars,
+        versions=dict(_versions()),
+        git_revision=_git_revision(),
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        status=RunStatus.RUNNING,
+        previous_run=previous,
+    )
+    _write_json(out / MANIFEST_NAME, manifest.to_dict())
+    status = RunStatus.INTERRUPTED
     progress.start(summary.expected, [m.name for m in models])
+    warnings: list[dict[str, str]] = []
+    fingerprint: str | None = None
     try:
-        manifest["dataset"]["fingerprint"] = execute(
+        fingerprint = execute(
             dataset, config.conditions, executor, models, store, config.seed, summary,
             progress, budget, config.max_raw_chars, config.min_image_side,
         )  # fmt: skip
         warnings = run_warnings(store)
-        if warnings:
-            manifest["input_warnings"] = warnings
-            summary.input_warnings = len(warnings)
-        status = "stopped" if summary.stopped else "complete"
+        summary.input_warnings = len(warnings)
+        status = RunStatus.STOPPED if summary.stopped else RunStatus.COMPLETE
     finally:
         progress.stop()
         summary.seconds = time.perf_counter() - start
-        manifest["status"] = status
-        manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        manifest["summary"] = {k: v for k, v in vars(summary).items() if k != "out_dir"}
-        _write_json(out / MANIFEST_NAME, manifest)
+        manifest = dataclasses.replace(
+            manifest,
+            dataset=dataclasses.replace(manifest.dataset, fingerprint=fingerprint),
+            input_warnings=tuple(warnings),
+            status=status,
+            finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            summary={k: v for k, v in vars(summary).items() if k != "out_dir"},
+        )
+        _write_json(out / MANIFEST_NAME, manifest.to_dict())
     return summary
 
 

@@ -58,7 +58,7 @@ def outcome(run: RunData) -> Outcome:
         results=int(status.size),
         failed_calls=int(np.count_nonzero(status == ERROR)),
         input_errors=int(np.count_nonzero(status == INPUT_ERROR)),
-        rejected_rows=len(run.manifest.get("dataset", {}).get("issues", [])),
+        rejected_rows=len(run.manifest.dataset.issues),
         per_row=models * conditions,
         missing=int(np.count_nonzero(status == MISSING)),
     )

@@ -11,26 +11,36 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
 from derm_stress.errors import DermStressError, InvalidArgument
 from derm_stress.labels import TRIAGE_LEVELS, Vocabulary, load_vocabulary, vocabulary
+from derm_stress.perturb.condition import BASELINE_ID
 from derm_stress.run.harness import MANIFEST_NAME, STORE_NAME
 from derm_stress.run.lock import lock_holder
 from derm_stress.run.store import Result, Store, case_keys, result_key
+from derm_stress.schema import (
+    SCORED,
+    STATUSES,
+    Capability,
+    CaseRecord,
+    ConditionSpec,
+    ResultStatus,
+    RunManifest,
+    RunStatus,
+)
 
-BASELINE_ID = "img=none|ctx=image_only"
-ENDED_ABNORMALLY = "ended abnormally"  # status of a run found "running" with no process
-STATUSES = ("missing", "ok", "unparseable", "error", "input_error")
-MISSING, OK, UNPARSEABLE, ERROR, INPUT_ERROR = range(len(STATUSES))
+ENDED_ABNORMALLY = RunStatus.ENDED_ABNORMALLY  # a run found "running" with no process
+# a result's status as its code in ``ResultTable.status``
+MISSING, OK, UNPARSEABLE, ERROR, INPUT_ERROR = (s.code for s in STATUSES)
+_SCORED_CODE = np.zeros(len(STATUSES), bool)  # status code -> counts for accuracy
+_SCORED_CODE[[s.code for s in SCORED]] = True
 RANK_DEPTH = 5  # differential positions kept per result for rank comparisons
-# note operators whose record names a planted (wrong) diagnosis in ``params["diagnosis"]``
-PLANTING_OPS = ("misleading_referral",)
 ScoreLevel = Literal["exact", "group"]
 SCORE_LEVELS: tuple[ScoreLevel, ...] = ("exact", "group")
 _NOT_CACHED = "?"
@@ -99,7 +109,7 @@ class Row:
     case_id: str
     condition: str
     diagnosis: str
-    status: str
+    status: ResultStatus
     differential: tuple[str, ...]
     confidences: tuple[float | None, ...]
     stated_triage: str | None
@@ -116,7 +126,7 @@ class Row:
 
     @property
     def scored(self) -> bool:
-        return self.status in ("ok", "unparseable")
+        return self.status in SCORED
 
     @property
     def triage(self) -> str | None:
@@ -226,13 +236,9 @@ class ResultTable:
 
     @property
     def scored(self) -> np.ndarray:
-        scored: np.ndarray = (self.status == OK) | (self.status == UNPARSEABLE)
+        """Where the status is one of ``SCORED``."""
+        scored: np.ndarray = _SCORED_CODE[self.status]
         return scored
-
-    def correct_at(self, k: int, level: ScoreLevel | None = None) -> np.ndarray:
-        """Top-``k`` correctness at ``level`` (default: the headline level)."""
-        rank = self.ranks(level)
-        return (rank >= 1) & (rank <= k)
 
     def ranks(self, level: ScoreLevel | None = None) -> np.ndarray:
         """The rank array of ``level`` (default: the headline level)."""
@@ -274,7 +280,7 @@ class _Filler:
         self.planted: tuple[list[int], list[int]] = ([], [])
         self.ranked: tuple[list[int], list[int]] = ([], [])  # cells, RANK_DEPTH codes each
         self.triage_level: dict[str | None, int] = {t: i for i, t in enumerate(TRIAGE_LEVELS)}
-        self.status_code = {status: i for i, status in enumerate(STATUSES)}
+        self.status_code = {status.value: status.code for status in STATUSES}
 
     def add(
         self,
@@ -323,7 +329,7 @@ class _Filler:
         col["latency"].append(np.nan if latency is None else latency)
         col["tokens"].append(-1 if tokens is None else tokens)
         col["cost"].append(np.nan if cost is None else cost)
-        if referral is not None and status in ("ok", "unparseable"):
+        if referral is not None and status in SCORED:
             self.adopted[0].append(at)
             self.adopted[1].append(int(bool(differential) and differential[0] == referral))
             self.planted[0].append(at)
@@ -355,9 +361,20 @@ class _Filler:
         return t.with_score_level(self.score_level)
 
 
-def _referral(applied: Sequence[dict[str, Any]]) -> str | None:
+def planting_ops(conditions: Sequence[ConditionSpec]) -> frozenset[str]:
+    """The names of the run's note operators that plant a diagnosis (capability
+    ``plants_diagnosis``; their records name it in ``params["diagnosis"]``)."""
+    return frozenset(
+        op.name
+        for c in conditions
+        for op in c.note
+        if Capability.PLANTS_DIAGNOSIS in op.capabilities
+    )
+
+
+def _referral(applied: Sequence[dict[str, Any]], planting: Container[str]) -> str | None:
     return next(
-        (a.get("params", {}).get("diagnosis") for a in applied if a.get("op") in PLANTING_OPS),
+        (a.get("params", {}).get("diagnosis") for a in applied if a.get("op") in planting),
         None,
     )
 
@@ -374,7 +391,7 @@ class RunData:
     ``iter_rows``, ``row``) are read from the store when asked for."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: RunManifest
     table: ResultTable
     _rows: list[Row] | None = field(default=None, repr=False)
     _index: tuple[dict[str, int], dict[str, int], dict[str, int]] | None = field(
@@ -384,10 +401,24 @@ class RunData:
     vocabulary: Vocabulary = field(default_factory=vocabulary, repr=False)
 
     @classmethod
-    def from_rows(cls, path: Path, manifest: dict[str, Any], rows: Sequence[Row]) -> RunData:
-        """A ``RunData`` from rows held in memory (tests, other sources)."""
+    def from_rows(
+        cls, path: Path, manifest: RunManifest | Mapping[str, Any], rows: Sequence[Row]
+    ) -> RunData:
+        """A ``RunData`` from rows held in memory (tests, other sources). ``manifest`` may
+        be a plain mapping holding just ``seed``, ``models`` (names), ``conditions`` (ids)
+        and ``cases``; the rest gets defaults."""
+        if not isinstance(manifest, RunManifest):
+            manifest = RunManifest.from_dict(
+                {
+                    "name": "",
+                    "dataset": {},
+                    **manifest,
+                    "models": [{"hash": "", "prompt_version": "", **m} for m in manifest["models"]],
+                }
+            )
         table = _empty_table(manifest)
         vocab = vocabulary()
+        planting = planting_ops(manifest.conditions)
         filler = _Filler(table, _references(manifest), score_level_of(manifest), vocab)
         models, conditions, cases = _indexes(table)
         for r in rows:
@@ -407,25 +438,38 @@ class RunData:
                 answer.latency_s if answer else None,
                 _tokens(answer.prompt_tokens, answer.completion_tokens) if answer else None,
                 answer.cost_usd if answer else None,
-                _referral(applied),
+                _referral(applied, planting),
             )
         return cls(path, manifest, filler.finish(), list(rows), vocabulary=vocab)
 
     @property
     def top_k(self) -> int:
-        return int(self.manifest.get("top_k", 3))
+        return self.manifest.top_k
+
+    @property
+    def seed(self) -> int:
+        return self.manifest.seed
 
     @property
     def models(self) -> list[str]:
-        return [m["name"] for m in self.manifest["models"]]
+        return [m.name for m in self.manifest.models]
 
     @property
-    def conditions(self) -> list[dict[str, Any]]:
-        return list(self.manifest["conditions"])
+    def conditions(self) -> list[ConditionSpec]:
+        return list(self.manifest.conditions)
+
+    @functools.cached_property
+    def specs(self) -> dict[str, ConditionSpec]:
+        """Condition id -> its spec."""
+        return {c.id: c for c in self.manifest.conditions}
+
+    def spec(self, condition_id: str) -> ConditionSpec:
+        """The spec of one of the run's conditions."""
+        return self.specs[condition_id]
 
     @property
-    def cases(self) -> list[dict[str, Any]]:
-        return list(self.manifest.get("cases", []))
+    def cases(self) -> list[CaseRecord]:
+        return list(self.manifest.cases or ())
 
     @property
     def baseline_id(self) -> str:
@@ -458,17 +502,17 @@ class RunData:
     def key(self, model: str, condition: str, case_id: str) -> str:
         """The store key of one result of this run."""
         models, conditions, cases = self.index
-        m = self.manifest["models"][models[model]]
-        c = self.manifest["conditions"][conditions[condition]]
-        fingerprint = self.manifest["cases"][cases[case_id]]["fingerprint"]
+        m = self.manifest.models[models[model]]
+        c = self.manifest.conditions[conditions[condition]]
+        fingerprint = self.cases[cases[case_id]].fingerprint
         return result_key(
-            m["hash"],
-            m["prompt_version"],
+            m.hash,
+            m.prompt_version,
             case_id,
-            fingerprint,
-            c.get("key", condition),
-            int(self.manifest["seed"]),
-            bool(c["deterministic"]),
+            cast(str, fingerprint),
+            c.key,
+            self.manifest.seed,
+            c.deterministic,
         )
 
     def iter_rows(self, where: np.ndarray | None = None) -> Iterator[Row]:
@@ -509,12 +553,12 @@ class RunData:
             if result is None:
                 yield Row(
                     t.models[m], t.cases[n], t.conditions[c], refs[0],
-                    "missing", (), (), None, "not run", None, refs, self.vocabulary,
+                    ResultStatus.MISSING, (), (), None, "not run", None, refs, self.vocabulary,
                 )  # fmt: skip
                 continue
             a = result.answer
             yield Row(
-                t.models[m], t.cases[n], t.conditions[c], refs[0], result.status,
+                t.models[m], t.cases[n], t.conditions[c], refs[0], ResultStatus(result.status),
                 a.differential, a.confidences, a.triage, a.error, result, refs,
                 self.vocabulary,
             )  # fmt: skip
@@ -534,11 +578,11 @@ class RunData:
         return next(self.iter_rows(where))
 
 
-def _empty_table(manifest: dict[str, Any]) -> ResultTable:
+def _empty_table(manifest: RunManifest) -> ResultTable:
     return ResultTable.empty(
-        [m["name"] for m in manifest["models"]],
-        [c["id"] for c in manifest["conditions"]],
-        [c["id"] for c in manifest.get("cases", [])],
+        [m.name for m in manifest.models],
+        [c.id for c in manifest.conditions],
+        [c.id for c in manifest.cases or ()],
     )
 
 
@@ -550,17 +594,16 @@ def _indexes(table: ResultTable) -> tuple[dict[str, int], dict[str, int], dict[s
     )
 
 
-def _references(manifest: dict[str, Any]) -> list[tuple[str, ...]]:
-    # runs recorded before cases had several diagnoses only have "diagnosis"
-    return [tuple(c.get("diagnoses") or (c["diagnosis"],)) for c in manifest.get("cases", [])]
+def _references(manifest: RunManifest) -> list[tuple[str, ...]]:
+    return [c.references for c in manifest.cases or ()]
 
 
-def run_vocabulary(manifest: dict[str, Any]) -> Vocabulary:
+def run_vocabulary(manifest: RunManifest) -> Vocabulary:
     """The vocabulary a run was scored with: its ``vocabulary:`` file when the manifest
     names one that still loads, else the active vocabulary (whose codes the run's own then
     only match themselves)."""
-    recorded = manifest.get("vocabulary") or {}
-    file = recorded.get("file") if isinstance(recorded, dict) else None
+    recorded = manifest.vocabulary or {}
+    file = recorded.get("file") if isinstance(recorded, Mapping) else None
     if file and Path(file).is_file():
         try:
             return load_vocabulary(Path(file))
@@ -569,29 +612,56 @@ def run_vocabulary(manifest: dict[str, Any]) -> Vocabulary:
     return vocabulary()
 
 
-def score_level_of(manifest: dict[str, Any]) -> ScoreLevel:
+def score_level_of(manifest: RunManifest) -> ScoreLevel:
     """The headline score level a run's manifest records (``exact`` for older runs)."""
-    return check_score_level(manifest.get("score_level", "exact"))
+    return check_score_level(manifest.score_level)
 
 
 # SQLite pulls out just the fields the table needs, so Python never parses raw answers or
-# prompts (only the differential's short JSON list); perturbation records only where a
-# misleading referral was applied.
+# prompts (only the differential's short JSON list); perturbation records only where an
+# operator that plants a diagnosis was applied.
 _SCAN = """
 SELECT key, status, json_extract(answer, '$.differential'),
     json_extract(answer, '$.confidences[0]'), json_extract(answer, '$.triage'),
     json_extract(answer, '$.latency_s'), json_extract(answer, '$.prompt_tokens'),
     json_extract(answer, '$.completion_tokens'), json_extract(answer, '$.cost_usd'),
-    CASE WHEN instr(applied, '"misleading_referral"') THEN applied END
+    {applied}
 FROM results
 """
+
+
+def _scan_query(planting: Sequence[str]) -> str:
+    """``_SCAN`` returning the perturbation records of results where one of ``planting``
+    (operator names) was applied, else NULL."""
+    if not planting:
+        return _SCAN.format(applied="NULL")
+    tests = " OR ".join(
+        "instr(applied, '{}')".format(json.dumps(name).replace("'", "''")) for name in planting
+    )
+    return _SCAN.format(applied=f"CASE WHEN {tests} THEN applied END")
+
+
+def read_manifest(path: Path) -> RunManifest:
+    """A run's ``manifest.json`` (any format version), or a one-line error."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InvalidArgument(
+            f"{path} is not valid JSON ({exc}); the run that wrote it ended "
+            "abnormally: run the config again into this directory to rebuild it"
+        ) from None
+    try:
+        return RunManifest.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgument(f"{path}: not a run manifest ({type(exc).__name__}: {exc})") from None
 
 
 def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunData:
     """Load a run directory written by ``derm-stress run``, read-only: nothing is written
     in it (archived, read-only runs load too). A run whose manifest still says
     ``running`` while no process holds its lock gets the status ``ended abnormally``.
-    ``score_level`` overrides the headline level the run's config chose."""
+    ``score_level`` overrides the headline level the run's config chose. Manifests of every
+    format version load (``derm_stress.schema``)."""
     path = Path(run_dir)
     manifest_path, store_path = path / MANIFEST_NAME, path / STORE_NAME
     if not manifest_path.is_file() or not store_path.is_file():
@@ -599,45 +669,41 @@ def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunD
             f"{path} is not a run directory (no {MANIFEST_NAME} and "
             f"{STORE_NAME}); create one with 'derm-stress run CONFIG'"
         )
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InvalidArgument(
-            f"{manifest_path} is not valid JSON ({exc}); the run that wrote it ended "
-            "abnormally: run the config again into this directory to rebuild it"
-        ) from None
-    if manifest.get("status") == "running" and lock_holder(path) is None:
+    manifest = read_manifest(manifest_path)
+    if manifest.status == RunStatus.RUNNING and lock_holder(path) is None:
         # no process holds the run: it was killed (or the machine stopped) mid-run
-        manifest["status"] = ENDED_ABNORMALLY
-    if "cases" not in manifest:  # written to the store as the run reached them
+        manifest = dataclasses.replace(manifest, status=ENDED_ABNORMALLY)
+    if manifest.cases is None:  # written to the store as the run reached them
         with Store(store_path, read_only=True) as store:
-            manifest["cases"] = store.case_records()
+            records = tuple(CaseRecord.from_dict(r) for r in store.case_records())
+        manifest = dataclasses.replace(manifest, cases=records)
     table = _empty_table(manifest)
-    seed = int(manifest["seed"])
-    conditions = [(c.get("key", c["id"]), bool(c["deterministic"])) for c in manifest["conditions"]]
+    seed = manifest.seed
+    conditions = [(c.key, c.deterministic) for c in manifest.conditions]
     n_conditions, n_cases = len(conditions), len(table.cases)
     wanted: dict[str, int] = {}  # store key -> flat index into the table
-    for m, model in enumerate(manifest["models"]):
-        for n, case in enumerate(manifest.get("cases", [])):
+    for m, model in enumerate(manifest.models):
+        for n, case in enumerate(manifest.cases or ()):
             keys = case_keys(
-                model["hash"],
-                model["prompt_version"],
-                case["id"],
-                case["fingerprint"],
+                model.hash,
+                model.prompt_version,
+                case.id,
+                cast(str, case.fingerprint),  # null in keys when a record has none
                 conditions,
                 seed,
             )
             for c, key in enumerate(keys):
                 wanted[key] = (m * n_conditions + c) * n_cases + n
     level = score_level_of(manifest) if score_level is None else check_score_level(score_level)
-    manifest["score_level"] = level
+    manifest = dataclasses.replace(manifest, score_level=level)
     vocab = run_vocabulary(manifest)
     filler = _Filler(table, _references(manifest), level, vocab)
+    planting = planting_ops(manifest.conditions)
     # differentials repeat (a few hundred distinct lists in a million answers): each text is
     # parsed once (the cache is emptied when it grows large, so memory stays bounded)
     parsed: dict[str, list[str]] = {}
     with Store(store_path, read_only=True) as store:
-        for row in store.scan(_SCAN):
+        for row in store.scan(_scan_query(sorted(planting))):
             key, status, differential, confidence, triage, latency, prompt, completion, cost = row[
                 :9
             ]
@@ -660,6 +726,6 @@ def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunD
                 latency,
                 _tokens(prompt, completion),
                 cost,
-                _referral(json.loads(row[9])) if row[9] else None,
+                _referral(json.loads(row[9]), planting) if row[9] else None,
             )
     return RunData(path, manifest, filler.finish(), vocabulary=vocab)

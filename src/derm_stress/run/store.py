@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,15 +23,18 @@ from typing import Any
 from derm_stress.errors import InvalidArgument, StoreDamaged
 from derm_stress.models.base import Answer
 from derm_stress.perturb.base import Applied
+from derm_stress.schema import ResultStatus
 
 SCHEMA_VERSION = 1
 # ``put`` commits when this many rows or seconds have gone by since the last commit (a
 # commit per 64-row batch cost a third of a null-model run); ``close`` commits the rest
 COMMIT_ROWS = 4096
 COMMIT_SECONDS = 1.0
+# the sibling file where runs before the store kept them held Batch API ids (imported once)
+LEGACY_BATCH_JOURNAL = "openai-batches.sqlite"
 # statuses: ok / unparseable (the model answered) · error (the call failed; retried on
 # resume) · input_error (the case's input is unusable; retried only when the case changes)
-RETRIED_STATUSES = ("error",)
+RETRIED_STATUSES = (ResultStatus.ERROR.value,)
 
 
 # (key, model, case id, condition id, answer, applied records): one row for ``Store.put``
@@ -155,20 +159,26 @@ class Store:
 
     ``read_only`` opens an existing store for reading only: nothing is created or written
     in its folder (reports and exports of archived or running runs). A damaged file raises
-    ``StoreDamaged`` and is never overwritten."""
+    ``StoreDamaged`` and is never overwritten.
+
+    The harness is its only writer, with one exception: ``batch_journal()`` lets a model
+    remember remote work (Batch API ids) from its own thread; the connection is shared under
+    a lock, and a journal write commits at once (with any puts pending), so it is durable
+    before the model waits on the batch."""
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self._uncommitted = 0
         self._last_commit = time.monotonic()
+        self._lock = threading.RLock()
         with _guard(self.path):
             if read_only:
                 self._db = _open_read_only(self.path)
                 self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path)
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._create()
 
     def _create(self) -> None:
@@ -198,18 +208,44 @@ class Store:
                 warning TEXT NOT NULL,
                 PRIMARY KEY (case_id, fingerprint, warning)
             );
+            CREATE TABLE IF NOT EXISTS batches (
+                request TEXT PRIMARY KEY,
+                model TEXT NOT NULL,
+                batch_id TEXT NOT NULL,
+                created REAL NOT NULL
+            );
             """
         )
         self._db.execute(
             "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
+        self._import_legacy_batches()
         self._db.commit()
 
-    def close(self) -> None:
+    def _import_legacy_batches(self) -> None:
+        """Pending Batch API ids that an earlier version kept beside the store: taken in, so a
+        run interrupted then still polls its batches (the old file is left as it is)."""
+        legacy = self.path.with_name(LEGACY_BATCH_JOURNAL)
+        if not legacy.is_file():
+            return
         try:
-            self.commit()
-        finally:
-            self._db.close()
+            old = sqlite3.connect(f"{legacy.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                rows = old.execute(
+                    "SELECT request, model, batch_id, created FROM openai_batches"
+                ).fetchall()
+            finally:
+                old.close()
+        except sqlite3.DatabaseError:  # unreadable: its batches are submitted again
+            return
+        self._db.executemany("INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?)", rows)
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self.commit()
+            finally:
+                self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -226,7 +262,7 @@ class Store:
         keys = list(keys)
         done: set[str] = set()
         placeholders = ",".join("?" * len(RETRIED_STATUSES))
-        with _guard(self.path):
+        with self._lock, _guard(self.path):
             for start in range(0, len(keys), 900):  # SQLite's variable limit
                 chunk = keys[start : start + 900]
                 where = (
@@ -246,7 +282,7 @@ class Store:
         (committed with later puts: see the class docstring)."""
         now = time.time()
         encode = _ENCODER.encode
-        with _guard(self.path):
+        with self._lock, _guard(self.path):
             self._put(rows, now, encode)
 
     def _put(self, rows: Sequence[StoreRow], now: float, encode: Any) -> None:
@@ -287,7 +323,7 @@ class Store:
         keys = list(keys)
         for start in range(0, len(keys), 900):
             chunk = keys[start : start + 900]
-            with _guard(self.path):
+            with self._lock, _guard(self.path):
                 rows = self._db.execute(
                     "SELECT key, model, case_id, condition, status, answer, applied "
                     f"FROM results WHERE key IN ({','.join('?' * len(chunk))})",
@@ -306,13 +342,13 @@ class Store:
 
     def clear_cases(self) -> None:
         """Forget the case records of the previous run in this store (results stay)."""
-        with _guard(self.path), self._db:
+        with self._lock, _guard(self.path), self._db:
             self._db.execute("DELETE FROM cases")
 
     def add_case(self, position: int, record: dict[str, Any]) -> None:
         """Record the run's case number ``position`` (committed with the next ``put``, or
         ``commit``)."""
-        with _guard(self.path):
+        with self._lock, _guard(self.path):
             self._db.execute(
                 "INSERT OR REPLACE INTO cases VALUES (?, ?, ?)",
                 (position, record["id"], json.dumps(record)),
@@ -321,7 +357,7 @@ class Store:
     def add_warnings(self, case_id: str, fingerprint: str, warnings: Sequence[str]) -> None:
         """Keep warnings about a case's input (a multi-frame photo...) with the results: they
         hold for this content of the case whichever run computed its probes."""
-        with _guard(self.path), self._db:
+        with self._lock, _guard(self.path), self._db:
             self._db.executemany(
                 "INSERT OR IGNORE INTO case_warnings VALUES (?, ?, ?)",
                 [(case_id, fingerprint, w) for w in warnings],
@@ -339,7 +375,7 @@ class Store:
         return [(str(c), str(f), str(w)) for c, f, w in rows]
 
     def commit(self) -> None:
-        with _guard(self.path):
+        with self._lock, _guard(self.path):
             self._db.commit()
         self._uncommitted = 0
         self._last_commit = time.monotonic()
@@ -361,9 +397,50 @@ class Store:
                 return
             yield from batch
 
+    def batch_journal(self) -> StoreBatchJournal:
+        """Where a model keeps which remote batch holds which of its requests (see
+        ``derm_stress.models.base.BatchJournal``)."""
+        return StoreBatchJournal(self)
+
     def count(self) -> int:
         with _guard(self.path):
             return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+
+class StoreBatchJournal:
+    """The store's ``batches`` table as a model's batch journal: callable from the model's
+    thread (under the store's lock); each change is committed at once."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def lookup(self, requests: Sequence[str]) -> dict[str, str]:
+        store, found = self._store, {}
+        with store._lock, _guard(store.path):
+            for start in range(0, len(requests), 900):
+                chunk = list(requests[start : start + 900])
+                rows = store._db.execute(
+                    "SELECT request, batch_id FROM batches "
+                    f"WHERE request IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update({str(r): str(b) for r, b in rows})
+        return found
+
+    def record(self, model: str, batch_id: str, requests: Sequence[str]) -> None:
+        store, now = self._store, time.time()
+        with store._lock, _guard(store.path):
+            store._db.executemany(
+                "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
+                [(r, model, batch_id, now) for r in requests],
+            )
+            store.commit()
+
+    def forget(self, requests: Sequence[str]) -> None:
+        store = self._store
+        with store._lock, _guard(store.path):
+            store._db.executemany("DELETE FROM batches WHERE request = ?", [(r,) for r in requests])
+            store.commit()
 
 
 # the same text as ``json.dumps`` with default settings, without its per-call set-up
@@ -371,6 +448,6 @@ _ENCODER = json.JSONEncoder()
 
 
 def _status(answer: Answer) -> str:
-    if answer.status == "error" and answer.extra.get("input_error"):
-        return "input_error"
-    return answer.status
+    if answer.status == ResultStatus.ERROR.value and answer.extra.get("input_error"):
+        return ResultStatus.INPUT_ERROR.value
+    return ResultStatus(answer.status).value

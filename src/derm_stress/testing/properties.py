@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,11 @@ from derm_stress.perturb.base import Operator, make_operator
 from derm_stress.perturb.condition import Condition, Probe, build_probe
 
 FAILURES_DIR = Path(os.environ.get("DERM_STRESS_FAILURES", ".derm-stress-failures"))
-_CACHE: dict[tuple[str, str, str, str, int], tuple[Answer, Probe]] = {}
+#: answers ``ask`` keeps, least recently used dropped first: each holds its probe's photos
+#: (about 1 MB for a sample case), so the cache stays under ~64 MB however long the session
+CACHE_SIZE = 64
+_CACHE: OrderedDict[tuple[str, str, str, str, int], tuple[Answer, Probe]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 class PropertyFailure(AssertionError):
@@ -50,16 +56,23 @@ def ci_settings(max_examples: int = 25) -> settings:
 def ask(model: Model, case: Case, condition: Condition, seed: int = 0) -> tuple[Answer, Probe]:
     """The model's answer to ``case`` under ``condition`` (cached), and the probe it saw."""
     key = (model.name, model.identity_hash(), case.fingerprint(), condition.id, seed)
-    if key not in _CACHE:
-        probe = build_probe(case, condition, seed)
-        (answer,) = model.answer([probe])
-        if answer.status == "error":
-            raise RuntimeError(
-                f"model {model.name!r} failed on {case.case_id} under "
-                f"{condition.id}: {answer.error}"
-            )
-        _CACHE[key] = (answer, probe)
-    return _CACHE[key]
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    probe = build_probe(case, condition, seed)
+    (answer,) = model.answer([probe])
+    if answer.status == "error":
+        raise RuntimeError(
+            f"model {model.name!r} failed on {case.case_id} under {condition.id}: {answer.error}"
+        )
+    entry = (answer, probe)
+    with _CACHE_LOCK:
+        _CACHE[key] = entry
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return entry
 
 
 def _condition(perturbation: Operator[Any] | Condition, context: str) -> Condition:

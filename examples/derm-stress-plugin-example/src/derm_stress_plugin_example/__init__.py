@@ -1,0 +1,1 @@
+"""An example derm-stress plugin: its entries are published in ``pyproject.toml``."""
