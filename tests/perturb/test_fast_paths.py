@@ -28,6 +28,7 @@ from derm_stress.perturb import (
 )
 from derm_stress.perturb import functional as F
 from derm_stress.perturb.base import MAX_SEVERITY
+from derm_stress.perturb.compose import OneOf
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,8 @@ def test_operator_rng_derives_only_for_drawing_applications() -> None:
     expected = derive_rng(7, "c1", "img=motion_blur", "0:image[0]")
     assert rng is not NO_DRAWS
     assert np.array_equal(rng.integers(0, 2**62, size=4), expected.integers(0, 2**62, size=4))
-    assert operator_rng(make_operator("motion_blur", 0), 7, "c1", "x", "0") is NO_DRAWS
+    # severity 0 still derives: a composite draws its choice whatever the severity
+    assert operator_rng(make_operator("motion_blur", 0), 7, "c1", "x", "0") is not NO_DRAWS
     assert operator_rng(make_operator("jpeg_compression", 3), 7, "c1", "x", "0") is NO_DRAWS
 
 
@@ -134,3 +136,13 @@ def test_gaussian_noise_equals_the_reference_on_a_photo(
     img, _ = photo_case
     for sigma in (4.0, 14.0, 32.0, 120.0):  # 120: sums far outside 0-255 on both sides
         assert np.array_equal(F.gaussian_noise(img, sigma, 5), _reference_noise(img, sigma, 5))
+
+
+def test_one_of_at_severity_zero_still_draws_its_choice(
+    photo_case: tuple[np.ndarray, Case],
+) -> None:
+    img, case = photo_case
+    choices = (make_operator("jpeg_compression", 0), make_operator("defocus", 0))
+    probe = build_probe(case, Condition(image_ops=(OneOf(choices),)), 3, [img])
+    assert np.array_equal(probe.images[0], img)
+    assert probe.applied[0].op in {"jpeg_compression", "defocus"}

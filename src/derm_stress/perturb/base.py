@@ -56,7 +56,7 @@ def rng_from_digest(digest: bytes) -> np.random.Generator:
 
 class _NoDraws(np.random.Generator):
     """The generator given to an application that draws nothing (``Operator.draws`` is
-    False, or severity 0): deriving a seeded one would cost more than some kernels. Any use
+    False): deriving a seeded one would cost more than some kernels. Any use
     fails loudly instead of silently sharing state between applications."""
 
     __slots__ = ()
@@ -78,9 +78,10 @@ def operator_rng(
     op: Operator[Any], seed: int, case_id: str, condition_id: str, position: str
 ) -> np.random.Generator:
     """The generator for one application of ``op``: ``derive_rng(...)``, or ``NO_DRAWS``
-    where the application draws nothing (severity 0, or ``op.draws`` False), which skips
-    the derivation and changes no stream (nothing would have been drawn from it)."""
-    if op.severity and op.draws:
+    where ``op.draws`` is False, which skips the derivation and changes no stream (nothing
+    would have been drawn from it). Severity 0 still gets a derived generator: a composite
+    such as ``one_of`` draws its choice whatever the severity."""
+    if op.draws:
         return rng_from_digest(_digest((seed, case_id, condition_id, position)))
     return NO_DRAWS
 
