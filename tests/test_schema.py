@@ -195,7 +195,7 @@ def rumour() -> Iterator[type[RumourReferral]]:
     try:
         yield RumourReferral
     finally:
-        operator_base._REGISTRY.pop(RumourReferral.name)
+        operator_base.OPERATORS.unregister(RumourReferral.name)
 
 
 def echo_referral(probe: Any) -> str:

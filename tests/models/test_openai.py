@@ -301,7 +301,7 @@ def test_concurrency_backs_off_on_429_and_recovers(
         assert activity.retries >= srv.rate_limited, (activity, srv.rate_limited)
         assert activity.last_retry == "HTTP 429", activity
         srv.max_in_flight_allowed = None  # the server's limit is lifted: back to 12
-        srv.latency_s = 0.02
+        srv.latency_s = 0.1  # long enough for 10+ to overlap on a loaded client
         srv.max_in_flight = 0
         m.answer(probes * 100)
         assert m.limit.limit == 12 and srv.max_in_flight >= 10, (m.limit.limit, srv.max_in_flight)

@@ -11,14 +11,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from derm_stress.models.timeout import DEFAULT_TIMEOUT_S, CallGuard
 from derm_stress.parsing import parse_answer
 from derm_stress.perturb.condition import Probe
+from derm_stress.schema import ResultStatus
 
-# the statuses a model answer can have (a subset of ``derm_stress.schema.ResultStatus``)
-AnswerStatus = Literal["ok", "unparseable", "error"]
+# a model answer's status is ``OK``, ``UNPARSEABLE`` or ``ERROR`` of the one result-status enum
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Answer:
     differential: tuple[str, ...] = ()
     confidences: tuple[float | None, ...] = ()
     triage: str | None = None
-    status: AnswerStatus = "ok"
+    status: ResultStatus = ResultStatus.OK
     error: str | None = None
     other_terms: tuple[str, ...] = ()
     prompt: str | None = None
@@ -53,7 +53,7 @@ class Answer:
             differential=parsed.differential,
             confidences=parsed.confidences,
             triage=parsed.triage,
-            status="ok" if parsed.status == "ok" else "unparseable",
+            status=ResultStatus.OK if parsed.status == "ok" else ResultStatus.UNPARSEABLE,
             error=parsed.reason,
             other_terms=parsed.other_terms,
             **fields,
@@ -61,7 +61,7 @@ class Answer:
 
     @classmethod
     def failed(cls, error: str, raw: str = "", latency_s: float | None = None) -> Answer:
-        return cls(raw=raw, status="error", error=error, latency_s=latency_s)
+        return cls(raw=raw, status=ResultStatus.ERROR, error=error, latency_s=latency_s)
 
     def truncated(self, max_chars: int | None) -> Answer:
         """This answer with ``raw`` and ``error`` cut to ``max_chars`` characters; a cut is
@@ -93,6 +93,7 @@ class Answer:
         values = dict(data)
         for key in ("differential", "confidences", "other_terms"):
             values[key] = tuple(values.get(key) or ())
+        values["status"] = ResultStatus(values.get("status", ResultStatus.OK))
         return cls(**values)
 
 

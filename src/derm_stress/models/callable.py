@@ -16,6 +16,7 @@ from derm_stress.errors import InvalidArgument
 from derm_stress.labels import OTHER, label
 from derm_stress.models.base import Answer, Model
 from derm_stress.perturb.condition import Probe
+from derm_stress.schema import ResultStatus
 
 ProbeFn = Callable[[Probe], Any]
 
@@ -103,7 +104,7 @@ def to_answer(output: Any, latency_s: float | None = None) -> Answer:
         return Answer(
             raw=";".join(codes),
             differential=codes,
-            status="ok" if codes else "unparseable",
+            status=ResultStatus.OK if codes else ResultStatus.UNPARSEABLE,
             latency_s=latency_s,
         )
     raise TypeError(

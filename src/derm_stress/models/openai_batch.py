@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from derm_stress.models.base import Answer, BatchJournal
 from derm_stress.perturb.condition import Probe
+from derm_stress.schema import ResultStatus
 
 if TYPE_CHECKING:
     from derm_stress.models.openai_chat import OpenAIChatModel
@@ -104,7 +105,9 @@ class BatchRunner:
             return [Answer.failed(text) for _ in probes]
         answers = [self._to_answer(c, results.get(c), p) for c, p in zip(ids, prompts, strict=True)]
         # a failed request is submitted again next time, not read back from its old batch
-        self.journal.forget([c for c, a in zip(ids, answers, strict=True) if a.status == "error"])
+        self.journal.forget(
+            [c for c, a in zip(ids, answers, strict=True) if a.status == ResultStatus.ERROR]
+        )
         return answers
 
     async def _submit(self, todo: list[str], requests: dict[str, dict[str, Any]]) -> str:

@@ -156,7 +156,7 @@ class _CaseLog:
 
 
 def _input_error(error: str) -> Answer:
-    return Answer(raw="", status="error", error=error, extra={"input_error": True})
+    return Answer(raw="", status=ResultStatus.ERROR, error=error, extra={"input_error": True})
 
 
 class _Pipeline:

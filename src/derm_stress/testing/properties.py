@@ -28,6 +28,7 @@ from derm_stress.labels import TRIAGE_LEVELS, label, triage_for
 from derm_stress.models.base import Answer, Model
 from derm_stress.perturb.base import Operator, make_operator
 from derm_stress.perturb.condition import Condition, Probe, build_probe
+from derm_stress.schema import ResultStatus
 
 FAILURES_DIR = Path(os.environ.get("DERM_STRESS_FAILURES", ".derm-stress-failures"))
 #: answers ``ask`` keeps, least recently used dropped first: each holds its probe's photos
@@ -63,7 +64,7 @@ def ask(model: Model, case: Case, condition: Condition, seed: int = 0) -> tuple[
             return hit
     probe = build_probe(case, condition, seed)
     (answer,) = model.answer([probe])
-    if answer.status == "error":
+    if answer.status == ResultStatus.ERROR:
         raise RuntimeError(
             f"model {model.name!r} failed on {case.case_id} under {condition.id}: {answer.error}"
         )
