@@ -4,6 +4,7 @@ from derm_stress.perturb import albumentations_bridge as albumentations_bridge  
 from derm_stress.perturb import image_ops as image_ops  # registers the image operators
 from derm_stress.perturb import note_ops as note_ops  # registers the note operators
 from derm_stress.perturb.base import (
+    NO_DRAWS,
     Applied,
     Operator,
     derive_rng,
@@ -11,6 +12,7 @@ from derm_stress.perturb.base import (
     describe,
     get_operator,
     make_operator,
+    operator_rng,
     register,
     registry,
     replay,
@@ -20,6 +22,7 @@ from derm_stress.perturb.grid import expand_grid, load_grid
 
 __all__ = [
     "BASELINE",
+    "NO_DRAWS",
     "Applied",
     "Condition",
     "Operator",
@@ -33,6 +36,7 @@ __all__ = [
     "get_operator",
     "load_grid",
     "make_operator",
+    "operator_rng",
     "register",
     "registry",
     "replay",

@@ -54,6 +54,38 @@ def rng_from_digest(digest: bytes) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(words[:n])))
 
 
+class _NoDraws(np.random.Generator):
+    """The generator given to an application that draws nothing (``Operator.draws`` is
+    False): deriving a seeded one would cost more than some kernels. Any use
+    fails loudly instead of silently sharing state between applications."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        raise RuntimeError(
+            f"this operator application was given no random generator (used: {name}); an "
+            "operator whose sample() draws must leave Operator.draws True"
+        )
+
+    def __repr__(self) -> str:
+        return "NO_DRAWS"
+
+
+NO_DRAWS: np.random.Generator = _NoDraws(np.random.PCG64(0))
+
+
+def operator_rng(
+    op: Operator[Any], seed: int, case_id: str, condition_id: str, position: str
+) -> np.random.Generator:
+    """The generator for one application of ``op``: ``derive_rng(...)``, or ``NO_DRAWS``
+    where ``op.draws`` is False, which skips the derivation and changes no stream (nothing
+    would have been drawn from it). Severity 0 still gets a derived generator: a composite
+    such as ``one_of`` draws its choice whatever the severity."""
+    if op.draws:
+        return rng_from_digest(_digest((seed, case_id, condition_id, position)))
+    return NO_DRAWS
+
+
 @dataclass(frozen=True)
 class Applied:
     """What one operator did to one target: enough to replay it exactly.
@@ -136,6 +168,10 @@ class Operator(ABC, Generic[T]):
     - ``kernel_version`` is bumped when ``apply`` changes the output bytes for the same parameters
       (a different kernel); conditions using it then get new store keys
       (``Condition.key_id``), so results perturbed by the old kernel are not reused.
+    - ``draws`` is False for operators whose ``sample`` never uses its generator (the
+      parameters follow from the severity and the image): the harness then gives them
+      ``NO_DRAWS`` instead of deriving a seeded generator (``operator_rng``), which is a
+      large part of the fixed cost of a fast kernel. A draw from ``NO_DRAWS`` raises.
     - ``capabilities`` declares what the operator does (``derm_stress.schema.Capability``:
       ``plants_diagnosis``, ``changes_geometry``, ...); metrics select conditions by it, so
       a new operator that plants a diagnosis is measured as one without naming it anywhere.
@@ -152,6 +188,7 @@ class Operator(ABC, Generic[T]):
     options: ClassVar[Mapping[str, Any]] = {}
     graded: ClassVar[bool] = True
     kernel_version: ClassVar[int] = 1
+    draws: ClassVar[bool] = True
     configured: ClassVar[bool] = False
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
 

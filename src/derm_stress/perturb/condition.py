@@ -13,7 +13,7 @@ import numpy as np
 from derm_stress.cases import Case, Note, render_note
 from derm_stress.errors import InvalidArgument
 from derm_stress.images import load_image
-from derm_stress.perturb.base import Applied, Operator, derive_rng, registry
+from derm_stress.perturb.base import Applied, Operator, operator_rng, registry
 from derm_stress.perturb.compose import OneOf
 from derm_stress.schema import ConditionSpec, OperatorSpec
 
@@ -265,7 +265,7 @@ def _perturb_images(
     for index, image in enumerate(originals):
         where = f"image[{index}]"
         for position, op in enumerate(condition.image_ops):
-            rng = derive_rng(seed, case.case_id, image_key, f"{position}:{where}")
+            rng = operator_rng(op, seed, case.case_id, image_key, f"{position}:{where}")
             image, record = op(image, rng, case, where)
             applied.append(record)
         out_images.append(image)
@@ -285,7 +285,7 @@ def _with_note(
         note = case.note
         note_key = condition.context_key
         for position, note_op in enumerate(condition.note_ops):
-            rng = derive_rng(seed, case.case_id, note_key, f"{position}:note")
+            rng = operator_rng(note_op, seed, case.case_id, note_key, f"{position}:note")
             note, record = note_op(note, rng, case, "note")
             applied.append(record)
     return Probe(case.case_id, condition.id, images, note, tuple(applied))

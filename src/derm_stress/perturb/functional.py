@@ -14,6 +14,9 @@ _LEVELS = np.arange(256, dtype=np.float64)
 _LEVELS.flags.writeable = False
 _UNIT = _LEVELS / 255.0
 _UNIT.flags.writeable = False
+# the sRGB levels in linear light (the first half of ``exposure``'s tone curve)
+_LINEAR = np.where(_UNIT <= 0.04045, _UNIT / 12.92, ((_UNIT + 0.055) / 1.055) ** 2.4)
+_LINEAR.flags.writeable = False
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
@@ -57,9 +60,7 @@ def apply_lut(img: np.ndarray, table: np.ndarray) -> np.ndarray:
 
 def exposure(img: np.ndarray, stops: float) -> np.ndarray:
     """Scale linear light by ``2**stops`` (sRGB-aware), as an over/under-exposed photo."""
-    x = _UNIT
-    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    linear = np.clip(linear * (2.0**stops), 0.0, 1.0)
+    linear = np.clip(_LINEAR * (2.0**stops), 0.0, 1.0)
     srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
     return apply_lut(img, _lut(srgb * 255.0))
 
@@ -171,12 +172,20 @@ def _normal_table() -> np.ndarray:
 _NORMAL = _normal_table()
 
 
+def _uniform16(noise_seed: int, count: int) -> np.ndarray:
+    """``count`` uniform 16-bit draws: the same values as
+    ``np.frombuffer(Generator(PCG64(noise_seed)).bytes(2 * count), "<u2")``, read straight
+    from the bit generator's 64-bit outputs (little-endian, as ``Generator.bytes`` orders
+    them) instead of through the three copies ``bytes`` makes: 3-4x faster."""
+    raw = np.random.PCG64(noise_seed).random_raw((count + 3) // 4).astype("<u8", copy=False)
+    out: np.ndarray = raw.view("<u2")[:count]
+    return out
+
+
 def standard_normal(shape: tuple[int, ...], noise_seed: int) -> np.ndarray:
     """Standard-normal float32 noise from ``noise_seed``, identical on every machine."""
-    rng = np.random.Generator(np.random.PCG64(noise_seed))
-    count = int(np.prod(shape))
-    index = np.frombuffer(rng.bytes(2 * count), dtype="<u2").reshape(shape)
-    out: np.ndarray = _NORMAL[index]
+    index = _uniform16(noise_seed, int(np.prod(shape))).reshape(shape)
+    out: np.ndarray = _NORMAL.take(index)
     return out
 
 
@@ -185,12 +194,13 @@ def gaussian_noise(img: np.ndarray, sigma: float, noise_seed: int) -> np.ndarray
 
     The noise is rounded to whole grey levels before it is added (the output is 8-bit).
     """
-    rng = np.random.Generator(np.random.PCG64(noise_seed))
-    index = np.frombuffer(rng.bytes(2 * img.size), dtype="<u2").reshape(img.shape)
     levels = np.rint(_NORMAL * np.float32(sigma)).astype(np.int16)
-    out = img.astype(np.int16)
-    out += levels[index]
-    return np.clip(out, 0, 255).astype(np.uint8)
+    noise = levels.take(_uniform16(noise_seed, img.size))
+    if img.size < 4096:  # OpenCV would take a 1-4 element array for a scalar
+        return np.clip(img.reshape(-1) + noise, 0, 255).astype(np.uint8).reshape(img.shape)
+    # OpenCV's saturating add (uint8 + int16 into uint8): the clipped sum, in one pass
+    out: np.ndarray = cv2.add(np.ascontiguousarray(img).reshape(-1), noise, dtype=cv2.CV_8U)
+    return out.reshape(img.shape)
 
 
 def add_brightness(img: np.ndarray, offset: float) -> np.ndarray:
@@ -320,8 +330,9 @@ def crop_resize(img: np.ndarray, keep: float, cx: float, cy: float) -> np.ndarra
     """Crop a window of ``keep`` of each side centred at (cx, cy) (fractions), resize back."""
     h, w = img.shape[:2]
     ch, cw = max(1, round(h * keep)), max(1, round(w * keep))
-    top = int(np.clip(round(cy * h - ch / 2), 0, h - ch))
-    left = int(np.clip(round(cx * w - cw / 2), 0, w - cw))
+    # min/max on Python ints: what np.clip gives, without its per-call cost on scalars
+    top = min(max(round(cy * h - ch / 2), 0), h - ch)
+    left = min(max(round(cx * w - cw / 2), 0), w - cw)
     crop = img[top : top + ch, left : left + cw]
     return cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
 

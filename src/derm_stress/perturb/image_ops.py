@@ -137,6 +137,7 @@ class Defocus(ImageOperator):
     name = "defocus"
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
+    draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"radius_frac": 0.004},
         2: {"radius_frac": 0.008},
@@ -160,6 +161,7 @@ class GaussianBlur(ImageOperator):
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     kernel_version = 2  # 2: two float 1-D passes (about 0.5% of pixels differ by one grey level)
+    draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"sigma_frac": 0.003},
         2: {"sigma_frac": 0.006},
@@ -248,6 +250,7 @@ class JpegCompression(ImageOperator):
     name = "jpeg_compression"
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
+    draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"quality": 60},
         2: {"quality": 40},
@@ -567,6 +570,7 @@ class LowResolution(ImageOperator):
     name = "low_resolution"
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
+    draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"scale": 0.6},
         2: {"scale": 0.4},
@@ -599,7 +603,7 @@ class MessagingApp(ImageOperator):
 
     def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
         scale, quality = self.level["scale"], self.level["quality"]
-        second = int(np.clip(round(quality * rng.uniform(0.85, 1.05)), 5, 95))
+        second = min(max(round(quality * rng.uniform(0.85, 1.05)), 5), 95)  # np.clip's value
         return {"passes": [[scale, quality], [round(float(rng.uniform(0.85, 1.0)), 4), second]]}
 
     def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
