@@ -7,9 +7,10 @@ overhead  null model (returns a fixed Answer) x identity conditions (operators a
           re-run of the completed run (resume) against the first run.
 e2e       null model x perturbations/capture.yaml on all 531 PAD-UFES-20 photos: the run
           against the same perturbation work alone on a pool of as many threads.
-memory    a synthetic manifest of N cases (tiny PNG photos, distinct per case) x 20
-          conditions with the null model, in a fresh process each; prints peak RSS. Run it
-          for two N to see whether memory grows with the dataset.
+memory    a synthetic manifest of N cases (tiny PNG photos, distinct per case) x 21
+          conditions with the null model, in a fresh process each: results/s, peak RSS,
+          and the resume of the finished run. Run it for two N to see whether time and
+          memory grow in proportion.
 ray       the quickstart grid on the sample with the reference model: local executor
           against a local Ray cluster of 2 CPUs (started here), same results checked.
 """
@@ -141,7 +142,14 @@ def memory(args: argparse.Namespace) -> None:
         config = parse_config(spec, Path(spec.pop("_base")), "memory")
         summary = run(config, spec_out(args))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"results": summary.calls, "seconds": summary.seconds, "peak_mib": peak}))
+        again = run(config, spec_out(args))  # a resume of the finished run: nothing to call
+        assert again.calls == 0 and again.reused == summary.calls
+        print(
+            json.dumps(
+                {"results": summary.calls, "seconds": summary.seconds, "peak_mib": peak,
+                 "resume_seconds": again.seconds}
+            )
+        )  # fmt: skip
         return
     for n_cases in args.cases:
         with tempfile.TemporaryDirectory() as tmp:
@@ -155,8 +163,10 @@ def memory(args: argparse.Namespace) -> None:
             )  # fmt: skip
             result = json.loads(out.stdout.strip().splitlines()[-1])
             print(
-                f"memory: {n_cases:,} cases x 20 conditions = {result['results']:,} results in "
-                f"{result['seconds']:.0f} s; peak RSS {result['peak_mib']:,.0f} MiB"
+                f"memory: {n_cases:,} cases x 21 conditions = {result['results']:,} results in "
+                f"{result['seconds']:.1f} s = {result['results'] / result['seconds']:,.0f}/s; "
+                f"peak RSS {result['peak_mib']:,.0f} MiB; resume {result['resume_seconds']:.2f} s"
+                f" = {100 * result['resume_seconds'] / result['seconds']:.1f}% of the run"
             )
 
 

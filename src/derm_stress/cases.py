@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +170,8 @@ def render_note(note: Note) -> str:
 
 
 ImageSource = Path | np.ndarray
+# a file changed this recently may change again without its size or times changing
+RACY_SECONDS = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,6 +228,29 @@ class Case:
     def __repr__(self) -> str:  # short: Hypothesis prints it in every failing example
         dx = "|".join(self.diagnoses)
         return f"Case({self.case_id!r}, diagnosis={dx!r}, images={len(self.images)})"
+
+    def file_signature(self, now: float | None = None) -> str | None:
+        """A stand-in for ``fingerprint`` that reads no image: a hash of each photo's
+        resolved path, size, inode and modification and change times (nanoseconds), and of
+        the note. Two equal signatures mean unchanged inputs, so a fingerprint computed for
+        one serves the other (``Store.fingerprint``). ``None`` when that cannot be trusted:
+        an image held in memory, a file that cannot be stat'ed, or one changed less than
+        ``RACY_SECONDS`` before ``now`` (a later write within the file system's clock tick
+        could keep every figure; git guards its index the same way)."""
+        now = time.time() if now is None else now
+        parts: list[object] = []
+        for image in self.images:
+            if isinstance(image, np.ndarray):
+                return None
+            try:
+                st = os.stat(image)
+            except OSError:
+                return None
+            if now - max(st.st_mtime, st.st_ctime) < RACY_SECONDS:
+                return None
+            parts.append((os.fspath(image), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+        parts.append(sorted(self.note.to_dict().items()))
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
 
     def fingerprint(self) -> str:
         """Hash of everything a model can see: image bytes and note.

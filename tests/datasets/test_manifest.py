@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,3 +159,38 @@ def test_a_manifest_is_checked_at_load_and_streamed_afterwards(
     assert [c.case_id for c in first.stream()] == ["c0", "c1", "c2"] and first._cases is None
     assert first.fingerprint() == load_manifest(make_manifest(rows)).select(limit=3).fingerprint()
     assert [c.case_id for c in dataset.cases] == [f"c{i}" for i in range(6)]  # materialised
+
+
+def test_photo_paths_resolved_per_folder_are_the_paths_resolved_one_by_one(
+    make_manifest: ManifestFactory, tmp_path: Path
+) -> None:
+    """A manifest's rows resolve each photo's folder once (issue 17); every path, and every
+    refusal, is the one resolving the row on its own gives."""
+    from derm_stress.datasets.manifest import TextFolders, _image_paths
+
+    make_manifest([{"case_id": "a", "image": "@0", "diagnosis": "MEL"}])
+    inside = next((tmp_path / "img").iterdir()).name
+    (tmp_path / "img" / "link.jpg").symlink_to(tmp_path / "img" / inside)
+    (tmp_path / "img" / "out.jpg").symlink_to("/etc/hostname")
+    (tmp_path / "linked").symlink_to(tmp_path / "img")
+    (tmp_path / "away").symlink_to("/etc")
+    texts = [
+        f"img/{inside}", "img/link.jpg", f"img/{inside}", "img/link.jpg", "img/out.jpg",
+        "img/out.jpg", f"linked/{inside}", f"linked/{inside}", "away/hostname",
+        "away/hostname", "img/../img/link.jpg", f"img/../img/{inside}", f"img//{inside}",
+        f"img/./{inside}", "missing.jpg", "missing.jpg", "/etc/hostname", "../x.jpg",
+        "../x.jpg", "img/..", "img/.",
+    ]  # fmt: skip
+    root = tmp_path.resolve()
+    folders: dict[Path, tuple[Path, frozenset[str]]] = {}
+    by_text: TextFolders = {}
+
+    def outcome(text: str, *cache: Any) -> Path | str:
+        try:
+            return _image_paths(root, text, *cache)[0]
+        except ValueError as exc:
+            return str(exc)
+
+    for text in texts:
+        assert outcome(text, folders, by_text) == outcome(text), text
+    assert set(by_text) >= {"img", "linked", "away", ""}

@@ -225,17 +225,45 @@ def _resolve(path: Path, folders: dict[Path, tuple[Path, frozenset[str]]]) -> Pa
     return candidate.resolve() if path.name in links else candidate
 
 
+# per folder as a manifest's rows write it ("img" in "img/a.jpg"): the folder resolved, the
+# names of its symbolic links, and whether it is inside the manifest's folder
+TextFolders = dict[str, tuple[Path, frozenset[str], bool]]
+
+
 def _image_paths(
-    root: Path, value: object, folders: dict[Path, tuple[Path, frozenset[str]]] | None = None
+    root: Path,
+    value: object,
+    folders: dict[Path, tuple[Path, frozenset[str]]] | None = None,
+    by_text: TextFolders | None = None,
 ) -> tuple[Path, ...]:
     items = value if isinstance(value, list) else str(value or "").split(";")
+    folders = {} if folders is None else folders
     paths = []
     for item in items:
         text = str(item).strip()
         if not text:
             continue
-        resolved = _resolve(root / text, {} if folders is None else folders)
-        if not resolved.is_relative_to(root):
+        head, _, name = text.rpartition("/")
+        # a relative POSIX path to a plain file name: once its folder is known (``by_text``)
+        # the path is that folder / name, without pathlib's parsing per row (the same
+        # path: only a symbolic link's target differs, and links take the general way)
+        plain = (
+            by_text is not None
+            and os.name == "posix"
+            and not text.startswith("/")
+            and name not in ("", ".", "..")
+        )
+        known = by_text.get(head) if by_text is not None and plain else None
+        if known is not None and name not in known[1]:
+            resolved, inside = known[0] / name, known[2]
+        else:
+            path = root / text
+            resolved = _resolve(path, folders)
+            inside = resolved.is_relative_to(root)
+            if by_text is not None and plain and path.parent in folders:
+                parent, links = folders[path.parent]
+                by_text[head] = (parent, links, parent.is_relative_to(root))
+        if not inside:
             raise ValueError(f"image path {text!r} is outside the manifest's folder {root}")
         paths.append(resolved)
     if not paths:
@@ -265,6 +293,7 @@ def load_manifest(
 def _read(path: Path, root: Path, encoding: str = "utf-8-sig") -> Iterator[Case | CaseIssue]:
     seen: set[str] = set()
     folders: dict[Path, tuple[Path, frozenset[str]]] = {}
+    by_text: TextFolders = {}
     for number, row in _rows(path, encoding):
         if isinstance(row, str):
             yield CaseIssue(f"line {number}", row)
@@ -290,7 +319,7 @@ def _read(path: Path, root: Path, encoding: str = "utf-8-sig") -> Iterator[Case 
             )
             case = Case(
                 case_id=case_id,
-                images=_image_paths(root, row.get("image"), folders),
+                images=_image_paths(root, row.get("image"), folders, by_text),
                 note=note,
                 diagnosis=diagnoses[0],
                 meta={**extra, "line": str(number)},

@@ -82,7 +82,7 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         # field by field: dataclasses.asdict deep-copies, a cost paid on every stored result
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {name: getattr(self, name) for name in _ANSWER_FIELDS}
         for key in ("differential", "confidences", "other_terms"):
             data[key] = list(data[key])
         data["extra"] = dict(self.extra)
@@ -95,6 +95,9 @@ class Answer:
             values[key] = tuple(values.get(key) or ())
         values["status"] = ResultStatus(values.get("status", ResultStatus.OK))
         return cls(**values)
+
+
+_ANSWER_FIELDS = tuple(f.name for f in fields(Answer))
 
 
 @dataclass

@@ -14,6 +14,7 @@ that case, and the run goes on.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import platform
@@ -45,7 +46,7 @@ from derm_stress.run.config import DEFAULT_MAX_RAW_CHARS, RunConfig, load_datase
 from derm_stress.run.executors import CaseProbes, Executor, LocalExecutor
 from derm_stress.run.lock import RunLock
 from derm_stress.run.progress import RunProgress
-from derm_stress.run.store import Store, StoreRow, case_keys
+from derm_stress.run.store import Store, StoreRow, case_digest, case_keys, is_final
 from derm_stress.schema import (
     CASE_META_FIELDS,
     CaseRecord,
@@ -59,6 +60,7 @@ from derm_stress.schema import (
 STORE_NAME = "results.sqlite"
 MANIFEST_NAME = "manifest.json"
 INTERRUPT_GRACE_S = 2.0  # after Ctrl-C, how long answers in flight are still waited for
+LOOKUP_KEYS = 2048  # keys looked up in the store at once, as cases of a resume are read
 
 
 @dataclass
@@ -147,8 +149,10 @@ class _CaseLog:
         self.digest = DatasetDigest(name)
         self.count = 0
 
-    def add(self, case: Case) -> str:
-        fingerprint = case.fingerprint()
+    def add(self, case: Case, fingerprint: str | None = None) -> str:
+        """Record ``case`` (``fingerprint``: its ``Store.fingerprint`` when known)."""
+        if fingerprint is None:
+            fingerprint = self.store.fingerprint(case)
         self.store.add_case(self.count, case_record(case, fingerprint).to_dict())
         self.digest.add(case, fingerprint)
         self.count += 1
@@ -205,6 +209,12 @@ class _Pipeline:
             size, limit = stream or (model.batch_size, executor.batches_in_flight(m))
             self.feed.append((size, limit, 2 * max(size, limit)))
         self.pending: deque[_Pending] = deque()
+        # cases read, recorded and looked up in the store, not yet planned: (case,
+        # fingerprint, keys, case digest, keys found stored)
+        self.lookahead: deque[tuple[Case, str, dict[tuple[int, str], str], str, set[str]]] = deque()
+        # case id -> [case digest, results still to store, none of them an error]
+        self.open_cases: dict[str, list[Any]] = {}
+        self.per_case = len(models) * len(conditions)
         self.submitted = 0
         self.cost = 0.0
         self.stop_reason: str | None = None
@@ -213,6 +223,9 @@ class _Pipeline:
         self.condition_ids = [c.id for c in conditions]
         self.max_raw_chars: int | None = DEFAULT_MAX_RAW_CHARS
         self.min_image_side = MIN_IMAGE_SIDE
+        # a store without results at the start needs no lookups: a key of this run can only
+        # be found stored if it was before the run (case ids are distinct within a run)
+        self.fresh = not store.has_results()
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -230,11 +243,7 @@ class _Pipeline:
                         for q, (_, _, ahead) in zip(self.queues, self.feed, strict=True)
                     )
                 ):
-                    case = next(remaining, None)
-                    if case is None:
-                        exhausted = True
-                    else:
-                        self._plan(case)
+                    exhausted = not self._plan_next(remaining)
                 while self.pending and self.pending[0].future.done():
                     self._take(self.pending.popleft())
                 last = self.stop_reason is None and exhausted and not self.pending
@@ -267,21 +276,59 @@ class _Pipeline:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _plan(self, case: Case) -> None:
-        fingerprint = self.log.add(case)
-        todo: dict[tuple[int, str], str] = {}
-        for m, (model_hash, prompt_version) in enumerate(self.hashes):
-            keys = case_keys(
-                model_hash,
-                prompt_version,
-                case.case_id,
-                fingerprint,
-                self.condition_keys,
-                self.seed,
-            )
-            for condition_id, key in zip(self.condition_ids, keys, strict=True):
-                todo[(m, condition_id)] = key
-        done = self.store.completed(todo.values())
+    def _plan_next(self, remaining: Iterator[Case]) -> bool:
+        """Plan the next case (``False``: there is none). The store is asked which results
+        exist for several cases at once (one query instead of one per case; none at all in
+        a fresh store), so a resume costs little more than reading the cases."""
+        if not self.lookahead:
+            many = 1 if self.fresh else max(1, LOOKUP_KEYS // max(1, self.per_case))
+            batch = list(itertools.islice(remaining, many))
+            for case, known in zip(batch, self.store.fingerprints(batch), strict=True):
+                fingerprint = self.log.add(case, known)
+                todo: dict[tuple[int, str], str] = {}
+                for m, (model_hash, prompt_version) in enumerate(self.hashes):
+                    keys = case_keys(
+                        model_hash,
+                        prompt_version,
+                        case.case_id,
+                        fingerprint,
+                        self.condition_keys,
+                        self.seed,
+                    )
+                    for condition_id, key in zip(self.condition_ids, keys, strict=True):
+                        todo[(m, condition_id)] = key
+                digest = case_digest(todo.values())
+                self.lookahead.append((case, fingerprint, todo, digest, set()))
+            if not self.lookahead:
+                return False
+            if not self.fresh:
+                self._look_up()
+        case, fingerprint, todo, digest, done = self.lookahead.popleft()
+        self._plan(case, fingerprint, todo, digest, done)
+        return True
+
+    def _look_up(self) -> None:
+        """Fill in which results of the cases ahead are stored: every one for the cases
+        marked complete, else asked key by key."""
+        complete = self.store.complete_cases([entry[3] for entry in self.lookahead])
+        rest = [entry for entry in self.lookahead if entry[3] not in complete]
+        done = self.store.completed(k for entry in rest for k in entry[2].values())
+        for _, _, todo, digest, found in self.lookahead:
+            if digest in complete:
+                found.update(todo.values())
+            else:
+                found.update(k for k in todo.values() if k in done)
+                if len(found) == len(todo):  # a store from before the marks: mark it now
+                    self.store.mark_complete(digest)
+
+    def _plan(
+        self,
+        case: Case,
+        fingerprint: str,
+        todo: dict[tuple[int, str], str],
+        digest: str,
+        done: set[str],
+    ) -> None:
         reused = len(done)
         if reused:
             todo = {k: v for k, v in todo.items() if v not in done}
@@ -289,6 +336,8 @@ class _Pipeline:
             self.progress.advance(reused)
         if not todo:
             return
+        # the case is marked complete once all of these are stored with a final status
+        self.open_cases[case.case_id] = [digest, len(todo), True]
         needed = {c for _, c in todo}
         conditions = [
             c
@@ -328,8 +377,23 @@ class _Pipeline:
             if (m, c) in which
         ]
         self.store.put(rows)
+        self._settle(rows)
         self.summary.input_errors += len(rows)
         self.progress.advance(len(rows))
+
+    def _settle(self, rows: Sequence[StoreRow]) -> None:
+        """Count stored rows against their cases; mark each case whose results are now
+        all stored, none an error, complete (written after these rows)."""
+        for row in rows:
+            entry = self.open_cases.get(row[2])
+            if entry is None:
+                continue
+            entry[1] -= 1
+            entry[2] = entry[2] and is_final(row[4])
+            if entry[1] == 0:
+                del self.open_cases[row[2]]
+                if entry[2]:
+                    self.store.mark_complete(entry[0])
 
     def _submit(self, flush: bool) -> None:
         for m, (size, limit, _) in enumerate(self.feed):
@@ -377,6 +441,7 @@ class _Pipeline:
             settled.append((model, batch, answers))
         if rows:  # everything that returned meanwhile, in one transaction
             self.store.put(rows)
+            self._settle(rows)
         for model, batch, answers in settled:
             errors = sum(a.status == ResultStatus.ERROR.value for a in answers)
             cost = sum(a.cost_usd or 0.0 for a in answers)

@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument, StoreDamaged
 from derm_stress.models.base import Answer
 from derm_stress.perturb.base import Applied
@@ -172,6 +173,12 @@ class Store:
         self._uncommitted = 0
         self._last_commit = time.monotonic()
         self._lock = threading.RLock()
+        # case records, fingerprints and complete marks wait here for the next put or
+        # commit (one ``executemany`` instead of a statement per case; under ``_lock``)
+        self._cases: list[tuple[int, str, str]] = []
+        self._fingerprints: list[tuple[str, str]] = []
+        self._complete: list[tuple[str]] = []
+        self._fingerprints_known = False  # whether the fingerprints table has rows
         with _guard(self.path):
             if read_only:
                 self._db = _open_read_only(self.path)
@@ -180,6 +187,9 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._create()
+            self._fingerprints_known = (
+                self._db.execute("SELECT 1 FROM fingerprints LIMIT 1").fetchone() is not None
+            )
 
     def _create(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -214,6 +224,15 @@ class Store:
                 batch_id TEXT NOT NULL,
                 created REAL NOT NULL
             );
+            CREATE TABLE IF NOT EXISTS fingerprints (
+                signature TEXT PRIMARY KEY,
+                fingerprint TEXT NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS complete_cases (digest TEXT PRIMARY KEY);
+            CREATE TRIGGER IF NOT EXISTS results_deleted AFTER DELETE ON results
+                BEGIN DELETE FROM complete_cases; END;
+            CREATE TRIGGER IF NOT EXISTS results_updated AFTER UPDATE ON results
+                BEGIN DELETE FROM complete_cases; END;
             """
         )
         self._db.execute(
@@ -253,6 +272,69 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def has_results(self) -> bool:
+        """Whether any result is stored (one index probe, not a count)."""
+        with self._lock, _guard(self.path):
+            return self._db.execute("SELECT 1 FROM results LIMIT 1").fetchone() is not None
+
+    def fingerprint(self, case: Case) -> str:
+        """``case.fingerprint()``, read from the store when the case's files are unchanged
+        since it was computed (same ``Case.file_signature``): a resume then hashes no photo.
+        A fingerprint computed here is kept with the next put or commit."""
+        return self.fingerprints([case])[0]
+
+    def fingerprints(self, cases: Sequence[Case]) -> list[str]:
+        """``fingerprint`` for several cases, looked up in one query."""
+        signatures = [case.file_signature() for case in cases]
+        known: dict[str, str] = {}
+        wanted = [s for s in signatures if s is not None]
+        if wanted and self._fingerprints_known:
+            with self._lock, _guard(self.path):
+                for start in range(0, len(wanted), 900):
+                    chunk = wanted[start : start + 900]
+                    known.update(
+                        self._db.execute(
+                            "SELECT signature, fingerprint FROM fingerprints "
+                            f"WHERE signature IN ({','.join('?' * len(chunk))})",
+                            chunk,
+                        ).fetchall()
+                    )
+        found = []
+        for case, signature in zip(cases, signatures, strict=True):
+            fingerprint = known.get(signature) if signature is not None else None
+            if fingerprint is None:
+                fingerprint = case.fingerprint()
+                if signature is not None:
+                    with self._lock:
+                        self._fingerprints.append((signature, fingerprint))
+            found.append(str(fingerprint))
+        return found
+
+    def complete_cases(self, digests: Sequence[str]) -> set[str]:
+        """Which of these ``case_digest`` values were marked complete (``mark_complete``):
+        one lookup per case instead of one per result. Deleting or updating any result (by
+        hand: the harness only inserts) forgets every mark, so a mark never hides a
+        missing result."""
+        found: set[str] = set()
+        with self._lock, _guard(self.path):
+            for start in range(0, len(digests), 900):
+                chunk = digests[start : start + 900]
+                found.update(
+                    d
+                    for (d,) in self._db.execute(
+                        "SELECT digest FROM complete_cases "
+                        f"WHERE digest IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                )
+        return found
+
+    def mark_complete(self, digest: str) -> None:
+        """Record that every result of a case's keys (``case_digest``) is stored with a
+        final status; written with the next put or commit, so after those results."""
+        with self._lock:
+            self._complete.append((digest,))
+
     def completed(self, keys: Iterable[str]) -> set[str]:
         """The subset of ``keys`` (distinct) that is stored with a final status (not to be
         redone).
@@ -286,25 +368,31 @@ class Store:
             self._put(rows, now, encode)
 
     def _put(self, rows: Sequence[StoreRow], now: float, encode: Any) -> None:
+        # each distinct answer and applied list is encoded once per put: a model that
+        # returns one Answer object for many probes, and the probes every model of a run
+        # shares, were encoded per row (the objects live as long as ``rows``, so their ids
+        # cannot be reused within this call)
+        answers: dict[int, str] = {}
+        applieds: dict[int, str] = {}
+        values = []
+        for key, model, case_id, condition, answer, applied in rows:
+            text = answers.get(id(answer))
+            if text is None:
+                text = answers[id(answer)] = encode(answer.to_dict())
+            if applied:
+                records = applieds.get(id(applied))
+                if records is None:
+                    records = applieds[id(applied)] = encode([a.to_dict() for a in applied])
+            else:
+                records = "[]"
+            values.append((key, model, case_id, condition, _status(answer), text, records, now))
         if not self._db.in_transaction:  # else RELEASE below would commit at once
             self._db.execute("BEGIN")
+        self._flush()  # outside the savepoint: a failing put keeps the case records
         self._db.execute("SAVEPOINT put")
         try:
             self._db.executemany(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        key,
-                        model,
-                        case_id,
-                        condition,
-                        _status(answer),
-                        encode(answer.to_dict()),
-                        encode([a.to_dict() for a in applied]) if applied else "[]",
-                        now,
-                    )
-                    for key, model, case_id, condition, answer, applied in rows
-                ],
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
             )
         except BaseException:
             self._db.execute("ROLLBACK TO put")
@@ -343,16 +431,31 @@ class Store:
     def clear_cases(self) -> None:
         """Forget the case records of the previous run in this store (results stay)."""
         with self._lock, _guard(self.path), self._db:
+            self._flush()
             self._db.execute("DELETE FROM cases")
 
     def add_case(self, position: int, record: dict[str, Any]) -> None:
-        """Record the run's case number ``position`` (committed with the next ``put``, or
-        ``commit``)."""
-        with self._lock, _guard(self.path):
-            self._db.execute(
-                "INSERT OR REPLACE INTO cases VALUES (?, ?, ?)",
-                (position, record["id"], json.dumps(record)),
+        """Record the run's case number ``position`` (written and committed with the next
+        ``put``, or ``commit``)."""
+        text = json.dumps(record)
+        with self._lock:
+            self._cases.append((position, record["id"], text))
+
+    def _flush(self) -> None:
+        """Write the case records, fingerprints and marks waiting since the last put (the
+        caller holds ``_lock``)."""
+        if self._cases:
+            self._db.executemany("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)", self._cases)
+            self._cases = []
+        if self._fingerprints:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO fingerprints VALUES (?, ?)", self._fingerprints
             )
+            self._fingerprints = []
+            self._fingerprints_known = True
+        if self._complete:
+            self._db.executemany("INSERT OR IGNORE INTO complete_cases VALUES (?)", self._complete)
+            self._complete = []
 
     def add_warnings(self, case_id: str, fingerprint: str, warnings: Sequence[str]) -> None:
         """Keep warnings about a case's input (a multi-frame photo...) with the results: they
@@ -376,13 +479,15 @@ class Store:
 
     def commit(self) -> None:
         with self._lock, _guard(self.path):
+            self._flush()
             self._db.commit()
         self._uncommitted = 0
         self._last_commit = time.monotonic()
 
     def case_records(self) -> list[dict[str, Any]]:
         """The case records of the last run, in dataset order."""
-        with _guard(self.path):
+        with self._lock, _guard(self.path):
+            self._flush()
             rows = self._db.execute("SELECT record FROM cases ORDER BY position").fetchall()
         return [json.loads(record) for (record,) in rows]
 
@@ -445,6 +550,18 @@ class StoreBatchJournal:
 
 # the same text as ``json.dumps`` with default settings, without its per-call set-up
 _ENCODER = json.JSONEncoder()
+
+
+def case_digest(keys: Iterable[str]) -> str:
+    """What ``Store.mark_complete`` records for a case: a hash of all its result keys in a
+    run (every model and condition, in order), so another grid or model set is another
+    digest."""
+    return hashlib.sha256("".join(keys).encode()).hexdigest()
+
+
+def is_final(answer: Answer) -> bool:
+    """Whether a stored answer is final (not retried by the next run)."""
+    return _status(answer) not in RETRIED_STATUSES
 
 
 def _status(answer: Answer) -> str:

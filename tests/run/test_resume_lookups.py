@@ -1,0 +1,149 @@
+"""What makes a resume cheap (issue 17) without ever reusing what changed: fingerprints
+kept by file signature, cases marked complete, no lookups in a fresh store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from derm_stress import cases
+from derm_stress.cases import Case, Note
+from derm_stress.datasets import Dataset
+from derm_stress.run import parse_config, run
+from derm_stress.run.store import Store
+from tests.conftest import ManifestFactory
+from tests.run import helpers
+
+GRID: dict[str, Any] = {
+    "image": ["none", {"op": "gaussian_noise", "severity": 2}],
+    "context": ["image_only", "full"],
+}
+MODEL = {"name": "a", "adapter": "callable", "target": "tests.run.helpers:recorder_a"}
+
+
+def _config(tmp_path: Path, manifest: Path, models: list[dict[str, Any]] | None = None) -> Any:
+    spec = {**GRID, "dataset": {"manifest": manifest.name}, "models": models or [MODEL]}
+    return parse_config(spec, tmp_path, "resume")
+
+
+def _table(run_dir: Path, table: str) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(run_dir / "results.sqlite")
+    try:
+        return db.execute(f"SELECT * FROM {table}").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Case ids whose photos are read to fingerprint them (files count as settled at once)."""
+    monkeypatch.setattr(cases, "RACY_SECONDS", 0.0)
+    seen: list[str] = []
+    original = Case.fingerprint
+
+    def fingerprint(self: Case) -> str:
+        seen.append(self.case_id)
+        return original(self)
+
+    monkeypatch.setattr(Case, "fingerprint", fingerprint)
+    return seen
+
+
+def test_a_resume_reads_no_photo_and_a_changed_photo_is_read_again(
+    tmp_path: Path, make_manifest: ManifestFactory, pad: Dataset, counted: list[str]
+) -> None:
+    manifest = make_manifest(
+        [
+            {"case_id": "a", "image": "@0", "diagnosis": "nevus"},
+            {"case_id": "b", "image": "@1", "diagnosis": "MEL"},
+        ]
+    )
+    config = _config(tmp_path, manifest)
+    first = run(config, tmp_path / "run")
+    assert first.calls == 2 * 4 and counted == ["a", "b"]
+    fingerprints = {r[1]["fingerprint"] for r in _records(tmp_path / "run")}
+    counted.clear()
+    again = run(config, tmp_path / "run")
+    assert again.calls == 0 and counted == []  # no photo hashed
+    assert {r[1]["fingerprint"] for r in _records(tmp_path / "run")} == fingerprints
+    # another photo under case b's file name: read again, b's results recomputed
+    photo_b = next((tmp_path / "img").glob(Path(pad.cases[1].images[0]).name))
+    shutil.copyfile(pad.cases[2].images[0], photo_b)
+    changed = run(config, tmp_path / "run")
+    assert counted == ["b"] and changed.calls == 4 and changed.reused == 4
+
+
+def _records(run_dir: Path) -> list[tuple[int, dict[str, Any]]]:
+    return [(p, json.loads(r)) for p, _, r in _table(run_dir, "cases")]
+
+
+def test_a_file_changed_within_the_racy_window_has_no_signature(tmp_path: Path) -> None:
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"x" * 100)
+    case = Case("c", (photo,), Note(), "NEV")
+    stamp = os.stat(photo)
+    changed = max(stamp.st_mtime, stamp.st_ctime)
+    assert case.file_signature(now=changed + 0.5) is None  # could change again unseen
+    settled = case.file_signature(now=changed + cases.RACY_SECONDS + 1)
+    assert settled is not None and len(settled) == 64
+    assert Case("c", (photo,), Note(age=40), "NEV").file_signature(now=changed + 10) != settled
+    os.utime(photo, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000))
+    assert case.file_signature(now=changed + 10) != settled
+    assert Case("m", (tmp_path / "missing.jpg",), Note(), "NEV").file_signature() is None
+
+
+def test_cases_are_marked_complete_and_a_deleted_result_is_recomputed(
+    tmp_path: Path, make_manifest: ManifestFactory, counted: list[str]
+) -> None:
+    manifest = make_manifest(
+        [{"case_id": c, "image": f"@{i}", "diagnosis": "nevus"} for i, c in enumerate("abc")]
+    )
+    config = _config(tmp_path, manifest)
+    run(config, tmp_path / "run")
+    assert len(_table(tmp_path / "run", "complete_cases")) == 3
+    db = sqlite3.connect(tmp_path / "run" / "results.sqlite")
+    with db:
+        (key,) = db.execute("SELECT key FROM results WHERE case_id = 'b' LIMIT 1").fetchone()
+        db.execute("DELETE FROM results WHERE key = ?", (key,))
+    db.close()
+    assert _table(tmp_path / "run", "complete_cases") == []  # every mark forgotten
+    again = run(config, tmp_path / "run")
+    assert again.calls == 1 and again.reused == 11
+    assert len(_table(tmp_path / "run", "complete_cases")) == 3  # marked again
+
+
+def test_a_case_with_an_error_is_not_marked_and_is_retried(
+    tmp_path: Path, make_manifest: ManifestFactory, counted: list[str]
+) -> None:
+    manifest = make_manifest(
+        [{"case_id": c, "image": f"@{i}", "diagnosis": "nevus"} for i, c in enumerate("ab")]
+    )
+    models = [{"name": "f", "adapter": "callable", "target": "tests.run.helpers:flaky"}]
+    config = _config(tmp_path, manifest, models)
+    helpers.FLAKY_CASE[0], helpers.FLAKY_FIXED[0] = "b", False
+    try:
+        first = run(config, tmp_path / "run")
+        assert first.model_errors == 4
+        assert len(_table(tmp_path / "run", "complete_cases")) == 1  # a only
+        helpers.FLAKY_FIXED[0] = True
+        again = run(config, tmp_path / "run")
+        assert again.calls == 4 and again.model_errors == 0
+        assert len(_table(tmp_path / "run", "complete_cases")) == 2
+    finally:
+        helpers.FLAKY_FIXED[0] = True
+
+
+def test_case_records_and_fingerprints_wait_for_the_next_put_or_commit(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        store.add_case(0, {"id": "x", "fingerprint": "f"})
+        assert store.case_records() == [{"id": "x", "fingerprint": "f"}]
+        store.add_case(1, {"id": "y", "fingerprint": "g"})
+    with Store(tmp_path / "s.sqlite") as store:  # closing committed the second one
+        assert [r["id"] for r in store.case_records()] == ["x", "y"]
+        assert not store.has_results()
