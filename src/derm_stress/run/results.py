@@ -236,9 +236,19 @@ class ResultTable:
 
     @property
     def scored(self) -> np.ndarray:
-        """Where the status is one of ``SCORED``."""
-        scored: np.ndarray = _SCORED_CODE[self.status]
-        return scored
+        """Where the status is one of ``SCORED`` (read-only; computed once per table: the
+        metrics ask for it per model, condition and subgroup, and a gather over the whole
+        table each time was most of a large report's time)."""
+        cached: np.ndarray | None = self.__dict__.get("_scored")
+        if cached is None or cached.shape != self.status.shape:
+            cached = _SCORED_CODE[self.status]
+            cached.flags.writeable = False
+            self.__dict__["_scored"] = cached
+        return cached
+
+    def statuses_changed(self) -> None:
+        """Forget what was derived from ``status`` (call after writing into it)."""
+        self.__dict__.pop("_scored", None)
 
     def ranks(self, level: ScoreLevel | None = None) -> np.ndarray:
         """The rank array of ``level`` (default: the headline level)."""
@@ -358,6 +368,7 @@ class _Filler:
             flat[np.asarray(self.ranked[0], dtype=np.intp)] = np.asarray(
                 self.ranked[1], dtype=np.int16
             ).reshape(-1, RANK_DEPTH)
+        t.statuses_changed()
         return t.with_score_level(self.score_level)
 
 
