@@ -15,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sqlite3
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from derm_stress.models.base import Answer, BatchJournal
+from derm_stress.models.journal import SqliteBatchJournal
 from derm_stress.perturb.condition import Probe
 from derm_stress.schema import ResultStatus
 
@@ -30,48 +29,14 @@ if TYPE_CHECKING:
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 
 
-class MemoryJournal:
-    """A batch journal for a model used outside a run (``model.answer`` in a notebook): it
-    lasts as long as the model."""
-
-    def __init__(self) -> None:
-        self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._db.execute(
-            "CREATE TABLE batches (request TEXT PRIMARY KEY, model TEXT NOT NULL, "
-            "batch_id TEXT NOT NULL, created REAL NOT NULL)"
-        )
-
-    def lookup(self, requests: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(requests), 900):
-            chunk = list(requests[start : start + 900])
-            rows = self._db.execute(
-                "SELECT request, batch_id FROM batches "
-                f"WHERE request IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update({str(r): str(b) for r, b in rows})
-        return found
-
-    def record(self, model: str, batch_id: str, requests: Sequence[str]) -> None:
-        now = time.time()
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
-                [(r, model, batch_id, now) for r in requests],
-            )
-
-    def forget(self, requests: Sequence[str]) -> None:
-        with self._db:
-            self._db.executemany("DELETE FROM batches WHERE request = ?", [(r,) for r in requests])
-
-
 class BatchRunner:
     """Answers submissions of probes through batches, for one model, on its loop."""
 
     def __init__(self, model: OpenAIChatModel, journal: BatchJournal | None) -> None:
         self.model = model
-        self.journal: BatchJournal = journal if journal is not None else MemoryJournal()
+        self.journal: BatchJournal = (
+            journal if journal is not None else SqliteBatchJournal.in_memory()
+        )
         self._outputs: dict[str, dict[str, dict[str, Any]]] = {}  # batch id -> custom id -> line
 
     async def answer(self, probes: Sequence[Probe]) -> list[Answer]:

@@ -23,6 +23,8 @@ from typing import Any
 from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument, StoreDamaged
 from derm_stress.models.base import Answer
+from derm_stress.models.journal import TABLE as BATCH_TABLE
+from derm_stress.models.journal import SqliteBatchJournal
 from derm_stress.perturb.base import Applied
 from derm_stress.schema import ResultStatus
 
@@ -218,12 +220,6 @@ class Store:
                 warning TEXT NOT NULL,
                 PRIMARY KEY (case_id, fingerprint, warning)
             );
-            CREATE TABLE IF NOT EXISTS batches (
-                request TEXT PRIMARY KEY,
-                model TEXT NOT NULL,
-                batch_id TEXT NOT NULL,
-                created REAL NOT NULL
-            );
             CREATE TABLE IF NOT EXISTS fingerprints (
                 signature TEXT PRIMARY KEY,
                 fingerprint TEXT NOT NULL
@@ -238,6 +234,7 @@ class Store:
         self._db.execute(
             "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
+        self._db.execute(BATCH_TABLE)
         self._import_legacy_batches()
         self._db.commit()
 
@@ -502,50 +499,20 @@ class Store:
                 return
             yield from batch
 
-    def batch_journal(self) -> StoreBatchJournal:
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        """The store's lock and its damaged-file error, for a user on another thread."""
+        with self._lock, _guard(self.path):
+            yield
+
+    def batch_journal(self) -> SqliteBatchJournal:
         """Where a model keeps which remote batch holds which of its requests (see
         ``derm_stress.models.base.BatchJournal``)."""
-        return StoreBatchJournal(self)
+        return SqliteBatchJournal(self._db, self._session, self.commit)
 
     def count(self) -> int:
         with _guard(self.path):
             return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
-
-
-class StoreBatchJournal:
-    """The store's ``batches`` table as a model's batch journal: callable from the model's
-    thread (under the store's lock); each change is committed at once."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def lookup(self, requests: Sequence[str]) -> dict[str, str]:
-        store, found = self._store, {}
-        with store._lock, _guard(store.path):
-            for start in range(0, len(requests), 900):
-                chunk = list(requests[start : start + 900])
-                rows = store._db.execute(
-                    "SELECT request, batch_id FROM batches "
-                    f"WHERE request IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                found.update({str(r): str(b) for r, b in rows})
-        return found
-
-    def record(self, model: str, batch_id: str, requests: Sequence[str]) -> None:
-        store, now = self._store, time.time()
-        with store._lock, _guard(store.path):
-            store._db.executemany(
-                "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
-                [(r, model, batch_id, now) for r in requests],
-            )
-            store.commit()
-
-    def forget(self, requests: Sequence[str]) -> None:
-        store = self._store
-        with store._lock, _guard(store.path):
-            store._db.executemany("DELETE FROM batches WHERE request = ?", [(r,) for r in requests])
-            store.commit()
 
 
 # the same text as ``json.dumps`` with default settings, without its per-call set-up
