@@ -14,7 +14,7 @@ runs' models, labelled ``A:model`` and ``B:model``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -65,11 +65,33 @@ def model_pairs(a: RunData, b: RunData) -> list[tuple[str, str]]:
     return [(ma, mb) for ma in a.models for mb in b.models]
 
 
+def _shared_cells(
+    a: RunData, b: RunData
+) -> Iterator[tuple[str, str, str, tuple[int, int], tuple[int, int]]]:
+    """Every (model of A, model of B, condition both ran) with their (model, condition)
+    indexes in A's and B's tables."""
+    for model_a, model_b in model_pairs(a, b):
+        ma, mb = a.index[0][model_a], b.index[0][model_b]
+        for condition in a.table.conditions:
+            if condition in b.index[1]:
+                yield (
+                    model_a,
+                    model_b,
+                    condition,
+                    (ma, a.index[1][condition]),
+                    (
+                        mb,
+                        b.index[1][condition],
+                    ),
+                )
+
+
 def compare_runs(a: RunData, b: RunData) -> list[PairedComparison]:
     """B - A differences for every model pair and every shared condition: paired per case
     when the runs share cases, unpaired when they share none."""
     k = min(a.top_k, b.top_k)
-    shared_cases = [c for c in a.table.cases if c in set(b.table.cases)]
+    in_b = set(b.table.cases)
+    shared_cases = [c for c in a.table.cases if c in in_b]
     if not shared_cases:
         return _unpaired(a, b, k)
     ia = np.array([a.index[2][c] for c in shared_cases], dtype=np.intp)
@@ -77,79 +99,69 @@ def compare_runs(a: RunData, b: RunData) -> list[PairedComparison]:
     seed = a.seed
     scored_a, scored_b = a.table.scored, b.table.scored
     out = []
-    for model_a, model_b in model_pairs(a, b):
-        ma, mb = a.index[0][model_a], b.index[0][model_b]
-        for condition in a.table.conditions:
-            if condition not in b.index[1]:
-                continue
-            ca, cb = a.index[1][condition], b.index[1][condition]
-            both = scored_a[ma, ca, ia] & scored_b[mb, cb, ib]
-            rank_a, rank_b = a.table.rank[ma, ca, ia][both], b.table.rank[mb, cb, ib][both]
-            hit1_a, hit1_b = rank_a == 1, rank_b == 1
-            s = derive_seed("compare", seed, model_a, model_b, condition)
-            delta1, ci1, d1 = paired_difference(hit1_b, hit1_a, s)
-            deltak, cik, _ = paired_difference(
-                (rank_b >= 1) & (rank_b <= k), (rank_a >= 1) & (rank_a <= k), s + 1
+    for model_a, model_b, condition, (ma, ca), (mb, cb) in _shared_cells(a, b):
+        both = scored_a[ma, ca, ia] & scored_b[mb, cb, ib]
+        rank_a, rank_b = a.table.rank[ma, ca, ia][both], b.table.rank[mb, cb, ib][both]
+        hit1_a, hit1_b = rank_a == 1, rank_b == 1
+        s = derive_seed("compare", seed, model_a, model_b, condition)
+        delta1, ci1, d1 = paired_difference(hit1_b, hit1_a, s)
+        deltak, cik, _ = paired_difference(
+            (rank_b >= 1) & (rank_b <= k), (rank_a >= 1) & (rank_a <= k), s + 1
+        )
+        n = int(both.sum())
+        out.append(
+            PairedComparison(
+                model_a,
+                model_b,
+                condition,
+                n,
+                float(hit1_a.mean()) if n else None,
+                float(hit1_b.mean()) if n else None,
+                delta1,
+                ci1,
+                deltak,
+                cik,
+                mcnemar_of(d1) if n else None,
             )
-            n = int(both.sum())
-            out.append(
-                PairedComparison(
-                    model_a,
-                    model_b,
-                    condition,
-                    n,
-                    float(hit1_a.mean()) if n else None,
-                    float(hit1_b.mean()) if n else None,
-                    delta1,
-                    ci1,
-                    deltak,
-                    cik,
-                    mcnemar_of(d1) if n else None,
-                )
-            )
+        )
     return out
 
 
 def _unpaired(a: RunData, b: RunData, k: int) -> list[PairedComparison]:
     seed = a.seed
     out = []
-    for model_a, model_b in model_pairs(a, b):
-        ma, mb = a.index[0][model_a], b.index[0][model_b]
-        for condition in a.table.conditions:
-            if condition not in b.index[1]:
-                continue
-            ca, cb = a.index[1][condition], b.index[1][condition]
-            rank_a = a.table.rank[ma, ca][a.table.scored[ma, ca]]
-            rank_b = b.table.rank[mb, cb][b.table.scored[mb, cb]]
-            hit1_a, hit1_b = rank_a == 1, rank_b == 1
-            hitk_a, hitk_b = (rank_a >= 1) & (rank_a <= k), (rank_b >= 1) & (rank_b <= k)
-            s = derive_seed("compare-unpaired", seed, model_a, model_b, condition)
-            both = bool(rank_a.size and rank_b.size)
-            d1, ci1 = unpaired_difference(hit1_a, hit1_b, s)
-            dk, cik = unpaired_difference(hitk_a, hitk_b, s + 2)
-            out.append(
-                PairedComparison(
-                    model_a,
-                    model_b,
-                    condition,
-                    0,
-                    float(hit1_a.mean()) if rank_a.size else None,
-                    float(hit1_b.mean()) if rank_b.size else None,
-                    d1 if both else None,
-                    ci1 if both else None,
-                    dk if both else None,
-                    cik if both else None,
-                    None,
-                    method="unpaired",
-                    n_a=int(rank_a.size),
-                    n_b=int(rank_b.size),
-                    two_proportion_p=two_proportion_p(
-                        int(hit1_a.sum()), hit1_a.size, int(hit1_b.sum()), hit1_b.size
-                    )
-                    if both
-                    else None,
+    for model_a, model_b, condition, (ma, ca), (mb, cb) in _shared_cells(a, b):
+        rank_a = a.table.rank[ma, ca][a.table.scored[ma, ca]]
+        rank_b = b.table.rank[mb, cb][b.table.scored[mb, cb]]
+        hit1_a, hit1_b = rank_a == 1, rank_b == 1
+        hitk_a, hitk_b = (rank_a >= 1) & (rank_a <= k), (rank_b >= 1) & (rank_b <= k)
+        s = derive_seed("compare-unpaired", seed, model_a, model_b, condition)
+        both = bool(rank_a.size and rank_b.size)
+        d1, ci1 = unpaired_difference(hit1_a, hit1_b, s)
+        dk, cik = unpaired_difference(hitk_a, hitk_b, s + 2)
+        out.append(
+            PairedComparison(
+                model_a,
+                model_b,
+                condition,
+                0,
+                float(hit1_a.mean()) if rank_a.size else None,
+                float(hit1_b.mean()) if rank_b.size else None,
+                d1 if both else None,
+                ci1 if both else None,
+                dk if both else None,
+                cik if both else None,
+                None,
+                method="unpaired",
+                n_a=int(rank_a.size),
+                n_b=int(rank_b.size),
+                two_proportion_p=two_proportion_p(
+                    int(hit1_a.sum()), hit1_a.size, int(hit1_b.sum()), hit1_b.size
                 )
+                if both
+                else None,
             )
+        )
     return out
 
 
