@@ -134,7 +134,7 @@ class Budget:
 @dataclass
 class _Pending:
     case: Case
-    fingerprint: str
+    fingerprint: str | None  # None: computed by the perturbation worker (fresh store)
     todo: dict[tuple[int, str], str]  # (model index, condition id) -> key
     conditions: list[Condition]
     future: Future[Any]
@@ -269,6 +269,10 @@ class _Pipeline:
         (the rest is abandoned and asked again on the next run)."""
         for entry in self.pending:
             entry.future.cancel()
+            if entry.fingerprint is None:  # not recorded yet: recorded now, in order
+                done = entry.future.done() and not entry.future.cancelled()
+                built = entry.future.result() if done and not entry.future.exception() else None
+                self._record(entry, built)
         self.pending.clear()
         if self.inflight:
             wait(list(self.inflight), timeout=grace)
@@ -280,32 +284,62 @@ class _Pipeline:
         """Plan the next case (``False``: there is none). The store is asked which results
         exist for several cases at once (one query instead of one per case; none at all in
         a fresh store), so a resume costs little more than reading the cases."""
+        if self.fresh:  # nothing to look up: every result of the case is to be made
+            case = next(remaining, None)
+            if case is None:
+                return False
+            # the worker that reads the photos for the probes hashes them too (the main
+            # thread reads no photo); the case is recorded when its probes are taken
+            future = self.executor.perturb(
+                case, self.conditions, self.seed, self.min_image_side, fingerprint=True
+            )
+            future.add_done_callback(lambda _: self.wake.set())
+            self.pending.append(_Pending(case, None, {}, list(self.conditions), future))
+            return True
         if not self.lookahead:
-            many = 1 if self.fresh else max(1, LOOKUP_KEYS // max(1, self.per_case))
+            many = max(1, LOOKUP_KEYS // max(1, self.per_case))
             batch = list(itertools.islice(remaining, many))
             for case, known in zip(batch, self.store.fingerprints(batch), strict=True):
                 fingerprint = self.log.add(case, known)
-                todo: dict[tuple[int, str], str] = {}
-                for m, (model_hash, prompt_version) in enumerate(self.hashes):
-                    keys = case_keys(
-                        model_hash,
-                        prompt_version,
-                        case.case_id,
-                        fingerprint,
-                        self.condition_keys,
-                        self.seed,
-                    )
-                    for condition_id, key in zip(self.condition_ids, keys, strict=True):
-                        todo[(m, condition_id)] = key
+                todo = self._keys(case, fingerprint)
                 digest = case_digest(todo.values())
                 self.lookahead.append((case, fingerprint, todo, digest, set()))
             if not self.lookahead:
                 return False
-            if not self.fresh:
-                self._look_up()
+            self._look_up()
         case, fingerprint, todo, digest, done = self.lookahead.popleft()
         self._plan(case, fingerprint, todo, digest, done)
         return True
+
+    def _keys(self, case: Case, fingerprint: str) -> dict[tuple[int, str], str]:
+        """The store key of each (model index, condition id) of ``case``."""
+        todo: dict[tuple[int, str], str] = {}
+        for m, (model_hash, prompt_version) in enumerate(self.hashes):
+            keys = case_keys(
+                model_hash, prompt_version, case.case_id, fingerprint, self.condition_keys,
+                self.seed,
+            )  # fmt: skip
+            for condition_id, key in zip(self.condition_ids, keys, strict=True):
+                todo[(m, condition_id)] = key
+        return todo
+
+    def _record(self, entry: _Pending, built: CaseProbes | None) -> None:
+        """Record a case planned without its fingerprint (a fresh store), in case order:
+        the worker's fingerprint (else hashed here), its keys, and its open count."""
+        if built is not None and built.fingerprint is not None:
+            fingerprint = built.fingerprint
+            if built.signature is not None:
+                self.store.remember_fingerprint(built.signature, fingerprint)
+            self.log.add(entry.case, fingerprint)
+        else:  # the worker failed (or the task was cancelled): read here
+            fingerprint = self.log.add(entry.case)
+        entry.fingerprint = fingerprint
+        entry.todo = self._keys(entry.case, fingerprint)
+        self.open_cases[entry.case.case_id] = [
+            case_digest(entry.todo.values()),
+            len(entry.todo),
+            True,
+        ]
 
     def _look_up(self) -> None:
         """Fill in which results of the cases ahead are stored: every one for the cases
@@ -355,6 +389,9 @@ class _Pipeline:
             built = CaseProbes(
                 entry.case.case_id, (), f"perturbation failed: {type(exc).__name__}: {exc}"
             )
+        if entry.fingerprint is None:
+            self._record(entry, built)
+        assert entry.fingerprint is not None
         if built.warnings:
             self.store.add_warnings(entry.case.case_id, entry.fingerprint, built.warnings)
         if built.error is not None:

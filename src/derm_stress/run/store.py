@@ -30,9 +30,16 @@ from derm_stress.schema import ResultStatus
 
 SCHEMA_VERSION = 1
 # ``put`` commits when this many rows or seconds have gone by since the last commit (a
-# commit per 64-row batch cost a third of a null-model run); ``close`` commits the rest
-COMMIT_ROWS = 4096
+# commit per 64-row batch cost a third of a null-model run); ``close`` commits the rest.
+# The keys are random, so each commit writes most of the key index's pages to the WAL
+# whatever its size: at 4,096 rows a commit the commits were 40% of a 300,000-row insert
+# (bench/README.md); the second, not the row count, bounds a fast run's loss
+COMMIT_ROWS = 32768
 COMMIT_SECONDS = 1.0
+# WAL pages written before SQLite copies them into the database (its default is 1,000: a
+# checkpoint, with its two fsyncs, after nearly every commit of random keys). Checkpoints
+# coalesce the pages written again and again; the WAL file grows to about 32 MiB
+WAL_CHECKPOINT_PAGES = 8192
 # the sibling file where runs before the store kept them held Batch API ids (imported once)
 LEGACY_BATCH_JOURNAL = "openai-batches.sqlite"
 # statuses: ok / unparseable (the model answered) · error (the call failed; retried on
@@ -196,6 +203,7 @@ class Store:
     def _create(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS results (
@@ -306,6 +314,12 @@ class Store:
                         self._fingerprints.append((signature, fingerprint))
             found.append(str(fingerprint))
         return found
+
+    def remember_fingerprint(self, signature: str, fingerprint: str) -> None:
+        """Keep a fingerprint computed elsewhere (a perturbation worker, from the bytes it
+        read) for its ``Case.file_signature``, with the next put or commit."""
+        with self._lock:
+            self._fingerprints.append((signature, fingerprint))
 
     def complete_cases(self, digests: Sequence[str]) -> set[str]:
         """Which of these ``case_digest`` values were marked complete (``mark_complete``):
