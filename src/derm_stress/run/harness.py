@@ -210,7 +210,8 @@ class _Pipeline:
             self.feed.append((size, limit, 2 * max(size, limit)))
         self.pending: deque[_Pending] = deque()
         # cases read, recorded and looked up in the store, not yet planned: (case,
-        # fingerprint, keys, case digest, keys found stored)
+        # fingerprint, keys (left empty for a case marked complete), case digest, keys
+        # found stored)
         self.lookahead: deque[tuple[Case, str, dict[tuple[int, str], str], str, set[str]]] = deque()
         # case id -> [case digest, results still to store, none of them an error]
         self.open_cases: dict[str, list[Any]] = {}
@@ -301,15 +302,21 @@ class _Pipeline:
             batch = list(itertools.islice(remaining, many))
             for case, known in zip(batch, self.store.fingerprints(batch), strict=True):
                 fingerprint = self.log.add(case, known)
-                todo = self._keys(case, fingerprint)
-                digest = case_digest(todo.values())
-                self.lookahead.append((case, fingerprint, todo, digest, set()))
+                digest = self._digest(case, fingerprint)
+                self.lookahead.append((case, fingerprint, {}, digest, set()))
             if not self.lookahead:
                 return False
             self._look_up()
         case, fingerprint, todo, digest, done = self.lookahead.popleft()
-        self._plan(case, fingerprint, todo, digest, done)
+        if todo:
+            self._plan(case, fingerprint, todo, digest, done)
+        else:  # marked complete: every result stored (its keys were never needed)
+            self.summary.reused += self.per_case
+            self.progress.advance(self.per_case)
         return True
+
+    def _digest(self, case: Case, fingerprint: str) -> str:
+        return case_digest(self.hashes, case.case_id, fingerprint, self.condition_keys, self.seed)
 
     def _keys(self, case: Case, fingerprint: str) -> dict[tuple[int, str], str]:
         """The store key of each (model index, condition id) of ``case``."""
@@ -336,7 +343,7 @@ class _Pipeline:
         entry.fingerprint = fingerprint
         entry.todo = self._keys(entry.case, fingerprint)
         self.open_cases[entry.case.case_id] = [
-            case_digest(entry.todo.values()),
+            self._digest(entry.case, fingerprint),
             len(entry.todo),
             True,
         ]
@@ -346,14 +353,13 @@ class _Pipeline:
         marked complete, else asked key by key."""
         complete = self.store.complete_cases([entry[3] for entry in self.lookahead])
         rest = [entry for entry in self.lookahead if entry[3] not in complete]
+        for case, fingerprint, todo, _, _ in rest:
+            todo.update(self._keys(case, fingerprint))
         done = self.store.completed(k for entry in rest for k in entry[2].values())
-        for _, _, todo, digest, found in self.lookahead:
-            if digest in complete:
-                found.update(todo.values())
-            else:
-                found.update(k for k in todo.values() if k in done)
-                if len(found) == len(todo):  # a store from before the marks: mark it now
-                    self.store.mark_complete(digest)
+        for _, _, todo, digest, found in rest:
+            found.update(k for k in todo.values() if k in done)
+            if len(found) == len(todo):  # a store from before the marks: mark it now
+                self.store.mark_complete(digest)
 
     def _plan(
         self,

@@ -533,11 +533,31 @@ class Store:
 _ENCODER = json.JSONEncoder()
 
 
-def case_digest(keys: Iterable[str]) -> str:
-    """What ``Store.mark_complete`` records for a case: a hash of all its result keys in a
-    run (every model and condition, in order), so another grid or model set is another
-    digest."""
-    return hashlib.sha256("".join(keys).encode()).hexdigest()
+def case_digest(
+    models: Sequence[tuple[str, str]],
+    case_id: str,
+    case_fingerprint: str,
+    conditions: Sequence[tuple[str, bool]],
+    seed: int,
+) -> str:
+    """What ``Store.mark_complete`` records for a case: a hash of everything its result keys
+    in a run are made of (each model's hash and prompt version, the case id and
+    fingerprint, and each condition's key tail: ``case_keys`` for every model), so equal
+    digests mean equal key sets, and another grid or model set is another digest. One hash
+    per case, so a resume computes no key of a case marked complete."""
+    head, tail = _digest_parts(tuple(models), tuple(conditions), seed)
+    return hashlib.sha256(
+        head + json.dumps([case_id, case_fingerprint]).encode() + tail
+    ).hexdigest()
+
+
+@lru_cache(maxsize=16)
+def _digest_parts(
+    models: tuple[tuple[str, str], ...], conditions: tuple[tuple[str, bool], ...], seed: int
+) -> tuple[bytes, bytes]:
+    """The parts of ``case_digest`` that are the same for every case of a run."""
+    head = b"complete-v2" + json.dumps([list(m) for m in models]).encode()
+    return head, b"".join(_key_tails(conditions, seed))
 
 
 def is_final(answer: Answer) -> bool:
