@@ -534,6 +534,7 @@ def execute(
         pipeline.run(cases)
         for case in cases:  # not reached (a budget stopped the run): still recorded
             log.add(case)
+        store.end_cases(log.count)
         store.commit()
     finally:
         summary.stopped = pipeline.stop_reason

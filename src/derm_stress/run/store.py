@@ -188,6 +188,7 @@ class Store:
         self._fingerprints: list[tuple[str, str]] = []
         self._complete: list[tuple[str]] = []
         self._fingerprints_known = False  # whether the fingerprints table has rows
+        self._compare_cases = False  # between clear_cases and end_cases: see clear_cases
         with _guard(self.path):
             if read_only:
                 self._db = _open_read_only(self.path)
@@ -440,10 +441,25 @@ class Store:
                 )
 
     def clear_cases(self) -> None:
-        """Forget the case records of the previous run in this store (results stay)."""
-        with self._lock, _guard(self.path), self._db:
+        """Start replacing the case records of the previous run in this store (results
+        stay) with this run's (``add_case`` in position order, then ``end_cases``). A record
+        equal to the one stored at its position is not written again, so a resume of the
+        same dataset writes no record; from the first that differs, every stored record
+        from there on is deleted and the rest are written. (A run killed before
+        ``end_cases`` leaves, past the point it reached, the previous run's records only
+        where everything before them was unchanged.)"""
+        with self._lock, _guard(self.path):
             self._flush()
-            self._db.execute("DELETE FROM cases")
+            self._compare_cases = True
+
+    def end_cases(self, count: int) -> None:
+        """The run's last record was number ``count - 1``: drop any stored past it."""
+        with self._lock, _guard(self.path):
+            self._flush()
+            self._compare_cases = False
+            stale = "FROM cases WHERE position >= ?"
+            if self._db.execute(f"SELECT 1 {stale} LIMIT 1", (count,)).fetchone():
+                self._db.execute(f"DELETE {stale}", (count,))
 
     def add_case(self, position: int, record: dict[str, Any]) -> None:
         """Record the run's case number ``position`` (written and committed with the next
@@ -456,8 +472,11 @@ class Store:
         """Write the case records, fingerprints and marks waiting since the last put (the
         caller holds ``_lock``)."""
         if self._cases:
-            self._db.executemany("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)", self._cases)
-            self._cases = []
+            rows, self._cases = self._cases, []
+            if self._compare_cases:
+                rows = self._changed_cases(rows)
+            if rows:
+                self._db.executemany("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)", rows)
         if self._fingerprints:
             self._db.executemany(
                 "INSERT OR REPLACE INTO fingerprints VALUES (?, ?)", self._fingerprints
@@ -467,6 +486,23 @@ class Store:
         if self._complete:
             self._db.executemany("INSERT OR IGNORE INTO complete_cases VALUES (?)", self._complete)
             self._complete = []
+
+    def _changed_cases(self, rows: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+        """Of these records (ascending positions), those to write: none while each equals
+        the stored one; at the first that differs, the stored records from its position on
+        are deleted and comparing stops."""
+        stored = dict(
+            self._db.execute(
+                "SELECT position, record FROM cases WHERE position BETWEEN ? AND ?",
+                (rows[0][0], rows[-1][0]),
+            ).fetchall()
+        )
+        for i, (position, _, text) in enumerate(rows):
+            if stored.get(position) != text:
+                self._compare_cases = False
+                self._db.execute("DELETE FROM cases WHERE position >= ?", (position,))
+                return rows[i:]
+        return []
 
     def add_warnings(self, case_id: str, fingerprint: str, warnings: Sequence[str]) -> None:
         """Keep warnings about a case's input (a multi-frame photo...) with the results: they
