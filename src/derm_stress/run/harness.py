@@ -427,12 +427,17 @@ class _Pipeline:
     def _settle(self, rows: Sequence[StoreRow]) -> None:
         """Count stored rows against their cases; mark each case whose results are now
         all stored, none an error, complete (written after these rows)."""
+        final: dict[int, bool] = {}  # per answer object (a model may return one for many)
         for row in rows:
             entry = self.open_cases.get(row[2])
             if entry is None:
                 continue
             entry[1] -= 1
-            entry[2] = entry[2] and is_final(row[4])
+            if entry[2]:
+                ok = final.get(id(row[4]))
+                if ok is None:
+                    ok = final[id(row[4])] = is_final(row[4])
+                entry[2] = ok
             if entry[1] == 0:
                 del self.open_cases[row[2]]
                 if entry[2]:

@@ -384,20 +384,20 @@ class Store:
         # returns one Answer object for many probes, and the probes every model of a run
         # shares, were encoded per row (the objects live as long as ``rows``, so their ids
         # cannot be reused within this call)
-        answers: dict[int, str] = {}
+        answers: dict[int, tuple[str, str]] = {}  # id -> (status, text)
         applieds: dict[int, str] = {}
         values = []
         for key, model, case_id, condition, answer, applied in rows:
-            text = answers.get(id(answer))
-            if text is None:
-                text = answers[id(answer)] = encode(answer.to_dict())
+            encoded = answers.get(id(answer))
+            if encoded is None:
+                encoded = answers[id(answer)] = (_status(answer), encode(answer.to_dict()))
             if applied:
                 records = applieds.get(id(applied))
                 if records is None:
                     records = applieds[id(applied)] = encode([a.to_dict() for a in applied])
             else:
                 records = "[]"
-            values.append((key, model, case_id, condition, _status(answer), text, records, now))
+            values.append((key, model, case_id, condition, encoded[0], encoded[1], records, now))
         if not self._db.in_transaction:  # else RELEASE below would commit at once
             self._db.execute("BEGIN")
         self._flush()  # outside the savepoint: a failing put keeps the case records
