@@ -462,7 +462,7 @@ def render_report(
     provenance = {
         "dataset": {k: v for k, v in manifest.dataset.to_dict().items() if k != "issues"},
         "models": [m.to_dict() for m in manifest.models],
-        "versions": dict(manifest.versions) if manifest.versions else None,
+        "versions": dict(manifest.versions) or "not recorded in this run's manifest",
         "git_revision": manifest.git_revision,
         "started": manifest.started,
         "finished": manifest.finished,
