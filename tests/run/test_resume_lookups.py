@@ -189,3 +189,50 @@ def test_a_run_over_a_changed_manifest_records_exactly_its_cases(
     make_manifest([dict(rows[0]), dict(rows[2])])  # b removed
     shorter = run(config, tmp_path / "run")
     assert shorter.calls == 0 and [r["id"] for _, r in _records(tmp_path / "run")] == ["a", "c"]
+
+
+def test_a_resume_reads_its_manifest_once_and_records_what_that_pass_found(
+    tmp_path: Path, make_manifest: ManifestFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first run checks the manifest, then streams it; a resume takes the count and
+    rejected rows recorded by the last run over the same dataset and streams it once. What
+    that pass finds, not the recorded figures, goes into the manifest and the summary."""
+    from derm_stress.datasets import manifest as manifest_module
+
+    reads: list[Path] = []
+    original = manifest_module._read
+
+    def counting(path: Path, *args: Any) -> Any:
+        reads.append(path)
+        return original(path, *args)
+
+    monkeypatch.setattr(manifest_module, "_read", counting)
+    rows = [
+        {"case_id": "a", "image": "@0", "diagnosis": "nevus", "age": "40"},
+        {"case_id": "b", "image": "@1", "diagnosis": "MEL", "age": "forty"},  # rejected
+        {"case_id": "c", "image": "@2", "diagnosis": "nevus", "age": "61"},
+    ]
+    config = _config(tmp_path, make_manifest([dict(r) for r in rows]))
+    first = run(config, tmp_path / "run")
+    assert len(reads) == 2 and first.cases == 2 and first.dataset_issues == 1
+    reads.clear()
+    again = run(config, tmp_path / "run")
+    assert len(reads) == 1 and again.calls == 0 and again.cases == 2
+    recorded = json.loads((tmp_path / "run" / "manifest.json").read_text())["dataset"]
+    assert recorded["cases"] == 2 and [i["source"] for i in recorded["issues"]] == ["b"]
+    # the rejected row fixed, the config unchanged: the recorded figures are provisional
+    make_manifest([dict(rows[0]), {**rows[1], "age": "44"}, dict(rows[2])])
+    reads.clear()
+    fixed = run(config, tmp_path / "run")
+    assert len(reads) == 1 and fixed.calls == 4 and fixed.reused == 8
+    assert fixed.cases == 3 and fixed.dataset_issues == 0
+    recorded = json.loads((tmp_path / "run" / "manifest.json").read_text())["dataset"]
+    assert recorded["cases"] == 3 and recorded["issues"] == []
+    # another dataset setting (a limit): checked first, as any new dataset
+    limited = parse_config(
+        {**GRID, "dataset": {"manifest": "cases.csv", "limit": 2}, "models": [MODEL]},
+        tmp_path,
+        "resume",
+    )
+    reads.clear()
+    assert run(limited, tmp_path / "run").cases == 2 and len(reads) == 2

@@ -35,7 +35,7 @@ import numpy as np
 from derm_stress import __version__
 from derm_stress.cases import Case
 from derm_stress.datasets import Dataset
-from derm_stress.datasets.base import DatasetDigest
+from derm_stress.datasets.base import CaseIssue, DatasetDigest, deferred_scan
 from derm_stress.errors import NothingToRun
 from derm_stress.images import MIN_IMAGE_SIDE
 from derm_stress.labels import Vocabulary, load_vocabulary, use_vocabulary, vocabulary
@@ -589,6 +589,29 @@ def previous_run_state(out: Path) -> dict[str, Any] | None:
     return {"status": "left a temporary file", "tidied": True} if leftover else None
 
 
+def _previous_scan(
+    out: Path, config: RunConfig, dataset: Dataset
+) -> tuple[int, list[CaseIssue]] | None:
+    """The case count and rejected rows that the last run into ``out`` recorded for this
+    dataset (same dataset settings and folder), so that a resume reads its manifest once
+    instead of checking it first: the run's own pass confirms or corrects them, and the
+    final manifest holds what that pass found. ``None`` when there is no such record."""
+    try:
+        previous = RunManifest.from_dict(
+            json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+        )
+        recorded = previous.dataset
+        issues = [CaseIssue(str(i["source"]), str(i["reason"])) for i in recorded.issues]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # none, or unreadable: the dataset is checked as usual
+    same = (
+        previous.config.get("dataset") == config.raw.get("dataset")
+        and recorded.root == (str(dataset.root) if dataset.root else None)
+        and recorded.name == dataset.name
+    )
+    return (recorded.cases, issues) if same and recorded.cases > 0 else None
+
+
 def run(
     config: RunConfig,
     out_dir: str | Path,
@@ -624,7 +647,11 @@ def _run(
     executor = executor or LocalExecutor()
     interrupted = False
     try:
-        dataset = load_dataset(config.dataset, config.base_dir)
+        with deferred_scan():  # a resume takes the count and issues its last pass found
+            dataset = load_dataset(config.dataset, config.base_dir)
+        hint = _previous_scan(out, config, dataset)
+        if hint is not None:
+            dataset.assume_scan(*hint)
         if len(dataset) == 0:
             reasons = "; ".join(f"{i.source}: {i.reason}" for i in dataset.issues[:3])
             raise NothingToRun(
@@ -715,9 +742,17 @@ def _run_locked(
     finally:
         progress.stop()
         summary.seconds = time.perf_counter() - start
+        # the run's pass over the dataset confirms (or corrects) a count and issues taken
+        # from the previous run (``_previous_scan``)
+        summary.cases, summary.dataset_issues = len(dataset), len(dataset.issues)
         manifest = dataclasses.replace(
             manifest,
-            dataset=dataclasses.replace(manifest.dataset, fingerprint=fingerprint),
+            dataset=dataclasses.replace(
+                manifest.dataset,
+                cases=len(dataset),
+                issues=tuple({"source": i.source, "reason": i.reason} for i in dataset.issues),
+                fingerprint=fingerprint,
+            ),
             input_warnings=tuple(warnings),
             status=status,
             finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
