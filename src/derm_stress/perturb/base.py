@@ -13,6 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
@@ -98,6 +99,12 @@ def rng_from_digest(digest: bytes) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(_DigestWords(digest)))
 
 
+def uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    """``float(rng.uniform(low, high))`` for scalars, the same double from the same stream
+    (NumPy computes ``low + (high - low) * rng.random()``), at a third of the cost."""
+    return low + (high - low) * rng.random()
+
+
 class _NoDraws(np.random.Generator):
     """The generator given to an application that draws nothing (``Operator.draws`` is
     False): deriving a seeded one would cost more than some kernels. Any use
@@ -152,6 +159,25 @@ class Applied:
     params: Mapping[str, Any] = field(default_factory=dict)
     changes: tuple[tuple[str, Any, Any], ...] = ()
 
+    @classmethod
+    def make(
+        cls,
+        op: str,
+        severity: int,
+        target: str,
+        config: Mapping[str, Any],
+        params: Mapping[str, Any],
+        changes: tuple[tuple[str, Any, Any], ...] = (),
+    ) -> Applied:
+        """``Applied(op, severity, target, config, params, changes)`` without the frozen
+        dataclass's six ``object.__setattr__`` calls (a third of the record's cost on
+        lookup-table operators); the same type, fields, equality and hash."""
+        record = cls.__new__(cls)
+        record.__dict__.update(
+            op=op, severity=severity, target=target, config=config, params=params, changes=changes
+        )
+        return record
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "op": self.op,
@@ -175,6 +201,8 @@ class Applied:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_SET = frozenset(_SCALARS)
+_LIST = {list}
 
 
 def _plain(value: Any) -> Any:
@@ -185,6 +213,11 @@ def _plain(value: Any) -> Any:
     if kind in _SCALARS:
         return value
     if kind is list or kind is tuple:
+        types = set(map(type, value))
+        if types <= _SCALAR_SET:  # flat: copied in one step
+            return list(value)
+        if types == _LIST and _SCALAR_SET.issuperset(map(type, chain.from_iterable(value))):
+            return [list(v) for v in value]  # rows of scalars (points of a polyline)
         out = [_plain(v) for v in value]
         return _NOT_PLAIN if any(v is _NOT_PLAIN for v in out) else out
     if kind is dict:
@@ -204,6 +237,12 @@ def _jsonable(value: Any) -> Any:
     Plain Python data (what operators return) is copied without the round trip, which
     gives the same result several times faster; anything else (NumPy scalars, non-string
     keys) goes through ``json`` and fails there as before."""
+    if (  # the common case, a flat dict of scalars, is copied in one step
+        type(value) is dict
+        and _SCALAR_SET.issuperset(map(type, value.values()))
+        and all(type(k) is str for k in value)
+    ):
+        return dict(value)
     plain = _plain(value)
     return json.loads(json.dumps(value)) if plain is _NOT_PLAIN else plain
 
@@ -316,13 +355,15 @@ class Operator(ABC, Generic[T]):
     ) -> tuple[T, Applied]:
         """Sample and apply; return the output and its record."""
         if self.severity == 0:
-            return target, Applied(self.name, 0, where, dict(self.config), {})
+            return target, Applied.make(self.name, 0, where, dict(self.config), {})
         params = _jsonable(self.sample(rng, target, case))
         out = self.apply(target, params)
         changes: tuple[tuple[str, Any, Any], ...] = ()
         if isinstance(target, Note) and isinstance(out, Note):
             changes = note_changes(target, out)
-        return out, Applied(self.name, self.severity, where, dict(self.config), params, changes)
+        return out, Applied.make(
+            self.name, self.severity, where, dict(self.config), params, changes
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(severity={self.severity}, config={self.config!r})"
