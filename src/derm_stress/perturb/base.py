@@ -96,7 +96,8 @@ def rng_from_digest(digest: bytes) -> np.random.Generator:
     its published seeding on them (``pcg64_set_seed``, PCG's ``srandom``): the 128-bit
     initial state is ``w0 * 2**64 + w1`` and the stream (increment) ``w2 * 2**64 + w3``
     (the increment made odd as ``2 * stream + 1``). No ``SeedSequence`` is involved."""
-    return np.random.Generator(np.random.PCG64(_DigestWords(digest)))
+    # NumPy's stubs name SeedSequence; at run time any ISeedSequence is accepted (documented)
+    return np.random.Generator(np.random.PCG64(_DigestWords(digest)))  # type: ignore[arg-type]
 
 
 def uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -132,17 +133,15 @@ def operator_rng(
     where ``op.draws`` is False, which skips the derivation and changes no stream (nothing
     would have been drawn from it). Severity 0 still gets a derived generator: a composite
     such as ``one_of`` draws its choice whatever the severity."""
-    if op.draws:
-        return np.random.Generator(
-            np.random.PCG64(
-                _DigestWords(
-                    hashlib.blake2b(
-                        _key((seed, case_id, condition_id, position)), digest_size=32
-                    ).digest()
-                )
-            )
-        )
+    if op.draws:  # rng_from_digest(rng_digest(...)) written out: this runs per application
+        key = _key((seed, case_id, condition_id, position))
+        words = _DigestWords(hashlib.blake2b(key, digest_size=32).digest())
+        return np.random.Generator(np.random.PCG64(words))  # type: ignore[arg-type]
     return NO_DRAWS
+
+
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 @dataclass(frozen=True)
@@ -172,9 +171,18 @@ class Applied:
         """``Applied(op, severity, target, config, params, changes)`` without the frozen
         dataclass's six ``object.__setattr__`` calls (a third of the record's cost on
         lookup-table operators); the same type, fields, equality and hash."""
-        record = cls.__new__(cls)
-        record.__dict__.update(
-            op=op, severity=severity, target=target, config=config, params=params, changes=changes
+        record = _new(cls)
+        _setattr(
+            record,
+            "__dict__",
+            {
+                "op": op,
+                "severity": severity,
+                "target": target,
+                "config": config,
+                "params": params,
+                "changes": changes,
+            },
         )
         return record
 

@@ -150,6 +150,7 @@ class Defocus(ImageOperator):
     name = "defocus"
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
+    kernel_version = 2  # 2: disks from 11 x 11 filtered in float32 (a few pixels differ)
     draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"radius_frac": 0.004},
@@ -263,6 +264,7 @@ class JpegCompression(ImageOperator):
     name = "jpeg_compression"
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
+    kernel_version = 2  # 2: libjpeg-turbo via simplejpeg (about 10% of values differ)
     draws = False  # its parameters follow from the severity and the image
     severities = {
         1: {"quality": 60},
@@ -606,6 +608,7 @@ class MessagingApp(ImageOperator):
     name = "messaging_app"
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
+    kernel_version = 2  # 2: its JPEG passes through simplejpeg (F.jpeg)
     severities = {
         1: {"scale": 0.85, "quality": 75},
         2: {"scale": 0.75, "quality": 62},
