@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from derm_stress.run import load_config
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "pad-ufes-20"
 IC_VENV = ROOT / "bench" / ".venv-imagecorruptions"
+MAX_ROUNDS = 200  # repeats per photo for sub-millisecond operators
 # derm-stress operator -> imagecorruptions corruption with the same purpose
 SHARED = {
     "gaussian_noise": "gaussian_noise",
@@ -206,6 +207,13 @@ def wrapped_call(op: Any, img: np.ndarray, rng_args: tuple[Any, ...], case: Case
     return op(img, operator_rng(op, *rng_args), case, "image[0]")
 
 
+def given_call(
+    op: Any, img: np.ndarray, generators: Iterator[np.random.Generator], case: Case
+) -> Any:
+    """The operator call given its generator (taken from ``generators``, derived before)."""
+    return op(img, next(generators), case, "image[0]")
+
+
 def kernel_call(op: Any, img: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """The operator's kernel with fixed parameters: what a user would call by hand."""
     result: np.ndarray = op.apply(img, params)
@@ -250,12 +258,14 @@ def time_operators(
             g: list[float] = []
             d: list[float] = []
             a: list[float] = []
-            # the call given its generator: one generator drawn on by every repeat (the
-            # parameters then vary a little from call to call, as they do between cases)
-            rng = operator_rng(op, *rng_args)
+            # the call given its generator: a fresh generator of the same key for every
+            # repeat, derived before timing, so it draws the parameters the kernel is given
+            generators = iter(
+                [operator_rng(op, *rng_args) for _ in range(max(repeats, MAX_ROUNDS))]
+            )
             calls: list[tuple[list[float], Callable[[], Any]]] = [
                 (w, partial(wrapped_call, op, img, rng_args, case)),
-                (g, partial(op, img, rng, case, "image[0]")),
+                (g, partial(given_call, op, img, generators, case)),
                 (d, partial(kernel_call, op, img, params)),
             ]
             if albu is not None:
@@ -264,7 +274,7 @@ def time_operators(
             # so a best-of-N is not one lucky or unlucky scheduler slice
             t = time.perf_counter()
             calls[0][1]()
-            rounds = max(repeats, min(200, int(0.02 / max(time.perf_counter() - t, 1e-6))))
+            rounds = max(repeats, min(MAX_ROUNDS, int(0.02 / max(time.perf_counter() - t, 1e-6))))
             for r in range(rounds):  # interleaved, each first in turn: drift hits all alike
                 for times, call in calls[r % len(calls) :] + calls[: r % len(calls)]:
                     t = time.perf_counter()
