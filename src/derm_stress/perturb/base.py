@@ -3,6 +3,15 @@
 An operator samples its random parameters from an RNG it is given (``sample``) and applies
 them deterministically (``apply``). What was applied is an ``Applied`` record: plain data that
 ``replay`` turns back into the identical output.
+
+Generators (derivation version 2, ``RNG_VERSION``): the key of one application is
+``(run seed, case id, condition key, "position:target")``; its parts' ``str`` joined by
+U+001F and encoded as UTF-8 are hashed to a 32-byte BLAKE2b digest (``rng_digest``), whose
+four little-endian 64-bit words ``w0..w3`` seed ``PCG64`` through its own published seeding:
+initial state ``w0 * 2**64 + w1``, stream ``w2 * 2**64 + w3`` (``rng_from_digest``). No
+``SeedSequence`` is involved (version 1 passed a 16-byte digest through it: other streams,
+4x the cost). ``derive_seed``, the 128-bit integer of the report's bootstraps, is the
+16-byte digest of the same joined parts and did not change.
 """
 
 from __future__ import annotations
