@@ -186,8 +186,9 @@ def test_drawing_conditions_get_the_rng_suffix_and_the_others_keep_their_keys() 
     assert Condition(context="full").key_id == "img=none|ctx=full"
     assert cond("motion_blur@0").key_id == "img=motion_blur@0|ctx=image_only"
     assert cond("motion_blur@3").key_id == "img=motion_blur@3|ctx=image_only#rng=v2"
-    # draws nothing: key unchanged, kernel bumps as before
-    assert cond("low_resolution@3").key_id == "img=low_resolution@3|ctx=image_only"
+    # draws nothing: no generator suffix, kernel bumps as before
+    low = "img=low_resolution@3|ctx=image_only#low_resolution=v2"
+    assert cond("low_resolution@3").key_id == low
     jpeg = "img=jpeg_compression@3|ctx=image_only#jpeg_compression=v2"
     assert cond("jpeg_compression@3").key_id == jpeg
     forwarded = cond("messaging_app@3")
@@ -197,7 +198,7 @@ def test_drawing_conditions_get_the_rng_suffix_and_the_others_keep_their_keys() 
     both = cond("gaussian_blur@3", "motion_blur@2")
     assert both.key_id == both.id + "#gaussian_blur=v2,rng=v2"
     noted = cond("low_resolution@3", context="full", note=("misleading_referral@5",))
-    assert noted.key_id == noted.id + "#rng=v2"
+    assert noted.key_id == noted.id + "#low_resolution=v2,rng=v2"
     one_of = Condition(
         (OneOf([make_operator("defocus", 3), make_operator("jpeg_compression", 3)]),)
     )

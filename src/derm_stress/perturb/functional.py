@@ -341,11 +341,18 @@ def crop_resize(img: np.ndarray, keep: float, cx: float, cy: float) -> np.ndarra
 
 
 def resample(img: np.ndarray, scale: float) -> np.ndarray:
-    """Down-sample by ``scale`` (area) and back up (linear): a low-resolution camera."""
+    """Down-sample by ``scale`` (area) and back up (linear): a low-resolution camera.
+
+    The area filter is given ``scale`` itself (``fx``/``fy``), not the ratio of the rounded
+    sizes: OpenCV's area tables are then about 7% faster at 512 px (the small image has the
+    same size; its pixels differ slightly, so ``low_resolution`` is kernel version 2). An
+    image too small to keep a pixel at ``scale`` goes down to 1 pixel per side as before."""
     h, w = img.shape[:2]
-    small = cv2.resize(
-        img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-    )
+    if round(w * scale) >= 1 and round(h * scale) >= 1:
+        small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    else:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 

@@ -586,6 +586,7 @@ class LowResolution(ImageOperator):
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     draws = False  # its parameters follow from the severity and the image
+    kernel_version = 2  # the area filter takes the scale itself (functional.resample)
     severities = {
         1: {"scale": 0.6},
         2: {"scale": 0.4},
