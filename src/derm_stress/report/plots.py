@@ -10,9 +10,13 @@ the report's script can show and hide models and operators.
 from __future__ import annotations
 
 import io
+import multiprocessing
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from functools import wraps
 from itertools import count
 from typing import Any, ParamSpec, TypeVar
@@ -412,3 +416,58 @@ def authority_chart(
     )  # fmt: skip
     fig.tight_layout()
     return _svg(fig)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The report's figures that depend only on the per-condition metrics, as SVG text
+    (None or left out where a grid has nothing to draw)."""
+
+    curves: dict[str, str | None]  # "top1", "topk": ``severity_curves``
+    heatmaps: list[str]  # per model, ``severity_heatmap``
+    context: str | None  # ``context_chart``
+
+
+def draw_figures(metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str]) -> Figures:
+    """Every figure of ``Figures``, in the report's order."""
+    return Figures(
+        {metric: severity_curves(metrics, metric, k, models) for metric in ("top1", "topk")},
+        [svg for model in models if (svg := severity_heatmap(metrics, model))],
+        context_chart(metrics, k, models),
+    )
+
+
+def figures_in_background(
+    metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str]
+) -> Callable[[], Figures]:
+    """Start ``draw_figures`` in a forked process, so that matplotlib (most of a large
+    report's rendering time) draws on another core while the caller computes what else the
+    report needs; the returned function waits for the figures. The figures are the same
+    bytes as drawn in this process (their ids are salted, not counted). Where processes
+    cannot be forked (other platforms, a daemonic process) or the child dies, they are
+    drawn here."""
+    metrics, models = list(metrics), list(models)
+
+    def here() -> Figures:
+        return draw_figures(metrics, k, models)
+
+    if "fork" not in multiprocessing.get_all_start_methods() or (
+        multiprocessing.current_process().daemon
+    ):
+        return here
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        future = pool.submit(draw_figures, metrics, k, models)
+    except (OSError, RuntimeError):  # no process to be had: draw them here
+        return here
+
+    def wait() -> Figures:
+        try:
+            figures: Figures = future.result()
+        except BrokenProcessPool:  # the child was killed (memory): draw them here
+            figures = here()
+        finally:
+            pool.shutdown()
+        return figures
+
+    return wait
