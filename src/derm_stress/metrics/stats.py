@@ -96,12 +96,23 @@ def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar test: p-value for ``b`` cases right only under A and ``c``
     right only under B (a binomial test of b against n = b + c at p = 1/2). Exact integer
     arithmetic up to n = 400; beyond, the same sum in log space (relative error ~1e-12)."""
+    return _mcnemar_exact(int(b), int(c))
+
+
+@functools.lru_cache(maxsize=4096)
+def _mcnemar_exact(b: int, c: int) -> float:
+    # cached: a report asks for the same few (b, c) pairs thousands of times
     n = b + c
     if n == 0:
         return 1.0
     k = min(b, c)
     if n <= 400:
-        tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+        # sum of C(n, i), i <= k, each term from the last (exact integers, as math.comb)
+        term = total = 1
+        for i in range(k):
+            term = term * (n - i) // (i + 1)
+            total += term
+        tail = total / 2**n
     else:
         i = np.arange(1, k + 1, dtype=float)
         log_comb = np.concatenate(([0.0], np.cumsum(np.log(n - i + 1) - np.log(i))))
