@@ -114,8 +114,8 @@ def _mcnemar_exact(b: int, c: int) -> float:
             total += term
         tail = total / 2**n
     else:
-        i = np.arange(1, k + 1, dtype=float)
-        log_comb = np.concatenate(([0.0], np.cumsum(np.log(n - i + 1) - np.log(i))))
+        j = np.arange(1, k + 1, dtype=float)
+        log_comb = np.concatenate(([0.0], np.cumsum(np.log(n - j + 1) - np.log(j))))
         top = log_comb.max()
         tail = math.exp(top + math.log(np.exp(log_comb - top).sum()) - n * math.log(2))
     return float(min(1.0, 2 * tail))
