@@ -22,7 +22,9 @@ import pytest
 
 from derm_stress.metrics import compute_metrics
 from derm_stress.report import plots, write_report
-from derm_stress.report.plots import draw_figures, figures_in_background
+from derm_stress.report.answers import compute_answers
+from derm_stress.report.html import report_figures
+from derm_stress.report.plots import in_background
 from derm_stress.run import results
 from derm_stress.run.results import load_run
 
@@ -79,9 +81,12 @@ def test_figures_drawn_in_a_forked_process_are_the_same_bytes(
 ) -> None:
     run = load_run(synthetic_run)
     metrics = compute_metrics(run)
-    here = draw_figures(metrics, run.top_k, run.models)
+    answers = compute_answers(run, metrics)
+    args = (metrics, run.top_k, run.models, answers)
+    here = report_figures(*args)
     assert here.curves["top1"] and len(here.heatmaps) == 2 and here.context
-    assert figures_in_background(metrics, run.top_k, run.models)() == here
+    assert here.context_benefit and here.authority
+    assert in_background(report_figures, *args)() == here
     # where the platform cannot fork, they are drawn in the calling process
     monkeypatch.setattr(plots.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    assert figures_in_background(metrics, run.top_k, run.models)() == here
+    assert in_background(report_figures, *args)() == here

@@ -4,6 +4,7 @@ tables, written beside each other in the run folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -27,7 +28,9 @@ from derm_stress.perturb.base import registry
 from derm_stress.report import interactive
 from derm_stress.report.answers import (
     Answers,
+    authority_figure,
     compute_answers,
+    context_figure,
     context_section,
     decay_section,
     headline,
@@ -36,12 +39,7 @@ from derm_stress.report.answers import (
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.gallery import Flip, worst_flips
 from derm_stress.report.gaps import benchmark_section, markdown_lines, skin_tone_section
-from derm_stress.report.plots import (
-    Figures,
-    draw_figures,
-    figures_in_background,
-    image_operators,
-)
+from derm_stress.report.plots import Figures, draw_figures, image_operators, in_background
 from derm_stress.report.scoring import scoring_lines, scoring_section
 from derm_stress.report.status import (
     Completeness,
@@ -418,6 +416,17 @@ def _problems(run: RunData, redact: bool = False) -> str:
     return "".join(parts)
 
 
+def report_figures(
+    metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str], answers: Answers
+) -> Figures:
+    """Every figure of the report (``render_report``'s ``figures``)."""
+    return dataclasses.replace(
+        draw_figures(metrics, k, models),
+        context_benefit=context_figure(models, answers),
+        authority=authority_figure(models, answers),
+    )
+
+
 def render_report(
     run: RunData,
     redact_notes: bool = False,
@@ -507,10 +516,10 @@ McNemar p-values are exact.</p>
 <h3>Corruption error per operator family</h3>{_family_table(metrics, models)}
 <h2 id=context>2 · Context: help and harm</h2>
 {f"<figure>{context_svg}</figure>" if context_svg else ""}
-{context_section(run, answers)}
+{context_section(run, answers, drawn.context_benefit)}
 <h3>Every context condition, clean photos</h3>{_context_table(metrics, models)}
 <h2 id=wrong-context>3 · Wrong context: misleading referrals by authority</h2>
-{wrong_context_section(run, answers)}
+{wrong_context_section(run, answers, drawn.authority)}
 <h2 id=triage>Triage, calibration and cost</h2>{_triage_table(metrics, models)}
 {_selective_table(run)}
 <h2 id=flips>Worst flips</h2>
@@ -659,11 +668,11 @@ def write_report(
     ``subgroups.csv`` for a run directory (or a run already loaded); returns the HTML path."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     metrics = compute_metrics(run)
+    answers = compute_answers(run, metrics)
     # the figures draw in another process meanwhile (where it can fork)
-    figures = figures_in_background(metrics, run.top_k, run.models)
+    figures = in_background(report_figures, metrics, run.top_k, run.models, answers)
     subgroups = all_subgroups(run)  # bootstraps per group: computed once for HTML and CSV
     path = Path(out) if out else run.path / REPORT_NAME
-    answers = compute_answers(run, metrics)
     html = render_report(run, redact_notes, metrics, subgroups, answers, figures())
     path.write_text(html, encoding="utf-8")
     folder = path.parent
