@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -270,3 +273,61 @@ def test_importing_derm_stress_reads_no_entry_points() -> None:
         capture_output=True, text=True, timeout=120, check=False, env=dict(os.environ),
     )  # fmt: skip
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_listing_leaves_out_a_broken_entry_and_hands_it_over() -> None:
+    things: Registry[type[Thing]] = Registry("thing", Thing)
+    things.register(Thing, name="good")
+    things.register_lazy("broken", "no_such_module_here:Thing")
+    with pytest.raises(PluginError, match="'broken'"):
+        things.items()
+    seen: list[PluginError] = []
+    assert things.items(on_broken=seen.append) == [("good", Thing)]
+    assert len(seen) == 1 and "no_such_module_here" in str(seen[0])
+    with pytest.raises(PluginError):  # by name it still fails loudly
+        things.get("broken")
+
+
+def _env(root: Path, broken_plugin: bool = True) -> dict[str, str]:
+    """The environment of a subprocess that sees ``root`` on its path, where ``broken_plugin``
+    puts an installed distribution whose operator entry point cannot be imported."""
+    root.mkdir(parents=True, exist_ok=True)
+    if broken_plugin:
+        _dist(root, "broken-ops", "derm_stress.operators", {"fogged": "broken_ops_gone:Fogged"})
+    src = Path(__file__).resolve().parents[1] / "src"
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(src)])}
+
+
+def test_ops_lists_the_working_operators_and_names_a_broken_plugin(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "derm_stress", "ops"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1, done.stderr
+    assert "motion_blur" in done.stdout and "misleading_referral" in done.stdout
+    assert "operator 'fogged'" in done.stderr and "distribution broken-ops 1.0" in done.stderr
+    assert "ModuleNotFoundError" in done.stderr
+
+
+def test_a_report_needs_no_plugin_and_survives_a_broken_one(tmp_path: Path) -> None:
+    """Operator families come from the run's manifest, not the registry: a broken plugin
+    installed beside derm-stress neither stops nor changes a report."""
+    run = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "data" / "schema_v1" / "run", run)
+    clean = subprocess.run(
+        [sys.executable, "-m", "derm_stress", "report", str(run), "-o", str(tmp_path / "a.html")],
+        env=_env(tmp_path / "none", broken_plugin=False),
+        capture_output=True,
+        text=True,
+    )
+    assert clean.returncode == 0, clean.stderr
+    broken = subprocess.run(
+        [sys.executable, "-m", "derm_stress", "report", str(run), "-o", str(tmp_path / "b.html")],
+        env=_env(tmp_path / "plugins"),
+        capture_output=True,
+        text=True,
+    )
+    assert broken.returncode == 0, broken.stderr
+    first, second = (tmp_path / "a.html").read_text(), (tmp_path / "b.html").read_text()
+    assert "Corruption error per operator family" in first
+    assert first == second

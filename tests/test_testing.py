@@ -95,7 +95,8 @@ def test_a_property_the_reference_model_fails_is_found_shrunk_and_reproducible(
 def test_image_failures_save_the_perturbed_photo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dp, "FAILURES_DIR", tmp_path)
+    # set after import: the folder is read when a property fails, not when the module loads
+    monkeypatch.setenv("DERM_STRESS_FAILURES", str(tmp_path))
     model = ReferenceModel()
     case = ds.load_sample().cases[0]
     from derm_stress.perturb import make_operator
@@ -108,6 +109,7 @@ def test_image_failures_save_the_perturbed_photo(
     saved = str(failure.value).split("saved:")[1].strip()
     from derm_stress.images import load_image
 
+    assert Path(saved).parent == tmp_path
     assert load_image(Path(saved)).shape[2] == 3 and np.asarray(load_image(Path(saved))).any()
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,6 +22,7 @@ from derm_stress.errors import (
     EXIT_STORE_DAMAGED,
     EXIT_USAGE,
     DermStressError,
+    PluginError,
 )
 from derm_stress.schema import RunStatus
 
@@ -306,12 +308,15 @@ def ops(as_json: bool, grid_file: Path | None) -> None:
     """List every perturbation operator with its severity table."""
     from derm_stress.perturb import describe, registry
 
+    broken: list[PluginError] = []
     if grid_file is not None:
         described = _grid_operators(grid_file)
     else:
-        described = [describe(cls) for _, cls in sorted(registry(configured=True).items())]
+        found = registry(configured=True, on_broken=broken.append)
+        described = [describe(cls) for _, cls in sorted(found.items())]
     if as_json:
         click.echo(json.dumps(described, indent=1))
+        _report_broken(broken)
         return
     for kind in ("image", "note"):
         chosen = [d for d in described if d["kind"] == kind]
@@ -330,6 +335,16 @@ def ops(as_json: bool, grid_file: Path | None) -> None:
                     else ", ".join(op["options"])
                 )
                 click.echo(f"  {'':<22} {'':<11}   options: {shown}")
+    _report_broken(broken)
+
+
+def _report_broken(broken: Sequence[PluginError]) -> None:
+    """Name each plugin operator that failed to load (the listing shows the others) and
+    exit 1, so a check of the installed operators fails."""
+    for error in broken:
+        click.echo(f"error: {error}", err=True)
+    if broken:
+        sys.exit(1)
 
 
 def _grid_operators(path: Path) -> list[dict[str, Any]]:

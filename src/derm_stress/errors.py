@@ -47,6 +47,12 @@ class PluginError(DermStressError):
     be loaded or is not what its registry takes; the message names where it came from."""
 
 
+class PluginWarning(UserWarning):
+    """An installed plugin entry failed to load and was left out of a listing (the
+    operators ``derm-stress ops`` prints, the families a report groups by); asking for it by
+    name still raises its ``PluginError``."""
+
+
 def require(
     module: str, extra: str, what: str, needs: str | None = None, note: str = ""
 ) -> ModuleType:

@@ -214,9 +214,23 @@ class Registry(Generic[E]):
         self._discover()
         return sorted(self._entries)
 
-    def items(self) -> list[tuple[str, E]]:
-        """(name, entry) for every name, sorted; loads every lazy entry."""
-        return [(name, self.get(name)) for name in self.names()]
+    def items(
+        self, *, on_broken: Callable[[PluginError], None] | None = None
+    ) -> list[tuple[str, E]]:
+        """(name, entry) for every name, sorted; loads every lazy entry.
+
+        An entry that fails to load raises its ``PluginError``, or, with ``on_broken``, is
+        handed to it and left out, so one broken plugin does not hide every other entry from
+        a listing (asking for that entry by name still raises)."""
+        out: list[tuple[str, E]] = []
+        for name in self.names():
+            try:
+                out.append((name, self.get(name)))
+            except PluginError as exc:
+                if on_broken is None:
+                    raise
+                on_broken(exc)
+        return out
 
     def __contains__(self, name: object) -> bool:
         self._discover()

@@ -124,9 +124,11 @@ def test_incomplete_runs_carry_a_banner_with_what_is_missing(tmp_path: Path) -> 
     manifest_path = tmp_path / "run" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["status"] = "running"
+    manifest["versions"] = {}  # a hand-made or edited manifest: provenance says so, no null
     manifest_path.write_text(json.dumps(manifest))
     text = write_report(tmp_path / "run").read_text()
     assert "status <code>ended abnormally</code>" in text and "process ended" in text
+    assert "not recorded in this run" in text and "versions&quot;: null" not in text
     assert (
         "**Incomplete run:** status `ended abnormally`"
         in (tmp_path / "run" / "report.md").read_text()

@@ -293,3 +293,40 @@ def test_ray_refuses_actors_the_cluster_cannot_place(
     finally:
         executor.close()
         ray.shutdown()
+
+
+def test_an_api_model_in_batch_mode_under_ray_never_pays_twice(
+    tmp_path: Path, ray_cluster: str
+) -> None:
+    """Under the Ray executor an API model runs on the driver, so the batch it submitted is
+    in the run's store: killed while the batch is pending, the run resumed on Ray polls it
+    and submits nothing new."""
+    from tests.models.test_openai import _journal
+
+    env = {**RAY_ENV, "TEST_KEY": "sk-test"}
+    with FakeOpenAIServer(batch_delay_s=4.0) as server:
+        api = _api(server, mode="batch", batch_poll_s=0.05, batch_size=100, ray={"replicas": 2})
+        config = _config(
+            tmp_path,
+            image=["none", {"op": "defocus", "severity": 3}],
+            context=["image_only", "full"],
+            dataset={"limit": 3},
+            models=[api],
+        )
+        args = ("run", str(config), "--out", str(tmp_path / "run"), "--quiet",
+                "--executor", "ray", "--address", ray_cluster)  # fmt: skip
+        process = _cli(*args, env=env)
+        store = tmp_path / "run" / "results.sqlite"
+        deadline = time.time() + 180
+        while not _journal(store) and time.time() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        process.kill()  # submitted and journalled in the store, not yet complete
+        _, stderr = process.communicate(timeout=60)
+        assert len(server.batches) == 1 and _journal(store) == set(server.batches), stderr
+        assert "runs it on the driver and ignores its ray options" in stderr
+        resumed = _cli(*args, env=env)
+        _, stderr = resumed.communicate(timeout=300)
+        assert resumed.returncode == 0, stderr
+        assert len(server.batches) == 1 and not server.requests  # polled, not resubmitted
+    assert len(_results(tmp_path / "run")) == 12
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["executor"] == "ray"

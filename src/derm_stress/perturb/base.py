@@ -10,15 +10,16 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 
 from derm_stress.cases import Case, Note
-from derm_stress.errors import InvalidArgument
+from derm_stress.errors import InvalidArgument, PluginError, PluginWarning
 from derm_stress.registry import Registry
 from derm_stress.schema import Capability
 
@@ -328,13 +329,26 @@ def register(cls: type[Operator[Any]]) -> type[Operator[Any]]:
     return OPERATORS.register(cls, name=cls.name)
 
 
-def registry(*, configured: bool = False) -> dict[str, type[Operator[Any]]]:
+def registry(
+    *,
+    configured: bool = False,
+    on_broken: Callable[[PluginError], None] | None = None,
+) -> dict[str, type[Operator[Any]]]:
     """Name -> class for every registered operator (a copy), plugins included.
 
     Operators whose severity table is configured per use (``Operator.configured``) are
     included only with ``configured=True``: every other one can be built from its name.
+    A plugin operator that fails to load is left out and handed to ``on_broken`` (default:
+    a ``PluginWarning``), so one broken package does not stop a listing or a report;
+    ``get_operator`` of its name raises the ``PluginError``.
     """
-    return {n: c for n, c in OPERATORS.items() if configured or not c.configured}
+    if on_broken is None:
+        on_broken = _warn_broken
+    return {n: c for n, c in OPERATORS.items(on_broken=on_broken) if configured or not c.configured}
+
+
+def _warn_broken(error: PluginError) -> None:
+    warnings.warn(f"{error}; left out", PluginWarning, stacklevel=3)
 
 
 def get_operator(name: str) -> type[Operator[Any]]:

@@ -178,7 +178,10 @@ def upgrade_v1_condition(described: Mapping[str, Any]) -> ConditionSpec:
             classes = [registry(configured=True).get(name) for name in names]
             capabilities = frozenset(c for cls in classes if cls for c in cls.capabilities)
             single = classes[0] if len(classes) == 1 else None
-            family = single.family if single is not None else OneOf.family
+            if single is not None:
+                family = single.family
+            else:  # a one_of, or an operator this installation does not know
+                family = OneOf.family if entry["op"] == OneOf.name else ""
             out.append(
                 OperatorSpec(
                     str(entry["op"]), int(entry["severity"]), config, capabilities, "", family

@@ -17,7 +17,6 @@ from derm_stress.metrics.gaps import (
     group_summaries,
     ordered_groups,
 )
-from derm_stress.perturb.base import registry
 from derm_stress.report.format import delta, esc, pct, pvalue
 from derm_stress.report.plots import _svg, _tag, model_color, styled, subplots
 from derm_stress.run.results import RunData
@@ -117,7 +116,8 @@ def benchmark_section(run: RunData) -> str | None:
 def skin_tone_section(run: RunData) -> str | None:
     """HTML comparing the lightest and darkest skin-tone groups present (Fitzpatrick type,
     Monk skin tone), at baseline and per image-operator family."""
-    family_of = {name: cls.family for name, cls in registry().items()}
+    # families as the run recorded them (no registry: a report needs no plugin installed)
+    family_of = {op.name: op.family for spec in run.conditions for op in spec.image if op.family}
     parts = []
     for attribute, title in SKIN_TONES:
         pair = extreme_groups(run, attribute)

@@ -24,7 +24,6 @@ from derm_stress.metrics import (
 )
 from derm_stress.metrics.answers import DEGRADED
 from derm_stress.metrics.definitions import PER_CONDITION
-from derm_stress.perturb.base import registry
 from derm_stress.report import interactive
 from derm_stress.report.answers import (
     Answers,
@@ -228,7 +227,8 @@ def _selective_table(run: RunData) -> str:
 
 
 def _family_table(metrics: Sequence[ConditionMetrics], models: Sequence[str] = ()) -> str:
-    families = {name: cls.family for name, cls in registry().items()}
+    # families as the run recorded them (no registry: a report needs no plugin installed)
+    families = {op.name: op.family for m in metrics for op in m.spec.image if op.family}
     ce = corruption_errors(metrics, families.get)
     if not ce:
         return "<p>No single-operator image conditions in this grid.</p>"
@@ -469,7 +469,7 @@ def render_report(
     provenance = {
         "dataset": {k: v for k, v in manifest.dataset.to_dict().items() if k != "issues"},
         "models": [m.to_dict() for m in manifest.models],
-        "versions": dict(manifest.versions) if manifest.versions else None,
+        "versions": dict(manifest.versions) or "not recorded in this run's manifest",
         "git_revision": manifest.git_revision,
         "started": manifest.started,
         "finished": manifest.finished,

@@ -4,14 +4,15 @@ The harness drives a run through an ``Executor`` that hands back ``concurrent.fu
 futures, so the same loop runs on this machine (``LocalExecutor``: a thread pool for the
 perturbation kernels, which release the GIL in OpenCV and NumPy, and one worker thread per
 model so model calls overlap perturbation) or on a Ray cluster (``RayExecutor``: perturbation
-as Ray tasks, each model in actors that load their weights once). Results always come back
-to the driver, which alone writes the store.
+as Ray tasks, each model in actors that load their weights once; API models stay on the
+driver). Results always come back to the driver, which alone writes the store.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -118,6 +119,41 @@ class Executor(ABC):
         flight instead of waiting for them."""
 
 
+class _ModelsHere:
+    """Models answering in this process: each in a worker thread of its own, or on its own
+    event loop (an ``AsyncModel``), so a model answers while the next cases are perturbed."""
+
+    def __init__(self) -> None:
+        self.models: dict[int, Model] = {}
+        self._pools: dict[int, ThreadPoolExecutor] = {}
+
+    def add(self, index: int, model: Model) -> None:
+        self.models[index] = model
+        if not isinstance(model, AsyncModel):
+            self._pools[index] = ThreadPoolExecutor(1, thread_name_prefix=f"model-{model.name}")
+
+    def answer(self, index: int, probes: Sequence[Probe]) -> Future[Any]:
+        instance = self.models[index]
+        if isinstance(instance, AsyncModel):  # its own loop: no worker thread in between
+            return instance.submit(probes)
+        return self._pools[index].submit(answer_batch, instance, probes)
+
+    def stream(self, index: int) -> tuple[int, int] | None:
+        instance = self.models.get(index)
+        if isinstance(instance, AsyncModel):
+            return instance.submit_size, instance.in_flight
+        return None
+
+    def close(self, wait: bool = True) -> None:
+        if not wait:  # model calls waiting on a timeout give up now
+            for model in self.models.values():
+                model.cancel()
+        for pool in self._pools.values():
+            pool.shutdown(wait=wait, cancel_futures=True)
+        for model in self.models.values():
+            model.close()
+
+
 class LocalExecutor(Executor):
     """Threads on this machine: ``workers`` for perturbation (default: the CPU count) and
     one per model, so a model answers while the next cases are perturbed."""
@@ -134,16 +170,14 @@ class LocalExecutor(Executor):
         self.workers = workers or os.cpu_count() or 1
         self.window = 2 * self.workers + 2
         self._perturb = ThreadPoolExecutor(self.workers, thread_name_prefix="perturb")
-        self._models: list[Model] = []
-        self._model_pools: list[ThreadPoolExecutor] = []
+        self._here = _ModelsHere()
 
     def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
         # a spec's ``ray`` options only matter to the Ray executor
-        self._models = [make_model({k: v for k, v in s.items() if k != "ray"}) for s in specs]
-        self._model_pools = [
-            ThreadPoolExecutor(1, thread_name_prefix=f"model-{m.name}") for m in self._models
-        ]
-        return self._models
+        models = [make_model({k: v for k, v in s.items() if k != "ray"}) for s in specs]
+        for index, model in enumerate(models):
+            self._here.add(index, model)
+        return models
 
     def perturb(
         self,
@@ -155,26 +189,14 @@ class LocalExecutor(Executor):
         return self._perturb.submit(perturb_case, case, conditions, seed, min_side)
 
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
-        instance = self._models[model]
-        if isinstance(instance, AsyncModel):  # its own loop: no worker thread in between
-            return instance.submit(probes)
-        return self._model_pools[model].submit(answer_batch, instance, probes)
+        return self._here.answer(model, probes)
 
     def stream(self, model: int) -> tuple[int, int] | None:
-        instance = self._models[model]
-        if isinstance(instance, AsyncModel):
-            return instance.submit_size, instance.in_flight
-        return None
+        return self._here.stream(model)
 
     def close(self, wait: bool = True) -> None:
-        if not wait:  # model calls waiting on a timeout give up now
-            for model in self._models:
-                model.cancel()
         self._perturb.shutdown(wait=wait, cancel_futures=True)
-        for pool in self._model_pools:
-            pool.shutdown(wait=wait, cancel_futures=True)
-        for model in self._models:
-            model.close()
+        self._here.close(wait)
 
 
 class RayExecutor(Executor):
@@ -189,7 +211,14 @@ class RayExecutor(Executor):
     A run's ``vocabulary`` file reaches the cluster's workers through the tasks' and actors'
     environment (``DERM_STRESS_VOCABULARY``): like the photos, it must be readable at the
     same path on every node, and an actor that loads a different vocabulary (another file
-    at that path) refuses to start."""
+    at that path) refuses to start.
+
+    A model whose adapter answers from a remote service (an ``AsyncModel``: the OpenAI and
+    OpenAI-compatible adapters) runs on the driver instead, as under the local executor: it
+    needs no worker's CPU or GPU, its API key stays in the driver's environment, and its
+    batch journal is the run's results store, so an interrupted run in ``mode: batch`` polls
+    the batches it submitted instead of paying for them again. Its ``ray`` options are
+    ignored, with a warning."""
 
     name = "ray"
 
@@ -215,6 +244,7 @@ class RayExecutor(Executor):
         self._runtime_env: dict[str, Any] = {}
         self._actors: list[list[Any]] = []
         self._next: list[int] = []
+        self._here = _ModelsHere()  # models answering from a remote service, on the driver
 
     def start(self, specs: Sequence[dict[str, Any]]) -> list[Model]:
         ray = self._ray
@@ -227,11 +257,21 @@ class RayExecutor(Executor):
             self._task = self._task.options(runtime_env=self._runtime_env)
         fingerprint = vocabulary().fingerprint
         plans = []
-        for spec in specs:
+        here: dict[int, Model] = {}
+        for index, spec in enumerate(specs):
             spec = dict(spec)
             options = dict(spec.pop("ray", {}) or {})
             settings = {k: v for k, v in spec.items() if k not in ("name", "adapter")}
             adapter = str(spec.get("adapter", "reference"))
+            if adapter in ADAPTERS and issubclass(ADAPTERS.get(adapter), AsyncModel):
+                here[index] = make_model(spec)
+                if options:
+                    warnings.warn(
+                        f"model {here[index].name!r} answers from a remote service: the Ray "
+                        f"executor runs it on the driver and ignores its ray options {options}",
+                        stacklevel=2,
+                    )
+                continue
             if adapter in ADAPTERS:  # refuse a typo here, not as an actor's traceback
                 check_settings(adapter, str(spec.get("name", adapter)), settings)
             unknown = set(options) - {"replicas", "num_gpus", "num_cpus"}
@@ -240,10 +280,14 @@ class RayExecutor(Executor):
                     f"model {spec.get('name')!r}: unknown ray option(s) {sorted(unknown)}; "
                     "allowed: replicas, num_gpus, num_cpus"
                 )
-            plans.append((spec, int(options.get("replicas", 1)), options))
-        self._check_resources(plans)
-        models: list[Model] = []
-        for spec, replicas, options in plans:
+            plans.append((index, spec, int(options.get("replicas", 1)), options))
+        self._check_resources([(spec, n, options) for _, spec, n, options in plans])
+        models: dict[int, Model] = dict(here)
+        for index, model in here.items():
+            self._here.add(index, model)
+        self._actors = [[] for _ in specs]
+        self._next = [0 for _ in specs]
+        for index, spec, replicas, options in plans:
             actors = [
                 actor_class.options(
                     num_gpus=options.get("num_gpus", 0),
@@ -252,11 +296,10 @@ class RayExecutor(Executor):
                 ).remote(spec, fingerprint)
                 for _ in range(replicas)
             ]
-            self._actors.append(actors)
-            self._next.append(0)
+            self._actors[index] = actors
             # identity as the worker sees it (an "auto" dtype depends on the worker's GPU)
-            models.append(_RemoteModel(*ray.get(actors[0].describe.remote())))
-        return models
+            models[index] = _RemoteModel(*ray.get(actors[0].describe.remote()))
+        return [models[index] for index in range(len(specs))]
 
     def _check_resources(self, plans: list[tuple[dict[str, Any], int, dict[str, Any]]]) -> None:
         """Actors that can never all be placed would hang the run: refuse them up front.
@@ -282,6 +325,8 @@ class RayExecutor(Executor):
         return future
 
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
+        if model in self._here.models:
+            return self._here.answer(model, probes)
         actors = self._actors[model]
         actor = actors[self._next[model] % len(actors)]
         self._next[model] += 1
@@ -289,9 +334,13 @@ class RayExecutor(Executor):
         return future
 
     def batches_in_flight(self, model: int) -> int:
-        return len(self._actors[model])
+        return len(self._actors[model]) or 1
+
+    def stream(self, model: int) -> tuple[int, int] | None:
+        return self._here.stream(model)
 
     def close(self, wait: bool = True) -> None:
+        self._here.close(wait)
         for actors in self._actors:
             for actor in actors:
                 self._ray.kill(actor)

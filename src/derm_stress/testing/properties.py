@@ -30,7 +30,18 @@ from derm_stress.perturb.base import Operator, make_operator
 from derm_stress.perturb.condition import Condition, Probe, build_probe
 from derm_stress.schema import ResultStatus
 
-FAILURES_DIR = Path(os.environ.get("DERM_STRESS_FAILURES", ".derm-stress-failures"))
+#: where a failing image property saves the perturbed photos: this folder when set, else
+#: ``$DERM_STRESS_FAILURES`` as it is when the failure happens, else ``.derm-stress-failures``
+FAILURES_DIR: Path | None = None
+
+
+def failures_dir() -> Path:
+    """The folder failing properties save photos to (``FAILURES_DIR``, read per failure)."""
+    if FAILURES_DIR is not None:
+        return FAILURES_DIR
+    return Path(os.environ.get("DERM_STRESS_FAILURES") or ".derm-stress-failures")
+
+
 #: answers ``ask`` keeps, least recently used dropped first: each holds its probe's photos
 #: (about 1 MB for a sample case), so the cache stays under ~64 MB however long the session
 CACHE_SIZE = 64
@@ -122,7 +133,7 @@ def _fail(
     if probe.note_text is not None:
         lines.append("  note sent:\n" + "\n".join(f"    {x}" for x in probe.note_text.splitlines()))
     if probe.applied and any(a.target.startswith("image") for a in probe.applied):
-        lines.append(f"  saved:     {', '.join(_save(probe, FAILURES_DIR))}")
+        lines.append(f"  saved:     {', '.join(_save(probe, failures_dir()))}")
     return PropertyFailure("\n".join(lines))
 
 
