@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
+import os
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -87,6 +89,8 @@ def test_figures_drawn_in_a_forked_process_are_the_same_bytes(
     assert here.curves["top1"] and len(here.heatmaps) == 2 and here.context
     assert here.context_benefit and here.authority
     assert in_background(report_figures, *args)() == here
+    if threading.active_count() == 1:  # else it draws here, as below
+        assert in_background(os.getpid)() != os.getpid()
     # where the platform cannot fork, they are drawn in the calling process
     monkeypatch.setattr(plots.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     assert in_background(report_figures, *args)() == here

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -447,14 +448,18 @@ def in_background(draw: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Ca
     rendering time) in a forked process, so it runs on another core while the caller
     computes what else the report needs; the returned function waits for its result. The
     figures are the same bytes as drawn in this process (their ids are salted, not
-    counted). Where processes cannot be forked (other platforms, a daemonic process) or
-    the child dies, it runs in this process. ``draw`` and its arguments must pickle."""
+    counted). Where processes cannot be forked (other platforms, a daemonic process), or
+    should not be (other threads are running: a lock one of them holds would stay held in
+    the child), or the child dies, it runs in this process. ``draw`` and its arguments
+    must pickle."""
 
     def here() -> R:
         return draw(*args, **kwargs)
 
-    if "fork" not in multiprocessing.get_all_start_methods() or (
-        multiprocessing.current_process().daemon
+    if (
+        "fork" not in multiprocessing.get_all_start_methods()
+        or multiprocessing.current_process().daemon
+        or threading.active_count() > 1
     ):
         return here
     try:
