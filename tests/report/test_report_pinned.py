@@ -58,12 +58,16 @@ def test_exports_keep_their_bytes(synthetic_run: Path, tmp_path: Path) -> None:
         assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest, name
 
 
-@pytest.mark.parametrize("parts", [1, 3, 7])
+@pytest.mark.parametrize(("parts", "fork"), [(1, False), (3, False), (2, True), (4, True)])
 def test_store_read_in_parts_gives_the_same_table(
-    synthetic_run: Path, monkeypatch: pytest.MonkeyPatch, parts: int
+    synthetic_run: Path, monkeypatch: pytest.MonkeyPatch, parts: int, fork: bool
 ) -> None:
-    reference = load_run(synthetic_run).table  # SCAN_THREADS parts
-    monkeypatch.setattr(results, "SCAN_THREADS", parts)
+    monkeypatch.setattr(results, "SCAN_PROCESSES", 1)
+    reference = load_run(synthetic_run).table  # one scan, in this process
+    monkeypatch.setattr(results, "SCAN_PROCESSES", parts)
+    # forked: the other ranges are read by child processes that send their columns back
+    # (forced even if a test runner's thread is about); else all read here in turn
+    monkeypatch.setattr(results, "_can_fork", lambda: fork)
     table = load_run(synthetic_run).table
     assert table.answers == reference.answers and table.named == reference.named
     for f in dataclasses.fields(table):

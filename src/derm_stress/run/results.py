@@ -8,13 +8,16 @@ answers, perturbation records) stay in the store and are read on demand, streami
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
+import multiprocessing
 import threading
 from array import array
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -318,6 +321,28 @@ class _Columns:
         self.tokens.append(-1 if tokens is None else tokens)
         self.cost.append(_NAN if cost is None else cost)
 
+    _ARRAYS = ("at", "status", "differential", "stated", "confidence", "latency", "tokens",
+               "cost", "referral_row")  # fmt: skip
+
+    def export(self) -> dict[str, Any]:
+        """These columns and the differentials they index, to send to another process."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in self._ARRAYS}
+        out["referral"] = self.referral
+        out["sources"] = self.filler.sources
+        return out
+
+    def adopt(self, data: dict[str, Any]) -> None:
+        """Take the columns of ``export`` (from another process's filler), with its
+        differential indexes mapped to this filler's."""
+        for name in self._ARRAYS:
+            setattr(self, name, data[name])
+        self.referral = data["referral"]
+        mapping = np.array([self.filler.differential_of(s) for s in data["sources"]], np.int64)
+        remapped = array("q")
+        if len(self.differential):
+            remapped.frombytes(mapping[np.asarray(self.differential, np.intp)].tobytes())
+        self.differential = remapped
+
     def read(self, rows: Iterable[Sequence[Any]], wanted: Mapping[str, int]) -> None:
         """Results from the store scan (``_scan_query``): ``add`` for each row whose key
         is in ``wanted`` (key -> flat index), with the differential as its JSON text, parsed
@@ -391,11 +416,12 @@ class _Filler:
         # a differential's JSON text (store) or tuple (rows) -> index into ``differentials``
         self.differential_id: dict[object, int] = {}
         self.differentials: list[tuple[str, ...]] = []
+        self.sources: list[str | tuple[str, ...] | None] = []  # the keys, in index order
         self.triage_level: dict[str | None, int] = {t: i for i, t in enumerate(TRIAGE_LEVELS)}
         self.status_code = {status.value: status.code for status in STATUSES}
         self.referral_row = np.zeros(0, np.intp)  # set by ``finish`` from the parts
         self.referral: list[str] = []
-        self.lock = threading.Lock()  # new differentials, when parts are read in threads
+        self.lock = threading.Lock()  # new differentials
         self.parts = [_Columns(self)]
 
     def part(self) -> _Columns:
@@ -414,6 +440,7 @@ class _Filler:
                 index = self.differential_id[source] = len(self.differentials)
                 codes = json.loads(source) if isinstance(source, str) else source or ()
                 self.differentials.append(tuple(codes))
+                self.sources.append(source)
         return index
 
     def add(self, at: int, *result: Any) -> None:
@@ -826,32 +853,76 @@ def _scan_query(planting: Sequence[str]) -> str:
     return _SCAN.format(applied=f"CASE WHEN {tests} THEN {first} END")
 
 
-SCAN_THREADS = 2  # parts of the store scanned at once
+SCAN_PROCESSES = 2  # parts of the store scanned at once, each in its own process
+# what a forked scan needs (set while the parts are read; inherited, not pickled)
+_SCAN_STATE: tuple[_Filler, Mapping[str, int], Path, str] | None = None
+
+
+def _scan_range(
+    path: Path, query: str, bounds: tuple[int, int], part: _Columns, wanted: Mapping[str, int]
+) -> None:
+    with Store(path, read_only=True) as store:
+        part.read(store.scan(f"{query} WHERE rowid BETWEEN {bounds[0]} AND {bounds[1]}"), wanted)
+
+
+def _scanned_part(bounds: tuple[int, int]) -> dict[str, Any]:
+    """(In a forked process) one rowid range of the store, as ``_Columns.export``."""
+    assert _SCAN_STATE is not None
+    filler, wanted, path, query = _SCAN_STATE
+    part = filler.part()
+    _scan_range(path, query, bounds, part, wanted)
+    return part.export()
+
+
+def _can_fork() -> bool:
+    """Whether a child process can be forked safely: the platform forks, this process is
+    not a daemonic child, and no other thread runs (a lock one holds would stay held)."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+        and threading.active_count() == 1
+    )
 
 
 def _read_store(path: Path, query: str, filler: _Filler, wanted: Mapping[str, int]) -> None:
     """Every result of the store into ``filler``, in the store's order. SQLite extracting
-    the answer fields is most of the time and runs without Python's lock: the store is
-    scanned as ``SCAN_THREADS`` consecutive rowid ranges, each in its own thread and
-    connection, while the others' rows are turned into columns; the parts are
-    concatenated in range order, so the table is the same as from one scan."""
+    the answer fields is most of the time, and threads do not share it out (the sqlite3
+    module takes Python's lock back for every row): the store is read as
+    ``SCAN_PROCESSES`` consecutive rowid ranges, the first here and each other one in a
+    forked process, which sends back its columns; the parts are concatenated in range
+    order, so the table is the same as from one scan. Where a process cannot be forked
+    (see ``_can_fork``) or dies, the ranges are read here, one after the other."""
+    global _SCAN_STATE
     with Store(path, read_only=True) as store:
         low, high = next(store.scan("SELECT min(rowid), max(rowid) FROM results"))
     if low is None:
         return
-    step = (high - low) // SCAN_THREADS + 1
+    step = (high - low) // SCAN_PROCESSES + 1
     ranges = [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
-    parts = [filler.parts[-1]] + [filler.part() for _ in ranges[1:]]
-
-    def scan(part: _Columns, bounds: tuple[int, int]) -> None:
-        with Store(path, read_only=True) as store:
-            part.read(
-                store.scan(f"{query} WHERE rowid BETWEEN {bounds[0]} AND {bounds[1]}"), wanted
-            )
-
-    with ThreadPoolExecutor(len(ranges)) as pool:
-        for done in [pool.submit(scan, p, r) for p, r in zip(parts, ranges, strict=True)]:
-            done.result()
+    first: _Columns | None = filler.parts[-1]
+    exports: list[dict[str, Any] | None] = [None] * (len(ranges) - 1)
+    if len(ranges) > 1 and _can_fork():
+        _SCAN_STATE = (filler, wanted, path, query)
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(len(ranges) - 1, mp_context=context) as pool:
+                futures = [pool.submit(_scanned_part, bounds) for bounds in ranges[1:]]
+                _scan_range(path, query, ranges[0], filler.parts[0], wanted)
+                first = None
+                for i, future in enumerate(futures):
+                    # a child killed (memory): its range is read here below
+                    with contextlib.suppress(BrokenProcessPool):
+                        exports[i] = future.result()
+        finally:
+            _SCAN_STATE = None
+    if first is not None:
+        _scan_range(path, query, ranges[0], first, wanted)
+    for bounds, data in zip(ranges[1:], exports, strict=True):
+        part = filler.part()
+        if data is None:
+            _scan_range(path, query, bounds, part, wanted)
+        else:
+            part.adopt(data)
 
 
 def read_manifest(path: Path) -> RunManifest:
