@@ -3,7 +3,8 @@
 Expected values were recorded with main's code before the schema existed (at 93d22fc, with
 ``tools/record_behaviour.py``; see ``tests/data/schema_v1/README.md``):
 
-- ``expected_grid.json``: the fixture grid (``config.yaml``: image operators incl. a
+- ``expected_grid.json`` (re-recorded for generator derivation version 2, see the README):
+  the fixture grid (``config.yaml``: image operators incl. a
   kernel-versioned one, a sequence and a ``one_of``; note operators incl. a misleading
   referral and dropped fields; the baseline and the full note) run from scratch: every store
   key, a digest of every perturbed photo and note per (case, condition), and the SHA-256 of

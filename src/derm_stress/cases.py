@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -252,20 +252,31 @@ class Case:
         parts.append(sorted(self.note.to_dict().items()))
         return hashlib.sha256(repr(parts).encode()).hexdigest()
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, contents: Sequence[bytes | OSError | None] | None = None) -> str:
         """Hash of everything a model can see: image bytes and note.
 
         A missing or unreadable file hashes as such, so fixing it changes the fingerprint.
+        ``contents`` passes, per image, the bytes of the file already read (or the
+        ``OSError`` reading it raised; ``None`` for an in-memory image or one to read here),
+        so a photo the caller has just read is not read again: the same fingerprint.
         """
+        if contents is not None and len(contents) != len(self.images):
+            raise ValueError(f"{len(contents)} contents for {len(self.images)} images")
         digest = hashlib.sha256()
-        for image in self.images:
+        for i, image in enumerate(self.images):
             if isinstance(image, np.ndarray):
                 digest.update(f"array:{image.shape}:{image.dtype}".encode())
                 digest.update(np.ascontiguousarray(image).tobytes())
-            else:
+                continue
+            data = contents[i] if contents is not None else None
+            if data is None:
                 try:
-                    digest.update(image.read_bytes())
+                    data = image.read_bytes()
                 except OSError as exc:
-                    digest.update(f"unreadable:{image.name}:{type(exc).__name__}".encode())
+                    data = exc
+            if isinstance(data, OSError):
+                digest.update(f"unreadable:{image.name}:{type(data).__name__}".encode())
+            else:
+                digest.update(data)
         digest.update(repr(sorted(self.note.to_dict().items())).encode())
         return digest.hexdigest()[:24]

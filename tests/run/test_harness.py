@@ -206,7 +206,10 @@ def test_an_operator_version_bump_reruns_only_its_conditions(
         keys["img=gaussian_blur@3|ctx=image_only"]
         == "img=gaussian_blur@3|ctx=image_only#gaussian_blur=v2"
     )
-    assert keys["img=gaussian_noise@2|ctx=image_only"] is None  # kernel_version 1: key is the id
+    # kernel_version 1: the id plus the generator version (it draws)
+    assert (
+        keys["img=gaussian_noise@2|ctx=image_only"] == "img=gaussian_noise@2|ctx=image_only#rng=v2"
+    )
     # a new kernel for gaussian_noise: its results are redone, the others reused
     monkeypatch.setattr(get_operator("gaussian_noise"), "kernel_version", 2)
     second = run(load_config(path), tmp_path / "run")

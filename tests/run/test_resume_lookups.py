@@ -47,9 +47,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = Case.fingerprint
 
-    def fingerprint(self: Case) -> str:
+    def fingerprint(self: Case, *args: Any) -> str:
         seen.append(self.case_id)
-        return original(self)
+        return original(self, *args)
 
     monkeypatch.setattr(Case, "fingerprint", fingerprint)
     return seen
@@ -66,7 +66,7 @@ def test_a_resume_reads_no_photo_and_a_changed_photo_is_read_again(
     )
     config = _config(tmp_path, manifest)
     first = run(config, tmp_path / "run")
-    assert first.calls == 2 * 4 and counted == ["a", "b"]
+    assert first.calls == 2 * 4 and sorted(counted) == ["a", "b"]
     fingerprints = {r[1]["fingerprint"] for r in _records(tmp_path / "run")}
     counted.clear()
     again = run(config, tmp_path / "run")
@@ -147,3 +147,92 @@ def test_case_records_and_fingerprints_wait_for_the_next_put_or_commit(tmp_path:
     with Store(tmp_path / "s.sqlite") as store:  # closing committed the second one
         assert [r["id"] for r in store.case_records()] == ["x", "y"]
         assert not store.has_results()
+
+
+def _replace(store: Store, records: list[dict[str, Any]]) -> int:
+    """Record ``records`` as a run does; returns the rows SQLite changed meanwhile."""
+    before = store._db.total_changes
+    store.clear_cases()
+    for position, record in enumerate(records):
+        store.add_case(position, record)
+    store.end_cases(len(records))
+    store.commit()
+    return store._db.total_changes - before
+
+
+def test_unchanged_case_records_are_not_written_again(tmp_path: Path) -> None:
+    first = [{"id": c, "fingerprint": f"f{c}"} for c in "abcd"]
+    with Store(tmp_path / "s.sqlite") as store:
+        assert _replace(store, first) == 4
+        assert _replace(store, first) == 0  # a resume of the same dataset writes nothing
+        assert store.case_records() == first
+        changed = [first[0], {"id": "b", "fingerprint": "new"}, first[2], first[3]]
+        assert _replace(store, changed) > 0
+        assert store.case_records() == changed
+        assert _replace(store, first[:2]) > 0  # fewer cases: the rest dropped
+        assert store.case_records() == first[:2]
+        longer = [*first, {"id": "e", "fingerprint": "fe"}]
+        _replace(store, longer)
+        assert store.case_records() == longer
+
+
+def test_a_run_over_a_changed_manifest_records_exactly_its_cases(
+    tmp_path: Path, make_manifest: ManifestFactory, counted: list[str]
+) -> None:
+    rows = [{"case_id": c, "image": f"@{i}", "diagnosis": "nevus"} for i, c in enumerate("abc")]
+    config = _config(tmp_path, make_manifest([dict(r) for r in rows]))
+    run(config, tmp_path / "run")
+    first = _records(tmp_path / "run")
+    assert [r["id"] for _, r in first] == ["a", "b", "c"]
+    run(config, tmp_path / "run")
+    assert _records(tmp_path / "run") == first
+    make_manifest([dict(rows[0]), dict(rows[2])])  # b removed
+    shorter = run(config, tmp_path / "run")
+    assert shorter.calls == 0 and [r["id"] for _, r in _records(tmp_path / "run")] == ["a", "c"]
+
+
+def test_a_resume_reads_its_manifest_once_and_records_what_that_pass_found(
+    tmp_path: Path, make_manifest: ManifestFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first run checks the manifest, then streams it; a resume takes the count and
+    rejected rows recorded by the last run over the same dataset and streams it once. What
+    that pass finds, not the recorded figures, goes into the manifest and the summary."""
+    from derm_stress.datasets import manifest as manifest_module
+
+    reads: list[Path] = []
+    original = manifest_module._read
+
+    def counting(path: Path, *args: Any) -> Any:
+        reads.append(path)
+        return original(path, *args)
+
+    monkeypatch.setattr(manifest_module, "_read", counting)
+    rows = [
+        {"case_id": "a", "image": "@0", "diagnosis": "nevus", "age": "40"},
+        {"case_id": "b", "image": "@1", "diagnosis": "MEL", "age": "forty"},  # rejected
+        {"case_id": "c", "image": "@2", "diagnosis": "nevus", "age": "61"},
+    ]
+    config = _config(tmp_path, make_manifest([dict(r) for r in rows]))
+    first = run(config, tmp_path / "run")
+    assert len(reads) == 2 and first.cases == 2 and first.dataset_issues == 1
+    reads.clear()
+    again = run(config, tmp_path / "run")
+    assert len(reads) == 1 and again.calls == 0 and again.cases == 2
+    recorded = json.loads((tmp_path / "run" / "manifest.json").read_text())["dataset"]
+    assert recorded["cases"] == 2 and [i["source"] for i in recorded["issues"]] == ["b"]
+    # the rejected row fixed, the config unchanged: the recorded figures are provisional
+    make_manifest([dict(rows[0]), {**rows[1], "age": "44"}, dict(rows[2])])
+    reads.clear()
+    fixed = run(config, tmp_path / "run")
+    assert len(reads) == 1 and fixed.calls == 4 and fixed.reused == 8
+    assert fixed.cases == 3 and fixed.dataset_issues == 0
+    recorded = json.loads((tmp_path / "run" / "manifest.json").read_text())["dataset"]
+    assert recorded["cases"] == 3 and recorded["issues"] == []
+    # another dataset setting (a limit): checked first, as any new dataset
+    limited = parse_config(
+        {**GRID, "dataset": {"manifest": "cases.csv", "limit": 2}, "models": [MODEL]},
+        tmp_path,
+        "resume",
+    )
+    reads.clear()
+    assert run(limited, tmp_path / "run").cases == 2 and len(reads) == 2

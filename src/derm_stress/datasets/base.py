@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,21 @@ class CaseIssue:
 Source = Callable[[], Iterator["Case | CaseIssue"]]
 
 
+_DEFERRED: ContextVar[bool] = ContextVar("derm_stress_deferred_scan", default=False)
+
+
+@contextmanager
+def deferred_scan() -> Iterator[None]:
+    """Within this block a streamed dataset is not checked when it is made, but when its
+    length or issues are first asked for, or never, when ``Dataset.assume_scan`` gives
+    them (a resume that knows them from the previous pass over the same source)."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
 class Dataset:
     """Cases plus the rows that were rejected (reported, never silently dropped).
 
@@ -72,13 +89,48 @@ class Dataset:
         self._limit = limit
         if cases is None and source is None:
             raise ValueError("a Dataset needs cases or a source")
+        self._given = list(issues or [])  # issues found before the source (a subset's ids)
+        self._count = len(cases) if cases is not None else 0
+        self._issues = list(self._given)
+        self._scanned = cases is not None
+        self._provisional = False
         if cases is None:
-            count, found = scanned if scanned is not None else self._scan()
-            self._count = count
-            self.issues = list(issues or []) + found
-        else:
-            self._count = len(cases)
-            self.issues = list(issues or [])
+            if scanned is not None:
+                self._set_scan(*scanned)
+            elif not _DEFERRED.get():
+                self._set_scan(*self._scan())
+
+    def _set_scan(self, count: int, found: Sequence[CaseIssue]) -> None:
+        self._count, self._issues = count, self._given + list(found)
+        self._scanned, self._provisional = True, False
+
+    def _ensure_scanned(self) -> None:
+        if not self._scanned:
+            self._set_scan(*self._scan())
+
+    @property
+    def issues(self) -> list[CaseIssue]:
+        """The rejected rows (a streamed dataset made under ``deferred_scan`` is checked
+        when this or its length is first asked for)."""
+        self._ensure_scanned()
+        return self._issues
+
+    def assume_scan(self, count: int, issues: Sequence[CaseIssue]) -> bool:
+        """Take ``(count, issues)`` as this streamed dataset's check without reading its
+        source (``False``, nothing changed, when it was already checked): what a run's
+        earlier pass over the same source found, so a resume reads its manifest once. The
+        values are provisional: the next full pass of ``stream`` replaces them with what it
+        finds (``provisional`` then turns False)."""
+        if self._scanned:
+            return False
+        self._set_scan(count, issues)
+        self._provisional = True
+        return True
+
+    @property
+    def provisional(self) -> bool:
+        """Whether the count and issues are ``assume_scan``'s, not yet confirmed by a pass."""
+        return self._provisional
 
     @classmethod
     def streamed(cls, name: str, source: Source, root: Path | None = None) -> Dataset:
@@ -98,15 +150,18 @@ class Dataset:
 
     def _items(self) -> Iterator[Case | CaseIssue]:
         assert self._source is not None
-        taken = 0
+        taken, found = 0, list[CaseIssue]()
         for item in self._source():
             if isinstance(item, CaseIssue):
+                found.append(item)
                 yield item
                 continue
             if self._limit is not None and taken >= self._limit:
                 continue  # keep reading: issues further down are still reported
             taken += 1
             yield item
+        if not self._scanned or self._provisional:  # a whole pass: what the source holds
+            self._set_scan(taken, found)
 
     @property
     def cases(self) -> list[Case]:
@@ -125,6 +180,7 @@ class Dataset:
                 yield item
 
     def __len__(self) -> int:
+        self._ensure_scanned()
         return self._count
 
     def __iter__(self) -> Iterator[Case]:
@@ -147,13 +203,19 @@ class Dataset:
             assert self._source is not None
             limit = limit if self._limit is None or limit is None else min(limit, self._limit)
             # the issues cover the whole source whatever the limit: no need to read it again
-            count = len(self) if limit is None else min(limit, len(self))
+            # (unless it is not checked yet: then the subset is checked when it must be)
+            scanned = None
+            if self._scanned and not self._provisional:
+                count = self._count if limit is None else min(limit, self._count)
+                scanned = (count, self._issues[len(self._given) :])
             return Dataset(
                 self.name,
+                None,
+                self._given,
                 root=self.root,
                 source=self._source,
                 limit=limit,
-                scanned=(count, list(self.issues)),
+                scanned=scanned,
             )
         issues = list(self.issues)
         cases = self.cases

@@ -290,10 +290,58 @@ def load_manifest(
     return Dataset.streamed(name or path.stem, lambda: _read(path, root, codec), root)
 
 
+_UNSET: Any = object()
+MEMO_CELLS = 512  # distinct texts remembered per column in one read (bounds its memory)
+_MEMO_FIELDS = frozenset(_PARSERS) - frozenset(TEXT_FIELDS)  # few distinct values, dear parsers
+
+
+class _Cells:
+    """The parsed values of one read's cells: a column's texts repeat from row to row
+    (ages, types, yes/no, diagnoses), so each distinct text is parsed once (up to
+    ``MEMO_CELLS`` per column), and a row's note takes only the fields among its columns.
+    The same values and the same errors as parsing every cell."""
+
+    def __init__(self) -> None:
+        self.memo: dict[str, dict[str, Any]] = {f: {} for f in (*_MEMO_FIELDS, "diagnosis")}
+        self.fields: dict[tuple[object, ...], list[str]] = {}
+
+    def note(self, row: dict[Any, Any]) -> Note:
+        columns = tuple(row)
+        fields = self.fields.get(columns)
+        if fields is None:  # the note fields among this row's columns, in ``_PARSERS`` order
+            fields = self.fields[columns] = [f for f in _PARSERS if f in row]
+        values: dict[str, Any] = {}
+        for f in fields:
+            raw = row[f]
+            memo = self.memo.get(f) if isinstance(raw, str) else None
+            value = _UNSET if memo is None else memo.get(raw, _UNSET)
+            if value is _UNSET:
+                # one missing-value rule for every note field (``is_missing``), before parsing
+                value = None if is_missing(raw) else _PARSERS[f](raw, f)
+                if memo is not None and len(memo) < MEMO_CELLS:
+                    memo[raw] = value
+            if value is not None:
+                values[f] = value
+        return Note(**values)
+
+    def diagnoses(self, value: object) -> tuple[str, ...]:
+        if not isinstance(value, str):
+            return _parse_diagnoses(value)
+        memo = self.memo["diagnosis"]
+        found: tuple[str, ...] | None = memo.get(value)
+        if found is None:
+            found = _parse_diagnoses(value)
+            if len(memo) < MEMO_CELLS:
+                memo[value] = found
+        return found
+
+
 def _read(path: Path, root: Path, encoding: str = "utf-8-sig") -> Iterator[Case | CaseIssue]:
     seen: set[str] = set()
     folders: dict[Path, tuple[Path, frozenset[str]]] = {}
     by_text: TextFolders = {}
+    checked: set[str] = set()  # extra columns found not to be typos of known ones
+    cells = _Cells()
     for number, row in _rows(path, encoding):
         if isinstance(row, str):
             yield CaseIssue(f"line {number}", row)
@@ -308,19 +356,14 @@ def _read(path: Path, root: Path, encoding: str = "utf-8-sig") -> Iterator[Case 
         seen.add(case_id)
         try:
             extra = {k: str(v) for k, v in row.items() if k not in _KNOWN and v is not None}
-            _check_typos(extra)
-            diagnoses = _parse_diagnoses(row.get("diagnosis"))
-            # one missing-value rule for every note field (``is_missing``), before parsing
-            note = Note(
-                **{
-                    f: None if is_missing(row.get(f)) else _PARSERS[f](row.get(f), f)
-                    for f in _PARSERS
-                }
-            )
+            if not checked.issuperset(extra):
+                _check_typos({k: v for k, v in extra.items() if k not in checked})
+                checked.update(extra)
+            diagnoses = cells.diagnoses(row.get("diagnosis"))
             case = Case(
                 case_id=case_id,
                 images=_image_paths(root, row.get("image"), folders, by_text),
-                note=note,
+                note=cells.note(row),
                 diagnosis=diagnoses[0],
                 meta={**extra, "line": str(number)},
                 diagnoses=diagnoses,

@@ -14,6 +14,7 @@ Handles the dataset's known oddities:
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from derm_stress.cases import Case, Note
@@ -24,13 +25,38 @@ from derm_stress.labels import normalise_label
 REQUIRED_COLUMNS = ("patient_id", "lesion_id", "img_id", "diagnostic")
 
 
-def _image_path(folder: Path, img_id: str) -> Path:
+class _Listing:
+    """The names in a folder, listed once per load (a ``stat`` per candidate file and row
+    was most of loading the bundled sample). Only a name listed as a plain entry counts
+    without a look: a symbolic link (possibly dangling) and a name that differs only in
+    case (a case-insensitive file system) are asked ``Path.exists`` as before."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.names: set[str] = set()
+        self.ask: set[str] = set()  # casefolded names that need a look
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    (self.ask if entry.is_symlink() else self.names).add(entry.name)
+        except OSError:  # no such folder: every candidate is missing
+            return
+        self.ask = {n.casefold() for n in self.ask} | {n.casefold() for n in self.names}
+
+    def exists(self, name: str) -> bool:
+        if name in self.names:
+            return True
+        return name.casefold() in self.ask and (self.folder / name).exists()
+
+
+def _image_path(folder: Path, img_id: str, listing: _Listing | None = None) -> Path:
+    images = folder / "images"
+    listing = listing or _Listing(images)
     stem = Path(img_id).stem
     for suffix in (Path(img_id).suffix or ".png", ".png", ".jpg", ".jpeg"):
-        candidate = folder / "images" / f"{stem}{suffix}"
-        if candidate.exists():
-            return candidate
-    return folder / "images" / f"{stem}.jpg"  # missing: reported when the run reads it
+        if listing.exists(f"{stem}{suffix}"):
+            return images / f"{stem}{suffix}"
+    return images / f"{stem}.jpg"  # missing: reported when the run reads it
 
 
 def _other_history(row: dict[str, str]) -> str | None:
@@ -99,6 +125,7 @@ def load_pad_ufes_20(folder: str | Path, name: str = "pad-ufes-20") -> Dataset:
     cases: list[Case] = []
     issues: list[CaseIssue] = []
     seen: set[str] = set()
+    listing = _Listing(folder / "images")
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         img_id = (row.get("img_id") or "").strip()
         case_id = Path(img_id).stem or f"row {number}"
@@ -113,7 +140,7 @@ def load_pad_ufes_20(folder: str | Path, name: str = "pad-ufes-20") -> Dataset:
             cases.append(
                 Case(
                     case_id=case_id,
-                    images=(_image_path(folder, img_id),),
+                    images=(_image_path(folder, img_id, listing),),
                     note=note,
                     diagnosis=diagnosis,
                     meta={

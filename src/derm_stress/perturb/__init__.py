@@ -5,6 +5,7 @@ from derm_stress.perturb import image_ops as image_ops  # registers the image op
 from derm_stress.perturb import note_ops as note_ops  # registers the note operators
 from derm_stress.perturb.base import (
     NO_DRAWS,
+    RNG_VERSION,
     Applied,
     Operator,
     derive_rng,
@@ -23,6 +24,7 @@ from derm_stress.perturb.grid import expand_grid, load_grid
 __all__ = [
     "BASELINE",
     "NO_DRAWS",
+    "RNG_VERSION",
     "Applied",
     "Condition",
     "Operator",

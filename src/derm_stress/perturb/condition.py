@@ -13,7 +13,7 @@ import numpy as np
 from derm_stress.cases import Case, Note, render_note
 from derm_stress.errors import InvalidArgument
 from derm_stress.images import load_image
-from derm_stress.perturb.base import Applied, Operator, operator_rng, registry
+from derm_stress.perturb.base import RNG_VERSION, Applied, Operator, operator_rng, registry
 from derm_stress.perturb.compose import OneOf
 from derm_stress.schema import ConditionSpec, OperatorSpec
 
@@ -87,18 +87,27 @@ class Condition:
 
     @property
     def key_id(self) -> str:
-        """The id as it enters store keys: ``id``, plus ``#op=vN`` for each active operator
-        whose ``kernel_version`` is above 1 (its kernel changed the output bytes), so results made
-        with an earlier kernel are not reused."""
+        """The id as it enters store keys: ``id``, plus a ``#`` suffix listing what changed the
+        output since the first release, so results made before are not reused:
+
+        - ``name=vN`` for each active operator whose ``kernel_version`` N is above 1 (its
+          kernel changed the output bytes);
+        - ``rng=vN`` (``RNG_VERSION``, now 2) where an active operator draws from its
+          generator (``op.draws``; ``one_of`` draws its choice): version 2 derives other
+          streams than version 1 did.
+
+        Conditions where nothing draws (the baseline, the note as given, operators that
+        draw nothing) keep their keys, so their stored results stay valid.
+        ``img=motion_blur@3|ctx=image_only#rng=v2``,
+        ``img=gaussian_blur@3|ctx=image_only#gaussian_blur=v2``."""
         ops: tuple[Operator[Any], ...] = (*self.image_ops, *self.note_ops)
-        bumped = sorted(
-            {
-                f"{op.name}=v{op.kernel_version}"
-                for op in ops
-                if op.severity and op.kernel_version > 1
-            }
+        active = [op for op in ops if op.severity]
+        parts = sorted(
+            {f"{op.name}=v{op.kernel_version}" for op in active if op.kernel_version > 1}
         )
-        return self.id if not bumped else self.id + "#" + ",".join(bumped)
+        if RNG_VERSION > 1 and any(op.draws for op in active):
+            parts.append(f"rng=v{RNG_VERSION}")
+        return self.id if not parts else self.id + "#" + ",".join(parts)
 
     @property
     def is_baseline(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import simplejpeg
 import stringzilla
 
 # Grey levels 0-255 as float64, the input of every tone curve below (built once).
@@ -104,7 +105,14 @@ def defocus(img: np.ndarray, radius: float) -> np.ndarray:
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float32)
     kernel = np.clip(radius + 0.5 - np.sqrt(xx**2 + yy**2), 0.0, 1.0)
     kernel /= kernel.sum()
-    return cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+    if r < 5:  # up to 9 x 9: OpenCV's direct 8-bit path is the fastest
+        return cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+    # larger disks go through OpenCV's DFT path, 1.25-1.4x faster on a float32 copy than on
+    # uint8 (which converts block by block); a few pixels per million round differently
+    # (by one grey level), hence defocus kernel version 2
+    blurred = cv2.filter2D(img.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+    out: np.ndarray = cv2.convertScaleAbs(blurred)  # round and saturate to uint8
+    return out
 
 
 def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -139,23 +147,18 @@ def perspective(img: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     )
 
 
-# OpenCV >= 4.10 decodes straight to RGB (the same pixels as decoding to BGR and swapping)
-_IMREAD_RGB: int | None = getattr(cv2, "IMREAD_COLOR_RGB", None)
-
-
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    """Round-trip through JPEG at ``quality`` (1-100)."""
-    # cvtColor swaps channels about 40x faster than NumPy's ``img[..., ::-1]`` copy
-    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:  # pragma: no cover - OpenCV fails only on invalid input
-        raise RuntimeError("JPEG encoding failed")
-    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR if _IMREAD_RGB is None else _IMREAD_RGB)
-    if decoded is None:  # pragma: no cover - a buffer OpenCV just wrote always decodes
-        raise RuntimeError("JPEG decoding failed")
-    if _IMREAD_RGB is None:  # pragma: no cover - OpenCV before 4.10
-        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
-    out: np.ndarray = decoded
+    """Round-trip through JPEG at ``quality`` (1-100): 4:2:0 chroma subsampling and the
+    accurate integer DCT, as a camera or OpenCV's ``imencode`` would compress it.
+
+    Encoded and decoded by libjpeg-turbo through ``simplejpeg``, which reads and writes RGB
+    directly: 15-20% faster than OpenCV's ``cvtColor`` + ``imencode`` + ``imdecode`` at
+    512 px. The pixels differ from OpenCV's round trip on about 10% of values (by a grey
+    level or two), so ``jpeg_compression`` and ``messaging_app`` are kernel version 2."""
+    data = simplejpeg.encode_jpeg(
+        np.ascontiguousarray(img), quality=int(quality), colorspace="RGB", colorsubsampling="420"
+    )
+    out: np.ndarray = simplejpeg.decode_jpeg(data, colorspace="RGB")
     return out
 
 

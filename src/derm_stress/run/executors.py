@@ -19,9 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from derm_stress.cases import Case
 from derm_stress.errors import CaseInputError, InvalidArgument, require
-from derm_stress.images import MIN_IMAGE_SIDE, load_image
+from derm_stress.images import MIN_IMAGE_SIDE, decode_image, load_image
 from derm_stress.labels import ENV_VARIABLE as VOCABULARY_VARIABLE
 from derm_stress.labels import vocabulary
 from derm_stress.models import ADAPTERS, Model, check_settings, make_model
@@ -33,24 +35,54 @@ from derm_stress.registry import Registry
 @dataclass(frozen=True)
 class CaseProbes:
     """A case's probes for the conditions asked for, in order: a ``Probe``, or the reason
-    its input could not be built (``error``: the photos could not be read at all)."""
+    its input could not be built (``error``: the photos could not be read at all).
+    ``fingerprint`` and ``signature`` are the case's ``Case.fingerprint`` and
+    ``Case.file_signature`` when asked for (``perturb_case(..., fingerprint=True)``)."""
 
     case_id: str
     probes: tuple[Probe | str, ...]
     error: str | None = None
     warnings: tuple[str, ...] = ()  # usable input that deserves a look (multi-frame photo)
+    fingerprint: str | None = None
+    signature: str | None = None
 
 
 def perturb_case(
-    case: Case, conditions: Sequence[Condition], seed: int, min_side: int = MIN_IMAGE_SIDE
+    case: Case,
+    conditions: Sequence[Condition],
+    seed: int,
+    min_side: int = MIN_IMAGE_SIDE,
+    fingerprint: bool = False,
 ) -> CaseProbes:
     """Load a case's photos once and build its probes; failures are reported, not raised.
-    A photo with a side under ``min_side`` pixels is an input error for the case."""
+    A photo with a side under ``min_side`` pixels is an input error for the case.
+
+    ``fingerprint``: also return the case's fingerprint, hashed from the bytes read here
+    for the probes (the file is read once, off the run's main thread: the same value as
+    ``case.fingerprint()``, of the very bytes perturbed), and its file signature, taken
+    before the photos are read (so a signature never stands for older bytes than its
+    fingerprint)."""
     warnings: list[str] = []
+    signature = case.file_signature() if fingerprint else None
+    contents: list[bytes | OSError | None] = []
+    for image in case.images:
+        if isinstance(image, np.ndarray):
+            contents.append(None)
+            continue
+        try:
+            contents.append(image.read_bytes())
+        except OSError as exc:
+            contents.append(exc)
+    hashed = case.fingerprint(contents) if fingerprint else None
     try:
-        originals = [load_image(i, min_side, warnings) for i in case.images]
+        originals = [
+            decode_image(data, str(image), min_side, warnings)
+            if isinstance(data, bytes)
+            else load_image(image, min_side, warnings)  # an array, or the read's error
+            for image, data in zip(case.images, contents, strict=True)
+        ]
     except CaseInputError as exc:
-        return CaseProbes(case.case_id, (), str(exc), tuple(warnings))
+        return CaseProbes(case.case_id, (), str(exc), tuple(warnings), hashed, signature)
     built = build_probes(case, conditions, seed, originals)
     return CaseProbes(
         case.case_id,
@@ -59,6 +91,8 @@ def perturb_case(
             for p in built
         ),
         warnings=tuple(warnings),
+        fingerprint=hashed,
+        signature=signature,
     )
 
 
@@ -97,8 +131,9 @@ class Executor(ABC):
         conditions: Sequence[Condition],
         seed: int,
         min_side: int = MIN_IMAGE_SIDE,
+        fingerprint: bool = False,
     ) -> Future[Any]:
-        """Future of ``perturb_case(case, conditions, seed, min_side)``."""
+        """Future of ``perturb_case(case, conditions, seed, min_side, fingerprint)``."""
 
     @abstractmethod
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
@@ -185,8 +220,9 @@ class LocalExecutor(Executor):
         conditions: Sequence[Condition],
         seed: int,
         min_side: int = MIN_IMAGE_SIDE,
+        fingerprint: bool = False,
     ) -> Future[Any]:
-        return self._perturb.submit(perturb_case, case, conditions, seed, min_side)
+        return self._perturb.submit(perturb_case, case, conditions, seed, min_side, fingerprint)
 
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:
         return self._here.answer(model, probes)
@@ -320,8 +356,11 @@ class RayExecutor(Executor):
         conditions: Sequence[Condition],
         seed: int,
         min_side: int = MIN_IMAGE_SIDE,
+        fingerprint: bool = False,
     ) -> Future[Any]:
-        future: Future[Any] = self._task.remote(case, list(conditions), seed, min_side).future()  # type: ignore[call-arg]
+        future: Future[Any] = self._task.remote(  # type: ignore[call-arg]
+            case, list(conditions), seed, min_side, fingerprint
+        ).future()
         return future
 
     def answer(self, model: int, probes: Sequence[Probe]) -> Future[Any]:

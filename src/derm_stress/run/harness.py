@@ -35,7 +35,7 @@ import numpy as np
 from derm_stress import __version__
 from derm_stress.cases import Case
 from derm_stress.datasets import Dataset
-from derm_stress.datasets.base import DatasetDigest
+from derm_stress.datasets.base import CaseIssue, DatasetDigest, deferred_scan
 from derm_stress.errors import NothingToRun
 from derm_stress.images import MIN_IMAGE_SIDE
 from derm_stress.labels import Vocabulary, load_vocabulary, use_vocabulary, vocabulary
@@ -134,7 +134,7 @@ class Budget:
 @dataclass
 class _Pending:
     case: Case
-    fingerprint: str
+    fingerprint: str | None  # None: computed by the perturbation worker (fresh store)
     todo: dict[tuple[int, str], str]  # (model index, condition id) -> key
     conditions: list[Condition]
     future: Future[Any]
@@ -210,7 +210,8 @@ class _Pipeline:
             self.feed.append((size, limit, 2 * max(size, limit)))
         self.pending: deque[_Pending] = deque()
         # cases read, recorded and looked up in the store, not yet planned: (case,
-        # fingerprint, keys, case digest, keys found stored)
+        # fingerprint, keys (left empty for a case marked complete), case digest, keys
+        # found stored)
         self.lookahead: deque[tuple[Case, str, dict[tuple[int, str], str], str, set[str]]] = deque()
         # case id -> [case digest, results still to store, none of them an error]
         self.open_cases: dict[str, list[Any]] = {}
@@ -269,6 +270,10 @@ class _Pipeline:
         (the rest is abandoned and asked again on the next run)."""
         for entry in self.pending:
             entry.future.cancel()
+            if entry.fingerprint is None:  # not recorded yet: recorded now, in order
+                done = entry.future.done() and not entry.future.cancelled()
+                built = entry.future.result() if done and not entry.future.exception() else None
+                self._record(entry, built)
         self.pending.clear()
         if self.inflight:
             wait(list(self.inflight), timeout=grace)
@@ -280,46 +285,81 @@ class _Pipeline:
         """Plan the next case (``False``: there is none). The store is asked which results
         exist for several cases at once (one query instead of one per case; none at all in
         a fresh store), so a resume costs little more than reading the cases."""
+        if self.fresh:  # nothing to look up: every result of the case is to be made
+            case = next(remaining, None)
+            if case is None:
+                return False
+            # the worker that reads the photos for the probes hashes them too (the main
+            # thread reads no photo); the case is recorded when its probes are taken
+            future = self.executor.perturb(
+                case, self.conditions, self.seed, self.min_image_side, fingerprint=True
+            )
+            future.add_done_callback(lambda _: self.wake.set())
+            self.pending.append(_Pending(case, None, {}, list(self.conditions), future))
+            return True
         if not self.lookahead:
-            many = 1 if self.fresh else max(1, LOOKUP_KEYS // max(1, self.per_case))
+            many = max(1, LOOKUP_KEYS // max(1, self.per_case))
             batch = list(itertools.islice(remaining, many))
             for case, known in zip(batch, self.store.fingerprints(batch), strict=True):
                 fingerprint = self.log.add(case, known)
-                todo: dict[tuple[int, str], str] = {}
-                for m, (model_hash, prompt_version) in enumerate(self.hashes):
-                    keys = case_keys(
-                        model_hash,
-                        prompt_version,
-                        case.case_id,
-                        fingerprint,
-                        self.condition_keys,
-                        self.seed,
-                    )
-                    for condition_id, key in zip(self.condition_ids, keys, strict=True):
-                        todo[(m, condition_id)] = key
-                digest = case_digest(todo.values())
-                self.lookahead.append((case, fingerprint, todo, digest, set()))
+                digest = self._digest(case, fingerprint)
+                self.lookahead.append((case, fingerprint, {}, digest, set()))
             if not self.lookahead:
                 return False
-            if not self.fresh:
-                self._look_up()
+            self._look_up()
         case, fingerprint, todo, digest, done = self.lookahead.popleft()
-        self._plan(case, fingerprint, todo, digest, done)
+        if todo:
+            self._plan(case, fingerprint, todo, digest, done)
+        else:  # marked complete: every result stored (its keys were never needed)
+            self.summary.reused += self.per_case
+            self.progress.advance(self.per_case)
         return True
+
+    def _digest(self, case: Case, fingerprint: str) -> str:
+        return case_digest(self.hashes, case.case_id, fingerprint, self.condition_keys, self.seed)
+
+    def _keys(self, case: Case, fingerprint: str) -> dict[tuple[int, str], str]:
+        """The store key of each (model index, condition id) of ``case``."""
+        todo: dict[tuple[int, str], str] = {}
+        for m, (model_hash, prompt_version) in enumerate(self.hashes):
+            keys = case_keys(
+                model_hash, prompt_version, case.case_id, fingerprint, self.condition_keys,
+                self.seed,
+            )  # fmt: skip
+            for condition_id, key in zip(self.condition_ids, keys, strict=True):
+                todo[(m, condition_id)] = key
+        return todo
+
+    def _record(self, entry: _Pending, built: CaseProbes | None) -> None:
+        """Record a case planned without its fingerprint (a fresh store), in case order:
+        the worker's fingerprint (else hashed here), its keys, and its open count."""
+        if built is not None and built.fingerprint is not None:
+            fingerprint = built.fingerprint
+            if built.signature is not None:
+                self.store.remember_fingerprint(built.signature, fingerprint)
+            self.log.add(entry.case, fingerprint)
+        else:  # the worker failed (or the task was cancelled): read here
+            fingerprint = self.log.add(entry.case)
+        entry.fingerprint = fingerprint
+        entry.todo = self._keys(entry.case, fingerprint)
+        self.open_cases[entry.case.case_id] = [
+            self._digest(entry.case, fingerprint),
+            len(entry.todo),
+            True,
+        ]
 
     def _look_up(self) -> None:
         """Fill in which results of the cases ahead are stored: every one for the cases
         marked complete, else asked key by key."""
         complete = self.store.complete_cases([entry[3] for entry in self.lookahead])
         rest = [entry for entry in self.lookahead if entry[3] not in complete]
+        for case, fingerprint, todo, _, _ in rest:
+            todo.update(self._keys(case, fingerprint))
         done = self.store.completed(k for entry in rest for k in entry[2].values())
-        for _, _, todo, digest, found in self.lookahead:
-            if digest in complete:
-                found.update(todo.values())
-            else:
-                found.update(k for k in todo.values() if k in done)
-                if len(found) == len(todo):  # a store from before the marks: mark it now
-                    self.store.mark_complete(digest)
+        for _, _, todo, digest, found in rest:
+            found.update(k for k in todo.values() if k in done)
+            if len(found) == len(todo):  # a store from before the marks: mark it now
+                self.store.mark_complete(digest)
 
     def _plan(
         self,
@@ -355,6 +395,9 @@ class _Pipeline:
             built = CaseProbes(
                 entry.case.case_id, (), f"perturbation failed: {type(exc).__name__}: {exc}"
             )
+        if entry.fingerprint is None:
+            self._record(entry, built)
+        assert entry.fingerprint is not None
         if built.warnings:
             self.store.add_warnings(entry.case.case_id, entry.fingerprint, built.warnings)
         if built.error is not None:
@@ -384,12 +427,17 @@ class _Pipeline:
     def _settle(self, rows: Sequence[StoreRow]) -> None:
         """Count stored rows against their cases; mark each case whose results are now
         all stored, none an error, complete (written after these rows)."""
+        final: dict[int, bool] = {}  # per answer object (a model may return one for many)
         for row in rows:
             entry = self.open_cases.get(row[2])
             if entry is None:
                 continue
             entry[1] -= 1
-            entry[2] = entry[2] and is_final(row[4])
+            if entry[2]:
+                ok = final.get(id(row[4]))
+                if ok is None:
+                    ok = final[id(row[4])] = is_final(row[4])
+                entry[2] = ok
             if entry[1] == 0:
                 del self.open_cases[row[2]]
                 if entry[2]:
@@ -491,6 +539,7 @@ def execute(
         pipeline.run(cases)
         for case in cases:  # not reached (a budget stopped the run): still recorded
             log.add(case)
+        store.end_cases(log.count)
         store.commit()
     finally:
         summary.stopped = pipeline.stop_reason
@@ -540,6 +589,29 @@ def previous_run_state(out: Path) -> dict[str, Any] | None:
     return {"status": "left a temporary file", "tidied": True} if leftover else None
 
 
+def _previous_scan(
+    out: Path, config: RunConfig, dataset: Dataset
+) -> tuple[int, list[CaseIssue]] | None:
+    """The case count and rejected rows that the last run into ``out`` recorded for this
+    dataset (same dataset settings and folder), so that a resume reads its manifest once
+    instead of checking it first: the run's own pass confirms or corrects them, and the
+    final manifest holds what that pass found. ``None`` when there is no such record."""
+    try:
+        previous = RunManifest.from_dict(
+            json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+        )
+        recorded = previous.dataset
+        issues = [CaseIssue(str(i["source"]), str(i["reason"])) for i in recorded.issues]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # none, or unreadable: the dataset is checked as usual
+    same = (
+        previous.config.get("dataset") == config.raw.get("dataset")
+        and recorded.root == (str(dataset.root) if dataset.root else None)
+        and recorded.name == dataset.name
+    )
+    return (recorded.cases, issues) if same and recorded.cases > 0 else None
+
+
 def run(
     config: RunConfig,
     out_dir: str | Path,
@@ -575,7 +647,11 @@ def _run(
     executor = executor or LocalExecutor()
     interrupted = False
     try:
-        dataset = load_dataset(config.dataset, config.base_dir)
+        with deferred_scan():  # a resume takes the count and issues its last pass found
+            dataset = load_dataset(config.dataset, config.base_dir)
+        hint = _previous_scan(out, config, dataset)
+        if hint is not None:
+            dataset.assume_scan(*hint)
         if len(dataset) == 0:
             reasons = "; ".join(f"{i.source}: {i.reason}" for i in dataset.issues[:3])
             raise NothingToRun(
@@ -666,9 +742,17 @@ def _run_locked(
     finally:
         progress.stop()
         summary.seconds = time.perf_counter() - start
+        # the run's pass over the dataset confirms (or corrects) a count and issues taken
+        # from the previous run (``_previous_scan``)
+        summary.cases, summary.dataset_issues = len(dataset), len(dataset.issues)
         manifest = dataclasses.replace(
             manifest,
-            dataset=dataclasses.replace(manifest.dataset, fingerprint=fingerprint),
+            dataset=dataclasses.replace(
+                manifest.dataset,
+                cases=len(dataset),
+                issues=tuple({"source": i.source, "reason": i.reason} for i in dataset.issues),
+                fingerprint=fingerprint,
+            ),
             input_warnings=tuple(warnings),
             status=status,
             finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

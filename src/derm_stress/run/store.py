@@ -30,9 +30,16 @@ from derm_stress.schema import ResultStatus
 
 SCHEMA_VERSION = 1
 # ``put`` commits when this many rows or seconds have gone by since the last commit (a
-# commit per 64-row batch cost a third of a null-model run); ``close`` commits the rest
-COMMIT_ROWS = 4096
+# commit per 64-row batch cost a third of a null-model run); ``close`` commits the rest.
+# The keys are random, so each commit writes most of the key index's pages to the WAL
+# whatever its size: at 4,096 rows a commit the commits were 40% of a 300,000-row insert
+# (bench/README.md); the second, not the row count, bounds a fast run's loss
+COMMIT_ROWS = 32768
 COMMIT_SECONDS = 1.0
+# WAL pages written before SQLite copies them into the database (its default is 1,000: a
+# checkpoint, with its two fsyncs, after nearly every commit of random keys). Checkpoints
+# coalesce the pages written again and again; the WAL file grows to about 32 MiB
+WAL_CHECKPOINT_PAGES = 8192
 # the sibling file where runs before the store kept them held Batch API ids (imported once)
 LEGACY_BATCH_JOURNAL = "openai-batches.sqlite"
 # statuses: ok / unparseable (the model answered) · error (the call failed; retried on
@@ -181,6 +188,7 @@ class Store:
         self._fingerprints: list[tuple[str, str]] = []
         self._complete: list[tuple[str]] = []
         self._fingerprints_known = False  # whether the fingerprints table has rows
+        self._compare_cases = False  # between clear_cases and end_cases: see clear_cases
         with _guard(self.path):
             if read_only:
                 self._db = _open_read_only(self.path)
@@ -196,6 +204,7 @@ class Store:
     def _create(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS results (
@@ -307,6 +316,12 @@ class Store:
             found.append(str(fingerprint))
         return found
 
+    def remember_fingerprint(self, signature: str, fingerprint: str) -> None:
+        """Keep a fingerprint computed elsewhere (a perturbation worker, from the bytes it
+        read) for its ``Case.file_signature``, with the next put or commit."""
+        with self._lock:
+            self._fingerprints.append((signature, fingerprint))
+
     def complete_cases(self, digests: Sequence[str]) -> set[str]:
         """Which of these ``case_digest`` values were marked complete (``mark_complete``):
         one lookup per case instead of one per result. Deleting or updating any result (by
@@ -369,20 +384,20 @@ class Store:
         # returns one Answer object for many probes, and the probes every model of a run
         # shares, were encoded per row (the objects live as long as ``rows``, so their ids
         # cannot be reused within this call)
-        answers: dict[int, str] = {}
+        answers: dict[int, tuple[str, str]] = {}  # id -> (status, text)
         applieds: dict[int, str] = {}
         values = []
         for key, model, case_id, condition, answer, applied in rows:
-            text = answers.get(id(answer))
-            if text is None:
-                text = answers[id(answer)] = encode(answer.to_dict())
+            encoded = answers.get(id(answer))
+            if encoded is None:
+                encoded = answers[id(answer)] = (_status(answer), encode(answer.to_dict()))
             if applied:
                 records = applieds.get(id(applied))
                 if records is None:
                     records = applieds[id(applied)] = encode([a.to_dict() for a in applied])
             else:
                 records = "[]"
-            values.append((key, model, case_id, condition, _status(answer), text, records, now))
+            values.append((key, model, case_id, condition, encoded[0], encoded[1], records, now))
         if not self._db.in_transaction:  # else RELEASE below would commit at once
             self._db.execute("BEGIN")
         self._flush()  # outside the savepoint: a failing put keeps the case records
@@ -426,10 +441,25 @@ class Store:
                 )
 
     def clear_cases(self) -> None:
-        """Forget the case records of the previous run in this store (results stay)."""
-        with self._lock, _guard(self.path), self._db:
+        """Start replacing the case records of the previous run in this store (results
+        stay) with this run's (``add_case`` in position order, then ``end_cases``). A record
+        equal to the one stored at its position is not written again, so a resume of the
+        same dataset writes no record; from the first that differs, every stored record
+        from there on is deleted and the rest are written. (A run killed before
+        ``end_cases`` leaves, past the point it reached, the previous run's records only
+        where everything before them was unchanged.)"""
+        with self._lock, _guard(self.path):
             self._flush()
-            self._db.execute("DELETE FROM cases")
+            self._compare_cases = True
+
+    def end_cases(self, count: int) -> None:
+        """The run's last record was number ``count - 1``: drop any stored past it."""
+        with self._lock, _guard(self.path):
+            self._flush()
+            self._compare_cases = False
+            stale = "FROM cases WHERE position >= ?"
+            if self._db.execute(f"SELECT 1 {stale} LIMIT 1", (count,)).fetchone():
+                self._db.execute(f"DELETE {stale}", (count,))
 
     def add_case(self, position: int, record: dict[str, Any]) -> None:
         """Record the run's case number ``position`` (written and committed with the next
@@ -442,8 +472,11 @@ class Store:
         """Write the case records, fingerprints and marks waiting since the last put (the
         caller holds ``_lock``)."""
         if self._cases:
-            self._db.executemany("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)", self._cases)
-            self._cases = []
+            rows, self._cases = self._cases, []
+            if self._compare_cases:
+                rows = self._changed_cases(rows)
+            if rows:
+                self._db.executemany("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)", rows)
         if self._fingerprints:
             self._db.executemany(
                 "INSERT OR REPLACE INTO fingerprints VALUES (?, ?)", self._fingerprints
@@ -453,6 +486,23 @@ class Store:
         if self._complete:
             self._db.executemany("INSERT OR IGNORE INTO complete_cases VALUES (?)", self._complete)
             self._complete = []
+
+    def _changed_cases(self, rows: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+        """Of these records (ascending positions), those to write: none while each equals
+        the stored one; at the first that differs, the stored records from its position on
+        are deleted and comparing stops."""
+        stored = dict(
+            self._db.execute(
+                "SELECT position, record FROM cases WHERE position BETWEEN ? AND ?",
+                (rows[0][0], rows[-1][0]),
+            ).fetchall()
+        )
+        for i, (position, _, text) in enumerate(rows):
+            if stored.get(position) != text:
+                self._compare_cases = False
+                self._db.execute("DELETE FROM cases WHERE position >= ?", (position,))
+                return rows[i:]
+        return []
 
     def add_warnings(self, case_id: str, fingerprint: str, warnings: Sequence[str]) -> None:
         """Keep warnings about a case's input (a multi-frame photo...) with the results: they
@@ -519,11 +569,31 @@ class Store:
 _ENCODER = json.JSONEncoder()
 
 
-def case_digest(keys: Iterable[str]) -> str:
-    """What ``Store.mark_complete`` records for a case: a hash of all its result keys in a
-    run (every model and condition, in order), so another grid or model set is another
-    digest."""
-    return hashlib.sha256("".join(keys).encode()).hexdigest()
+def case_digest(
+    models: Sequence[tuple[str, str]],
+    case_id: str,
+    case_fingerprint: str,
+    conditions: Sequence[tuple[str, bool]],
+    seed: int,
+) -> str:
+    """What ``Store.mark_complete`` records for a case: a hash of everything its result keys
+    in a run are made of (each model's hash and prompt version, the case id and
+    fingerprint, and each condition's key tail: ``case_keys`` for every model), so equal
+    digests mean equal key sets, and another grid or model set is another digest. One hash
+    per case, so a resume computes no key of a case marked complete."""
+    head, tail = _digest_parts(tuple(models), tuple(conditions), seed)
+    return hashlib.sha256(
+        head + json.dumps([case_id, case_fingerprint]).encode() + tail
+    ).hexdigest()
+
+
+@lru_cache(maxsize=16)
+def _digest_parts(
+    models: tuple[tuple[str, str], ...], conditions: tuple[tuple[str, bool], ...], seed: int
+) -> tuple[bytes, bytes]:
+    """The parts of ``case_digest`` that are the same for every case of a run."""
+    head = b"complete-v2" + json.dumps([list(m) for m in models]).encode()
+    return head, b"".join(_key_tails(conditions, seed))
 
 
 def is_final(answer: Answer) -> bool:
