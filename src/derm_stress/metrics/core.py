@@ -18,7 +18,12 @@ import numpy as np
 
 from derm_stress.labels import TRIAGE_LEVELS
 from derm_stress.metrics.definitions import Cell, per_condition_extras
-from derm_stress.metrics.stats import bootstrap_ci, expected_calibration_error, mcnemar_exact
+from derm_stress.metrics.stats import (
+    bootstrap_ci,
+    exact_mean,
+    expected_calibration_error,
+    mcnemar_exact,
+)
 from derm_stress.perturb.base import derive_seed
 from derm_stress.perturb.condition import BASELINE
 from derm_stress.perturb.condition import BASELINE_ID as BASELINE_ID
@@ -101,13 +106,14 @@ _NOT_COLUMNS = ("extra", "spec")
 
 def _share(mask: np.ndarray) -> float | None:
     """Mean of a boolean array (None when it is empty)."""
-    return float(mask.mean()) if mask.size else None
+    return exact_mean(mask) if mask.size else None
 
 
 def _mean_ci(values: np.ndarray, seed: int, interval: bool) -> tuple[float | None, CI | None]:
+    """Mean of a boolean or integer array, with its bootstrap interval if ``interval``."""
     if not values.size:
         return None, None
-    return float(values.mean()), bootstrap_ci(values, seed) if interval else None
+    return exact_mean(values), bootstrap_ci(values, seed) if interval else None
 
 
 def paired_difference(

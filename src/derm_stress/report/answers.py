@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import EllipsisType
 
 from derm_stress.metrics import BASELINE_ID, FULL_ID, ConditionMetrics
 from derm_stress.metrics.answers import (
@@ -160,18 +161,27 @@ def decay_section(run: RunData, answers: Answers) -> str:
     )
 
 
-def context_section(run: RunData, answers: Answers) -> str:
-    """The note's benefit on clean and degraded photos, and the interaction."""
-    models = run.models
-    items = answers.context
-    if not items:
-        return ""
-    chart = interval_chart(
-        [(c.image, c.model, c.benefit, c.benefit_ci) for c in items],
+def context_figure(models: Sequence[str], answers: Answers) -> str | None:
+    """The note's benefit per photo and model (``context_section``'s figure)."""
+    if not answers.context:
+        return None
+    return interval_chart(
+        [(c.image, c.model, c.benefit, c.benefit_ci) for c in answers.context],
         models,
         "top-1 with the full note − without it (pp), same photos",
         "Does the note help, and does it rescue a degraded photo?",
     )
+
+
+def context_section(run: RunData, answers: Answers, chart: str | EllipsisType | None = ...) -> str:
+    """The note's benefit on clean and degraded photos, and the interaction (``chart``:
+    ``context_figure``, if already drawn)."""
+    models = run.models
+    items = answers.context
+    if not items:
+        return ""
+    if chart is ...:
+        chart = context_figure(models, answers)
     rows = "".join(
         f"{_tr(models, c.model)}<td class=l>{esc(c.model)}</td><td class=l>{esc(c.image)}</td>"
         f"<td>{c.n}</td><td>{delta(c.benefit, c.benefit_ci)}</td>"
@@ -188,17 +198,29 @@ def context_section(run: RunData, answers: Answers) -> str:
     )
 
 
-def wrong_context_section(run: RunData, answers: Answers) -> str:
-    """The authority curve and the hedged-versus-authoritative contrast."""
-    models = run.models
+def authority_figure(models: Sequence[str], answers: Answers) -> str | None:
+    """Top-1 and adoption against the referral's authority (``wrong_context_section``'s
+    figure)."""
     if not answers.authority:
-        return "<p>No misleading referral on clean photos in this grid.</p>"
+        return None
     series = [
         (a.model, a.severity, v, ci, kind)
         for a in answers.authority
         for v, ci, kind in ((a.top1, a.top1_ci, "top1"), (a.adoption, a.adoption_ci, "adoption"))
     ]
-    chart = authority_chart(series, models)
+    return authority_chart(series, models)
+
+
+def wrong_context_section(
+    run: RunData, answers: Answers, chart: str | EllipsisType | None = ...
+) -> str:
+    """The authority curve and the hedged-versus-authoritative contrast (``chart``:
+    ``authority_figure``, if already drawn)."""
+    models = run.models
+    if not answers.authority:
+        return "<p>No misleading referral on clean photos in this grid.</p>"
+    if chart is ...:
+        chart = authority_figure(models, answers)
     rows = "".join(
         f"{_tr(models, a.model)}<td class=l>{esc(a.model)}</td><td>{a.severity}</td>"
         f"<td class=l>{esc(run.spec(a.condition).context_label)}</td><td>{a.n}</td>"

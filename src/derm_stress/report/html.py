@@ -4,6 +4,7 @@ tables, written beside each other in the run folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -26,7 +27,9 @@ from derm_stress.metrics.definitions import PER_CONDITION
 from derm_stress.report import interactive
 from derm_stress.report.answers import (
     Answers,
+    authority_figure,
     compute_answers,
+    context_figure,
     context_section,
     decay_section,
     headline,
@@ -35,12 +38,7 @@ from derm_stress.report.answers import (
 from derm_stress.report.format import CSS, delta, esc, flatten, pct, pvalue, write_csv
 from derm_stress.report.gallery import Flip, worst_flips
 from derm_stress.report.gaps import benchmark_section, markdown_lines, skin_tone_section
-from derm_stress.report.plots import (
-    context_chart,
-    image_operators,
-    severity_curves,
-    severity_heatmap,
-)
+from derm_stress.report.plots import Figures, draw_figures, image_operators, in_background
 from derm_stress.report.scoring import scoring_lines, scoring_section
 from derm_stress.report.status import (
     Completeness,
@@ -418,21 +416,34 @@ def _problems(run: RunData, redact: bool = False) -> str:
     return "".join(parts)
 
 
+def report_figures(
+    metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str], answers: Answers
+) -> Figures:
+    """Every figure of the report (``render_report``'s ``figures``)."""
+    return dataclasses.replace(
+        draw_figures(metrics, k, models),
+        context_benefit=context_figure(models, answers),
+        authority=authority_figure(models, answers),
+    )
+
+
 def render_report(
     run: RunData,
     redact_notes: bool = False,
     metrics: Sequence[ConditionMetrics] | None = None,
     subgroups: Subgroups | None = None,
     answers: Answers | None = None,
+    figures: Figures | None = None,
 ) -> str:
-    """The report of a loaded run as one HTML string (``metrics``, ``subgroups`` and
-    ``answers`` may pass values already computed)."""
+    """The report of a loaded run as one HTML string (``metrics``, ``subgroups``,
+    ``answers`` and ``figures`` may pass values already computed)."""
     metrics = list(metrics) if metrics is not None else compute_metrics(run)
     subgroups = subgroups if subgroups is not None else all_subgroups(run)
     answers = answers if answers is not None else compute_answers(run, metrics)
     manifest = run.manifest
     models = run.models
     k = run.top_k
+    drawn = figures if figures is not None else draw_figures(metrics, k, models)
     summary = manifest.summary or {}
     state = completeness(run)
     cards = [
@@ -443,21 +454,17 @@ def render_report(
         ("skipped rows", len(manifest.dataset.issues)),
         ("seed", manifest.seed),
     ]
-    figures = []
+    curves = []
     for metric, title in (("top1", "Top-1"), ("topk", f"Top-{k}")):
-        svg = severity_curves(metrics, metric, k, models)
+        svg = drawn.curves[metric]
         if svg:
-            figures.append(
+            curves.append(
                 f"<figure><figcaption><b>{title} accuracy against severity</b>: one panel per "
                 "image operator (columns) and context (rows); bands: 95% CI; dashed: each "
                 f"model's clean image-only baseline</figcaption>{svg}</figure>"
             )
-    heatmaps = "".join(
-        f"<figure class=half>{svg}</figure>"
-        for model in models
-        if (svg := severity_heatmap(metrics, model))
-    )
-    context_svg = context_chart(metrics, k, models)
+    heatmaps = "".join(f"<figure class=half>{svg}</figure>" for svg in drawn.heatmaps)
+    context_svg = drawn.context
     config_text = yaml.safe_dump(dict(manifest.config), sort_keys=False)
     provenance = {
         "dataset": {k: v for k, v in manifest.dataset.to_dict().items() if k != "issues"},
@@ -503,16 +510,16 @@ McNemar p-values are exact.</p>
 <h2 id=answers>The three answers</h2>{headline(run, metrics, answers)}
 <h3 id=scoring>Scoring</h3>{scoring_section(run, metrics)}
 <h2 id=decay>1 · Accuracy decay under image perturbations</h2>
-{"".join(figures) or "<p>No single-operator image conditions in this grid.</p>"}
+{"".join(curves) or "<p>No single-operator image conditions in this grid.</p>"}
 <div class=pair>{heatmaps}</div>
 {decay_section(run, answers)}
 <h3>Corruption error per operator family</h3>{_family_table(metrics, models)}
 <h2 id=context>2 · Context: help and harm</h2>
 {f"<figure>{context_svg}</figure>" if context_svg else ""}
-{context_section(run, answers)}
+{context_section(run, answers, drawn.context_benefit)}
 <h3>Every context condition, clean photos</h3>{_context_table(metrics, models)}
 <h2 id=wrong-context>3 · Wrong context: misleading referrals by authority</h2>
-{wrong_context_section(run, answers)}
+{wrong_context_section(run, answers, drawn.authority)}
 <h2 id=triage>Triage, calibration and cost</h2>{_triage_table(metrics, models)}
 {_selective_table(run)}
 <h2 id=flips>Worst flips</h2>
@@ -661,10 +668,13 @@ def write_report(
     ``subgroups.csv`` for a run directory (or a run already loaded); returns the HTML path."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     metrics = compute_metrics(run)
+    answers = compute_answers(run, metrics)
+    # the figures draw in another process meanwhile (where it can fork)
+    figures = in_background(report_figures, metrics, run.top_k, run.models, answers)
     subgroups = all_subgroups(run)  # bootstraps per group: computed once for HTML and CSV
     path = Path(out) if out else run.path / REPORT_NAME
-    answers = compute_answers(run, metrics)
-    path.write_text(render_report(run, redact_notes, metrics, subgroups, answers), encoding="utf-8")
+    html = render_report(run, redact_notes, metrics, subgroups, answers, figures())
+    path.write_text(html, encoding="utf-8")
     folder = path.parent
     (folder / SUMMARY_NAME).write_text(_markdown(run, metrics, answers), encoding="utf-8")
     write_csv(folder / METRICS_CSV, [flatten(m.as_dict()) for m in metrics])

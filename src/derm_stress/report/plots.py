@@ -10,11 +10,17 @@ the report's script can show and hide models and operators.
 from __future__ import annotations
 
 import io
+import multiprocessing
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from functools import wraps
 from itertools import count
+from types import EllipsisType
 from typing import Any, ParamSpec, TypeVar
 
 import matplotlib
@@ -412,3 +418,63 @@ def authority_chart(
     )  # fmt: skip
     fig.tight_layout()
     return _svg(fig)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The report's figures, as SVG text (None or left out where a grid has nothing to
+    draw), drawn from the metrics and answers before the page is written."""
+
+    curves: dict[str, str | None]  # "top1", "topk": ``severity_curves``
+    heatmaps: list[str]  # per model, ``severity_heatmap``
+    context: str | None  # ``context_chart``
+    # the answers' figures (``report.answers.context_figure``, ``authority_figure``);
+    # Ellipsis: not drawn yet
+    context_benefit: str | EllipsisType | None = ...
+    authority: str | EllipsisType | None = ...
+
+
+def draw_figures(metrics: Sequence[ConditionMetrics], k: int, models: Sequence[str]) -> Figures:
+    """The figures of the per-condition metrics, in the report's order."""
+    return Figures(
+        {metric: severity_curves(metrics, metric, k, models) for metric in ("top1", "topk")},
+        [svg for model in models if (svg := severity_heatmap(metrics, model))],
+        context_chart(metrics, k, models),
+    )
+
+
+def in_background(draw: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Callable[[], R]:
+    """Start ``draw(*args, **kwargs)`` (figures: matplotlib is most of a large report's
+    rendering time) in a forked process, so it runs on another core while the caller
+    computes what else the report needs; the returned function waits for its result. The
+    figures are the same bytes as drawn in this process (their ids are salted, not
+    counted). Where processes cannot be forked (other platforms, a daemonic process), or
+    should not be (other threads are running: a lock one of them holds would stay held in
+    the child), or the child dies, it runs in this process. ``draw`` and its arguments
+    must pickle."""
+
+    def here() -> R:
+        return draw(*args, **kwargs)
+
+    if (
+        "fork" not in multiprocessing.get_all_start_methods()
+        or multiprocessing.current_process().daemon
+        or threading.active_count() > 1
+    ):
+        return here
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        future = pool.submit(draw, *args, **kwargs)
+    except (OSError, RuntimeError):  # no process to be had: draw here
+        return here
+
+    def wait() -> R:
+        try:
+            result: R = future.result()
+        except BrokenProcessPool:  # the child was killed (memory): draw here
+            result = here()
+        finally:
+            pool.shutdown()
+        return result
+
+    return wait

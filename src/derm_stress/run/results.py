@@ -8,10 +8,16 @@ answers, perturbation records) stay in the store and are read on demand, streami
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
-from collections.abc import Container, Iterator, Mapping, Sequence
+import multiprocessing
+import threading
+from array import array
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -44,6 +50,8 @@ RANK_DEPTH = 5  # differential positions kept per result for rank comparisons
 ScoreLevel = Literal["exact", "group"]
 SCORE_LEVELS: tuple[ScoreLevel, ...] = ("exact", "group")
 _NOT_CACHED = "?"
+_NAN = float("nan")
+_IMPLIED = -2  # no triage stated: the one the top answer implies
 
 
 def check_score_level(value: object) -> ScoreLevel:
@@ -264,33 +272,22 @@ class ResultTable:
         return dataclasses.replace(self, rank=self.ranks(level), score_level=level)
 
 
-class _Filler:
-    """Collects results column by column and writes them into a ``ResultTable`` at once
-    (shared by the store loader and ``RunData.from_rows``, so both read answers alike)."""
+class _Columns:
+    """One part of a ``_Filler``'s results, a typed array per column (8 bytes or less per
+    result, not a Python object); differentials are indexes into the filler's."""
 
-    def __init__(
-        self,
-        table: ResultTable,
-        references: Sequence[tuple[str, ...]],
-        score_level: ScoreLevel = "exact",
-        vocab: Vocabulary | None = None,
-    ) -> None:
-        self.table = table
-        self.references = references
-        self.score_level = score_level
-        self.vocab = vocab or vocabulary()
-        self.answer_index: dict[str, int] = {}
-        self.levels: dict[tuple[str, ...], dict[str, str | None]] = {}
-        self.ranks: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[int, int]] = {}
-        self.columns: dict[str, list[Any]] = {
-            name: [] for name in ("at", "status", "rank_exact", "rank_group", "top1", "triage",
-                                  "confidence", "latency", "tokens", "cost")
-        }  # fmt: skip
-        self.adopted: tuple[list[int], list[int]] = ([], [])
-        self.planted: tuple[list[int], list[int]] = ([], [])
-        self.ranked: tuple[list[int], list[int]] = ([], [])  # cells, RANK_DEPTH codes each
-        self.triage_level: dict[str | None, int] = {t: i for i, t in enumerate(TRIAGE_LEVELS)}
-        self.status_code = {status.value: status.code for status in STATUSES}
+    def __init__(self, filler: _Filler) -> None:
+        self.filler = filler
+        self.at = array("q")
+        self.status = array("b")
+        self.differential = array("q")
+        self.stated = array("b")  # index into TRIAGE_LEVELS; -1 unknown; _IMPLIED: none stated
+        self.confidence = array("d")
+        self.latency = array("d")
+        self.tokens = array("q")
+        self.cost = array("d")
+        self.referral_row = array("q")  # results where an operator planted a diagnosis
+        self.referral: list[str] = []
 
     def add(
         self,
@@ -305,45 +302,150 @@ class _Filler:
         referral: str | None,
     ) -> None:
         """One result for the table cell with flat index ``at``."""
-        col = self.columns
-        n_cases = len(self.table.cases)
-        references = self.references[at % n_cases]
-        # answers repeat (a model's differentials for one diagnosis are few): rank each
-        # distinct (references, differential) once
-        key = (references, tuple(differential))
-        ranks = self.ranks.get(key)
-        if ranks is None:
-            cache = self.levels.get(references)
-            if cache is None:
-                cache = self.levels[references] = {}
-            ranks = self.ranks[key] = match_ranks(differential, references, cache, self.vocab)
-        exact, group = ranks
-        if differential:
-            self.table.named[at // (n_cases * len(self.table.conditions))].update(differential)
-        codes = [self._code(c) for c in differential[:RANK_DEPTH]]
-        top = codes[0] if codes else -1
-        if codes:
-            self.ranked[0].append(at)
-            self.ranked[1].extend(codes)
-            self.ranked[1].extend([-1] * (RANK_DEPTH - len(codes)))
-        col["at"].append(at)
-        col["status"].append(self.status_code[status])
-        col["rank_exact"].append(exact)
-        col["rank_group"].append(group)
-        col["top1"].append(top)
-        level = _triage(stated_triage, differential, self.vocab)
-        col["triage"].append(self.triage_level.get(level, -1))
-        col["confidence"].append(
-            confidences[0] if confidences and confidences[0] is not None else np.nan
+        source = tuple(differential)
+        d = self.filler.differential_id.get(source)
+        if d is None:
+            d = self.filler.differential_of(source)
+        if referral is not None:
+            self.referral_row.append(len(self.at))
+            self.referral.append(referral)
+        self.at.append(at)
+        self.status.append(self.filler.status_code[status])
+        self.differential.append(d)
+        self.stated.append(
+            self.filler.triage_level.get(stated_triage, -1) if stated_triage else _IMPLIED
         )
-        col["latency"].append(np.nan if latency is None else latency)
-        col["tokens"].append(-1 if tokens is None else tokens)
-        col["cost"].append(np.nan if cost is None else cost)
-        if referral is not None and status in SCORED:
-            self.adopted[0].append(at)
-            self.adopted[1].append(int(bool(differential) and differential[0] == referral))
-            self.planted[0].append(at)
-            self.planted[1].append(self._code(referral))
+        first = confidences[0] if confidences else None
+        self.confidence.append(_NAN if first is None else first)
+        self.latency.append(_NAN if latency is None else latency)
+        self.tokens.append(-1 if tokens is None else tokens)
+        self.cost.append(_NAN if cost is None else cost)
+
+    _ARRAYS = ("at", "status", "differential", "stated", "confidence", "latency", "tokens",
+               "cost", "referral_row")  # fmt: skip
+
+    def export(self) -> dict[str, Any]:
+        """These columns and the differentials they index, to send to another process."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in self._ARRAYS}
+        out["referral"] = self.referral
+        out["sources"] = self.filler.sources
+        return out
+
+    def adopt(self, data: dict[str, Any]) -> None:
+        """Take the columns of ``export`` (from another process's filler), with its
+        differential indexes mapped to this filler's."""
+        for name in self._ARRAYS:
+            setattr(self, name, data[name])
+        self.referral = data["referral"]
+        mapping = np.array([self.filler.differential_of(s) for s in data["sources"]], np.int64)
+        remapped = array("q")
+        if len(self.differential):
+            remapped.frombytes(mapping[np.asarray(self.differential, np.intp)].tobytes())
+        self.differential = remapped
+
+    def read(self, rows: Iterable[Sequence[Any]], wanted: Mapping[str, int]) -> None:
+        """Results from the store scan (``_scan_query``): ``add`` for each row whose key
+        is in ``wanted`` (key -> flat index), with the differential as its JSON text, parsed
+        once per distinct text (one loop, local names: it runs a million times)."""
+        filler = self.filler
+        get, ids, status_code = wanted.get, filler.differential_id, filler.status_code
+        levels, nan, implied = filler.triage_level, _NAN, _IMPLIED
+        at_, status_, differential_, stated_ = self.at, self.status, self.differential, self.stated
+        confidence_, latency_, tokens_, cost_ = (
+            self.confidence,
+            self.latency,
+            self.tokens,
+            self.cost,
+        )
+        referral_row, referral_ = self.referral_row, self.referral
+        for (
+            key,
+            status,
+            text,
+            confidence,
+            triage,
+            latency,
+            prompt,
+            completion,
+            cost,
+            referral,
+        ) in rows:
+            at = get(key)
+            if at is None:  # a result of another configuration sharing the store
+                continue
+            d = ids.get(text)
+            if d is None:
+                d = filler.differential_of(text)
+            if referral is not None:
+                referral_row.append(len(at_))
+                referral_.append(referral)
+            at_.append(at)
+            status_.append(status_code[status])
+            differential_.append(d)
+            stated_.append(levels.get(triage, -1) if triage else implied)
+            confidence_.append(nan if confidence is None else confidence)
+            latency_.append(nan if latency is None else latency)
+            if prompt is None and completion is None:
+                tokens_.append(-1)
+            else:
+                tokens_.append((prompt or 0) + (completion or 0))
+            cost_.append(nan if cost is None else cost)
+
+
+class _Filler:
+    """Collects results column by column and writes them into a ``ResultTable`` at once
+    (shared by the store loader and ``RunData.from_rows``, so both read answers alike).
+
+    A million answers hold a few hundred distinct differentials: each result keeps only the
+    index of its differential, and what is derived from one (ranks against the case's
+    references, answer codes, the triage its top answer implies) is computed once per
+    distinct differential (and references) in ``finish``, then gathered with numpy."""
+
+    def __init__(
+        self,
+        table: ResultTable,
+        references: Sequence[tuple[str, ...]],
+        score_level: ScoreLevel = "exact",
+        vocab: Vocabulary | None = None,
+    ) -> None:
+        self.table = table
+        self.references = references
+        self.score_level = score_level
+        self.vocab = vocab or vocabulary()
+        self.answer_index: dict[str, int] = {}
+        # a differential's JSON text (store) or tuple (rows) -> index into ``differentials``
+        self.differential_id: dict[object, int] = {}
+        self.differentials: list[tuple[str, ...]] = []
+        self.sources: list[str | tuple[str, ...] | None] = []  # the keys, in index order
+        self.triage_level: dict[str | None, int] = {t: i for i, t in enumerate(TRIAGE_LEVELS)}
+        self.status_code = {status.value: status.code for status in STATUSES}
+        self.referral_row = np.zeros(0, np.intp)  # set by ``finish`` from the parts
+        self.referral: list[str] = []
+        self.lock = threading.Lock()  # new differentials
+        self.parts = [_Columns(self)]
+
+    def part(self) -> _Columns:
+        """A new, empty set of columns whose rows follow the previous parts' (``finish``
+        concatenates the parts in the order they were made)."""
+        columns = _Columns(self)
+        self.parts.append(columns)
+        return columns
+
+    def differential_of(self, source: str | tuple[str, ...] | None) -> int:
+        """The index of a differential (``source``: its JSON text as stored, or its
+        codes), added on first sight."""
+        with self.lock:
+            index = self.differential_id.get(source)
+            if index is None:
+                index = self.differential_id[source] = len(self.differentials)
+                codes = json.loads(source) if isinstance(source, str) else source or ()
+                self.differentials.append(tuple(codes))
+                self.sources.append(source)
+        return index
+
+    def add(self, at: int, *result: Any) -> None:
+        """One result for the table cell with flat index ``at`` (``_Columns.add``)."""
+        self.parts[-1].add(at, *result)
 
     def _code(self, code: str) -> int:
         """``code``'s index into the table's ``answers`` (added on first sight)."""
@@ -353,23 +455,114 @@ class _Filler:
             self.table.answers.append(code)
         return index
 
+    def _assign_codes(self, differential: np.ndarray, referrals: np.ndarray) -> None:
+        """Answer codes in order of first sight over the results: a result's first
+        ``RANK_DEPTH`` differential codes, then its planted diagnosis (``referrals``: the
+        rows whose planted diagnosis counts, in order)."""
+        events: list[tuple[int, int, str]] = []
+        distinct, first = np.unique(differential, return_index=True)
+        for d, row in zip(distinct.tolist(), first.tolist(), strict=True):
+            events.extend((row, i, c) for i, c in enumerate(self.differentials[d][:RANK_DEPTH]))
+        seen: set[str] = set()
+        for row in referrals.tolist():
+            code = self.referral[row]
+            if code not in seen:
+                seen.add(code)
+                events.append((int(self.referral_row[row]), RANK_DEPTH, code))
+        events.sort(key=lambda e: (e[0], e[1]))
+        for _, _, code in events:
+            self._code(code)
+
+    def _column(self, name: str, dtype: Any) -> np.ndarray:
+        return np.concatenate([np.asarray(getattr(p, name), dtype=dtype) for p in self.parts])
+
     def finish(self) -> ResultTable:
         t = self.table
-        t.rank_group = np.zeros_like(t.rank)
-        at = np.asarray(self.columns.pop("at"), dtype=np.intp)
-        for name, values in self.columns.items():
-            target = t.rank if name == "rank_exact" else getattr(t, name)
-            target.flat[at] = np.asarray(values, dtype=target.dtype)
-        t.rank_exact = t.rank
-        t.adopted.flat[np.asarray(self.adopted[0], dtype=np.intp)] = self.adopted[1]
-        t.planted.flat[np.asarray(self.planted[0], dtype=np.intp)] = self.planted[1]
-        if self.ranked[0]:
-            flat = t.ranked.reshape(-1, RANK_DEPTH)
-            flat[np.asarray(self.ranked[0], dtype=np.intp)] = np.asarray(
-                self.ranked[1], dtype=np.int16
-            ).reshape(-1, RANK_DEPTH)
+        at = self._column("at", np.intp)
+        status = self._column("status", np.int8)
+        differential = self._column("differential", np.intp)
+        offsets = np.cumsum([0] + [len(p.at) for p in self.parts[:-1]])
+        self.referral_row = np.concatenate(
+            [
+                np.asarray(p.referral_row, dtype=np.intp) + o
+                for p, o in zip(self.parts, offsets, strict=True)
+            ]
+        )
+        self.referral = [r for p in self.parts for r in p.referral]
+        # planted diagnoses count where the answer is scored
+        scored_referral = np.flatnonzero(_SCORED_CODE[status[self.referral_row]])
+        self._assign_codes(differential, scored_referral)
+        # per distinct differential: codes, top code, implied triage, whether it names any
+        n_distinct = len(self.differentials)
+        codes = np.full((n_distinct, RANK_DEPTH), -1, np.int16)
+        implied = np.full(n_distinct, -1, np.int8)
+        for d, answer in enumerate(self.differentials):
+            for i, code in enumerate(answer[:RANK_DEPTH]):
+                codes[d, i] = self.answer_index[code]
+            implied[d] = self.triage_level.get(_triage(None, answer, self.vocab), -1)
+        named = codes[:, 0] >= 0
+        t.status.flat[at] = status
+        t.top1.flat[at] = codes[differential, 0]
+        stated = self._column("stated", np.int8)
+        t.triage.flat[at] = np.where(stated == _IMPLIED, implied[differential], stated)
+        t.confidence.flat[at] = self._column("confidence", t.confidence.dtype)
+        t.latency.flat[at] = self._column("latency", t.latency.dtype)
+        t.tokens.flat[at] = self._column("tokens", t.tokens.dtype)
+        t.cost.flat[at] = self._column("cost", t.cost.dtype)
+        answered = named[differential]
+        if answered.any():
+            t.ranked.reshape(-1, RANK_DEPTH)[at[answered]] = codes[differential[answered]]
+        self._ranks(at, differential)
+        self._named(at, differential[answered] if answered.any() else differential[:0], answered)
+        rows = self.referral_row[scored_referral]
+        if rows.size:
+            planted = np.array(
+                [self.answer_index[self.referral[i]] for i in scored_referral.tolist()], np.int16
+            )
+            top = codes[differential[rows], 0]
+            t.adopted.flat[at[rows]] = ((top >= 0) & (top == planted)).astype(np.int8)
+            t.planted.flat[at[rows]] = planted
         t.statuses_changed()
         return t.with_score_level(self.score_level)
+
+    def _ranks(self, at: np.ndarray, differential: np.ndarray) -> None:
+        """(exact, group) ranks, matched once per distinct (references, differential)."""
+        t = self.table
+        t.rank_group = np.zeros_like(t.rank)
+        t.rank_exact = t.rank
+        if not at.size:
+            return
+        reference_id: dict[tuple[str, ...], int] = {}
+        per_case = np.array(
+            [reference_id.setdefault(r, len(reference_id)) for r in self.references], np.intp
+        )
+        distinct_references = list(reference_id)
+        n_distinct = len(self.differentials)
+        pairs, inverse = np.unique(
+            per_case[at % len(t.cases)] * n_distinct + differential, return_inverse=True
+        )
+        exact = np.zeros(pairs.size, t.rank.dtype)
+        group = np.zeros(pairs.size, t.rank.dtype)
+        levels: dict[tuple[str, ...], dict[str, str | None]] = {}
+        for i, pair in enumerate(pairs.tolist()):
+            references = distinct_references[pair // n_distinct]
+            cache = levels.setdefault(references, {})
+            exact[i], group[i] = match_ranks(
+                self.differentials[pair % n_distinct], references, cache, self.vocab
+            )
+        t.rank.flat[at] = exact[inverse]
+        t.rank_group.flat[at] = group[inverse]
+
+    def _named(self, at: np.ndarray, differential: np.ndarray, answered: np.ndarray) -> None:
+        """Per model, every code it answered anywhere in the run."""
+        t = self.table
+        per_model = len(t.cases) * len(t.conditions)
+        if not differential.size:
+            return
+        model = at[answered] // per_model
+        n_distinct = len(self.differentials)
+        for pair in np.unique(model * n_distinct + differential).tolist():
+            t.named[pair // n_distinct].update(self.differentials[pair % n_distinct])
 
 
 def planting_ops(conditions: Sequence[ConditionSpec]) -> frozenset[str]:
@@ -628,9 +821,10 @@ def score_level_of(manifest: RunManifest) -> ScoreLevel:
     return check_score_level(manifest.score_level)
 
 
-# SQLite pulls out just the fields the table needs, so Python never parses raw answers or
-# prompts (only the differential's short JSON list); perturbation records only where an
-# operator that plants a diagnosis was applied.
+# SQLite pulls out just the fields the table needs, so Python never parses raw answers,
+# prompts or perturbation records (only each distinct differential's short JSON list); the
+# planted diagnosis (the first planting operator's ``params.diagnosis``) is read by SQLite
+# too, only where such an operator was applied.
 _SCAN = """
 SELECT key, status, json_extract(answer, '$.differential'),
     json_extract(answer, '$.confidences[0]'), json_extract(answer, '$.triage'),
@@ -641,15 +835,94 @@ FROM results
 """
 
 
+def _sql_text(value: str) -> str:
+    return "'{}'".format(value.replace("'", "''"))
+
+
 def _scan_query(planting: Sequence[str]) -> str:
-    """``_SCAN`` returning the perturbation records of results where one of ``planting``
-    (operator names) was applied, else NULL."""
+    """``_SCAN`` returning the diagnosis planted by the first of ``planting`` (operator
+    names) applied to a result, else NULL."""
     if not planting:
         return _SCAN.format(applied="NULL")
-    tests = " OR ".join(
-        "instr(applied, '{}')".format(json.dumps(name).replace("'", "''")) for name in planting
+    tests = " OR ".join(f"instr(applied, {_sql_text(json.dumps(name))})" for name in planting)
+    names = ", ".join(_sql_text(name) for name in planting)
+    first = (
+        "(SELECT json_extract(value, '$.params.diagnosis') FROM json_each(applied) "
+        f"WHERE json_extract(value, '$.op') IN ({names}) ORDER BY key LIMIT 1)"
     )
-    return _SCAN.format(applied=f"CASE WHEN {tests} THEN applied END")
+    return _SCAN.format(applied=f"CASE WHEN {tests} THEN {first} END")
+
+
+SCAN_PROCESSES = 2  # parts of the store scanned at once, each in its own process
+# what a forked scan needs (set while the parts are read; inherited, not pickled)
+_SCAN_STATE: tuple[_Filler, Mapping[str, int], Path, str] | None = None
+
+
+def _scan_range(
+    path: Path, query: str, bounds: tuple[int, int], part: _Columns, wanted: Mapping[str, int]
+) -> None:
+    with Store(path, read_only=True) as store:
+        part.read(store.scan(f"{query} WHERE rowid BETWEEN {bounds[0]} AND {bounds[1]}"), wanted)
+
+
+def _scanned_part(bounds: tuple[int, int]) -> dict[str, Any]:
+    """(In a forked process) one rowid range of the store, as ``_Columns.export``."""
+    assert _SCAN_STATE is not None
+    filler, wanted, path, query = _SCAN_STATE
+    part = filler.part()
+    _scan_range(path, query, bounds, part, wanted)
+    return part.export()
+
+
+def _can_fork() -> bool:
+    """Whether a child process can be forked safely: the platform forks, this process is
+    not a daemonic child, and no other thread runs (a lock one holds would stay held)."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+        and threading.active_count() == 1
+    )
+
+
+def _read_store(path: Path, query: str, filler: _Filler, wanted: Mapping[str, int]) -> None:
+    """Every result of the store into ``filler``, in the store's order. SQLite extracting
+    the answer fields is most of the time, and threads do not share it out (the sqlite3
+    module takes Python's lock back for every row): the store is read as
+    ``SCAN_PROCESSES`` consecutive rowid ranges, the first here and each other one in a
+    forked process, which sends back its columns; the parts are concatenated in range
+    order, so the table is the same as from one scan. Where a process cannot be forked
+    (see ``_can_fork``) or dies, the ranges are read here, one after the other."""
+    global _SCAN_STATE
+    with Store(path, read_only=True) as store:
+        low, high = next(store.scan("SELECT min(rowid), max(rowid) FROM results"))
+    if low is None:
+        return
+    step = (high - low) // SCAN_PROCESSES + 1
+    ranges = [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
+    first: _Columns | None = filler.parts[-1]
+    exports: list[dict[str, Any] | None] = [None] * (len(ranges) - 1)
+    if len(ranges) > 1 and _can_fork():
+        _SCAN_STATE = (filler, wanted, path, query)
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(len(ranges) - 1, mp_context=context) as pool:
+                futures = [pool.submit(_scanned_part, bounds) for bounds in ranges[1:]]
+                _scan_range(path, query, ranges[0], filler.parts[0], wanted)
+                first = None
+                for i, future in enumerate(futures):
+                    # a child killed (memory): its range is read here below
+                    with contextlib.suppress(BrokenProcessPool):
+                        exports[i] = future.result()
+        finally:
+            _SCAN_STATE = None
+    if first is not None:
+        _scan_range(path, query, ranges[0], first, wanted)
+    for bounds, data in zip(ranges[1:], exports, strict=True):
+        part = filler.part()
+        if data is None:
+            _scan_range(path, query, bounds, part, wanted)
+        else:
+            part.adopt(data)
 
 
 def read_manifest(path: Path) -> RunManifest:
@@ -710,33 +983,5 @@ def load_run(run_dir: str | Path, score_level: ScoreLevel | None = None) -> RunD
     vocab = run_vocabulary(manifest)
     filler = _Filler(table, _references(manifest), level, vocab)
     planting = planting_ops(manifest.conditions)
-    # differentials repeat (a few hundred distinct lists in a million answers): each text is
-    # parsed once (the cache is emptied when it grows large, so memory stays bounded)
-    parsed: dict[str, list[str]] = {}
-    with Store(store_path, read_only=True) as store:
-        for row in store.scan(_scan_query(sorted(planting))):
-            key, status, differential, confidence, triage, latency, prompt, completion, cost = row[
-                :9
-            ]
-            at = wanted.get(key)
-            if at is None:  # a result of another configuration sharing the store
-                continue
-            answer: Sequence[str] = ()
-            if differential:
-                answer = parsed.get(differential) or []
-                if not answer:
-                    if len(parsed) >= 100_000:
-                        parsed.clear()
-                    answer = parsed[differential] = json.loads(differential)
-            filler.add(
-                at,
-                status,
-                answer,
-                (confidence,),
-                triage,
-                latency,
-                _tokens(prompt, completion),
-                cost,
-                _referral(json.loads(row[9]), planting) if row[9] else None,
-            )
+    _read_store(store_path, _scan_query(sorted(planting)), filler, wanted)
     return RunData(path, manifest, filler.finish(), vocabulary=vocab)
