@@ -98,15 +98,18 @@ class Dataset:
             if scanned is not None:
                 self._set_scan(*scanned)
             elif not _DEFERRED.get():
-                self._set_scan(*self._scan())
+                self._ensure_scanned()
 
     def _set_scan(self, count: int, found: Sequence[CaseIssue]) -> None:
         self._count, self._issues = count, self._given + list(found)
         self._scanned, self._provisional = True, False
 
     def _ensure_scanned(self) -> None:
+        """Check every row: one pass over the source, which records the count and the
+        rejected rows as it ends (``_items``)."""
         if not self._scanned:
-            self._set_scan(*self._scan())
+            for _ in self._items():
+                pass
 
     @property
     def issues(self) -> list[CaseIssue]:
@@ -137,16 +140,6 @@ class Dataset:
         """A dataset read from ``source`` (a function returning a fresh iterator of cases
         and issues) whenever it is streamed."""
         return cls(name, root=root, source=source)
-
-    def _scan(self) -> tuple[int, list[CaseIssue]]:
-        """One pass over the source: how many cases, and the rejected rows."""
-        count, found = 0, list[CaseIssue]()
-        for item in self._items():
-            if isinstance(item, CaseIssue):
-                found.append(item)
-            else:
-                count += 1
-        return count, found
 
     def _items(self) -> Iterator[Case | CaseIssue]:
         assert self._source is not None
