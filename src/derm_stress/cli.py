@@ -305,7 +305,8 @@ def report(run_dir: Path, out: Path | None, redact_notes: bool, other: Path | No
     "it uses (including albumentations tables).",
 )
 def ops(as_json: bool, grid_file: Path | None) -> None:
-    """List every perturbation operator with its severity table."""
+    """List every perturbation operator with its severity table. A plugin operator that
+    fails to load is named on stderr and the command exits 1 (the others are listed)."""
     from derm_stress.perturb import describe, registry
 
     broken: list[PluginError] = []
