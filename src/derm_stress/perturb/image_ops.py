@@ -6,15 +6,24 @@ severity means the same degradation on a 300 px and a 4000 px photo.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb import functional as F
-from derm_stress.perturb.base import Applied, Operator, _jsonable, register, uniform
+from derm_stress.perturb.base import (
+    _LARGE,
+    _POWERS,
+    Applied,
+    Operator,
+    _jsonable,
+    register,
+    round_to,
+    uniform,
+)
 from derm_stress.schema import Capability
 
 
@@ -31,16 +40,29 @@ class ImageOperator(Operator[np.ndarray]):
     def __call__(
         self, target: np.ndarray, rng: np.random.Generator, case: Case, where: str
     ) -> tuple[np.ndarray, Applied]:
-        # Operator.__call__ without the note branch: its fixed cost matters next to
-        # 30-40 us lookup-table kernels
-        check_image(target, self.name)
-        if self.severity == 0:
-            return target, Applied.make(self.name, 0, where, dict(self.config), {})
-        params = _jsonable(self.sample(rng, target, case))
+        # Operator.__call__ without the note branch, in one frame: its fixed cost matters
+        # next to 30-50 us lookup-table kernels, which evict the interpreter's working set
+        # from the cache between calls (each extra call or object costs microseconds there)
+        if not (
+            type(target) is np.ndarray
+            and target.dtype is _UINT8
+            and len(shape := target.shape) == 3
+            and shape[2] == 3
+            and shape[0]
+            and shape[1]
+        ):
+            check_image(target, self.name)  # raises, saying what is wrong
+        severity = self.severity
+        if not severity:
+            return target, _record(Applied, (self.name, 0, where, dict(self.config), {}, ()))
+        params = self.sample(rng, target, case)
+        if not self.plain_params:
+            params = _jsonable(params)
         out = self.apply(target, params)
-        return out, Applied.make(self.name, self.severity, where, dict(self.config), params)
+        return out, _record(Applied, (self.name, severity, where, dict(self.config), params, ()))
 
 
+_record = tuple.__new__  # Applied.make without its frame
 _UINT8 = np.dtype(np.uint8)
 
 
@@ -60,6 +82,111 @@ def check_image(img: object, op: str) -> None:
         )
 
 
+class _ToneCurve(ImageOperator):
+    """Lookup-table operators (exposure, brightness, contrast, gamma): one value drawn as
+    ``sign * row * uniform(0.85, 1.0)`` (the sign drawn first unless fixed by a
+    ``direction`` option), optionally through ``exp`` or ``2**``, rounded, and every byte
+    mapped through a 256-entry table built from it (``F.apply_lut``, 35-50 us at 512 px).
+
+    Next to such kernels the call's fixed cost is the figure that matters, and it is paid
+    in a cold cache (the kernel's 1.6 MB of image data evicts the interpreter's working
+    set), where every Python frame and object costs: ``__call__`` does the whole call in
+    one frame (check, draws, rounding, kernel, record), the same values and bytes as
+    ``sample`` then ``apply`` (``tests/perturb/test_fast_paths.py`` holds them equal). A
+    subclass that overrides ``sample`` or ``apply`` gets the general ``__call__`` back.
+    """
+
+    plain_params = True  # a dict of one rounded float
+    _param: ClassVar[str]  # the recorded parameter
+    _row: ClassVar[str]  # its severity table column
+    _curve: ClassVar[str] = ""  # "", "exp" or "exp2": applied to the drawn value
+    _digits: ClassVar[int]  # decimals kept (round)
+    _tone: _ToneConstants | None = None  # per instance: ``_constants()``, made on first call
+
+    #: the kernel: ``F.exposure``, ``F.add_brightness``, ... (a staticmethod)
+    _kernel: ClassVar[staticmethod[[np.ndarray, float], np.ndarray]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "sample" in cls.__dict__ or "apply" in cls.__dict__:
+            cls.__call__ = ImageOperator.__call__  # type: ignore[method-assign]
+
+    def _value(self, rng: np.random.Generator) -> float:
+        """The drawn, transformed and rounded value (``sample``'s, and ``__call__``'s)."""
+        sign = _FIXED_SIGN.get(self.config.get("direction", "both")) or (
+            1 if rng.random() < 0.5 else -1
+        )
+        value = (
+            sign * self.severities[self.severity][self._row] * (0.85 + (1.0 - 0.85) * rng.random())
+        )
+        if self._curve == "exp":
+            value = float(np.exp(value))
+        elif self._curve == "exp2":
+            value = 2.0**value
+        return round_to(value, self._digits)
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {self._param: self._value(rng)}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return self._kernel(target, params[self._param])
+
+    def _constants(self) -> _ToneConstants:
+        """What ``__call__`` reads per call, gathered once per severity: the severity, name,
+        table value, curve, ``10**digits``, digits, parameter name and kernel."""
+        return (
+            self.severity,
+            self.name,
+            self.severities[self.severity][self._row],
+            self._curve,
+            _POWERS[self._digits],
+            self._digits,
+            self._param,
+            self._kernel,
+        )
+
+    def __call__(
+        self, target: np.ndarray, rng: np.random.Generator, case: Case, where: str
+    ) -> tuple[np.ndarray, Applied]:
+        # ImageOperator.__call__ with sample (_value, round_to) and apply written out: the
+        # same draws, doubles and bytes, without their four frames, and the constants read
+        # from one tuple (cold attribute and dict lookups cost here too)
+        if not (
+            type(target) is np.ndarray
+            and target.dtype is _UINT8
+            and len(shape := target.shape) == 3
+            and shape[2] == 3
+            and shape[0]
+            and shape[1]
+        ):
+            check_image(target, self.name)
+        severity = self.severity
+        if not severity:
+            return target, _record(Applied, (self.name, 0, where, dict(self.config), {}, ()))
+        constants = self._tone
+        if constants is None or constants[0] != severity:  # first call, or severity changed
+            constants = self._tone = self._constants()
+        _, name, row, curve, scale, digits, param, kernel = constants
+        config = self.config
+        sign = _FIXED_SIGN.get(config.get("direction", "both")) or (1 if rng.random() < 0.5 else -1)
+        value = sign * row * (0.85 + (1.0 - 0.85) * rng.random())
+        if curve:
+            value = float(np.exp(value)) if curve == "exp" else 2.0**value
+        y = value * scale  # round_to(value, digits), inline
+        if -_LARGE < y < _LARGE and (k := round(y)) and abs(abs(y - k) - 0.5) > 1e-6:
+            value = k / scale
+        else:
+            value = round(value, digits)
+        out = kernel(target, value)
+        return out, _record(Applied, (name, severity, where, dict(config), {param: value}, ()))
+
+
+_ToneConstants = tuple[
+    int, str, float, str, float, int, str, Callable[[np.ndarray, float], np.ndarray]
+]
+_FIXED_SIGN = {"darker": -1, "brighter": 1}
+
+
 def _side(img: np.ndarray) -> int:
     return int(min(img.shape[:2]))
 
@@ -69,10 +196,11 @@ def _sign(rng: np.random.Generator) -> int:
 
 
 @register
-class Exposure(ImageOperator):
+class Exposure(_ToneCurve):
     """Over- or under-exposure: linear light scaled by ``2**stops``, direction random."""
 
     name = "exposure"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -87,14 +215,9 @@ class Exposure(ImageOperator):
     def validate(self) -> None:
         _check_choice(self, "direction", ("both", "darker", "brighter"))
 
-    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
-        direction = self.config["direction"]
-        sign = {"darker": -1, "brighter": 1}.get(direction) or _sign(rng)
-        magnitude = self.level["stops"] * uniform(rng, 0.85, 1.0)
-        return {"stops": round(sign * magnitude, 6)}
-
-    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        return F.exposure(target, params["stops"])
+    _param = _row = "stops"
+    _digits = 6
+    _kernel = staticmethod(F.exposure)
 
 
 @register
@@ -102,6 +225,7 @@ class ColorTemperature(ImageOperator):
     """White-balance error: a warm (tungsten) or cool (shade) colour cast."""
 
     name = "color_temperature"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -125,6 +249,7 @@ class MotionBlur(ImageOperator):
     """Hand-shake motion blur: a line kernel at a random angle."""
 
     name = "motion_blur"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     severities = {
@@ -148,6 +273,7 @@ class Defocus(ImageOperator):
     """Out-of-focus lens: a disk kernel."""
 
     name = "defocus"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     kernel_version = 2  # 2: disks from 11 x 11 filtered in float32 (a few pixels differ)
@@ -172,6 +298,7 @@ class GaussianBlur(ImageOperator):
     """Gaussian blur (soft focus, smudged lens)."""
 
     name = "gaussian_blur"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     kernel_version = 2  # 2: two float 1-D passes (about 0.5% of pixels differ by one grey level)
@@ -196,6 +323,7 @@ class Rotation(ImageOperator):
     """Camera roll: rotation by a random-sign angle, borders filled by reflection."""
 
     name = "rotation"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_GEOMETRY})
     family = "angle"
     severities = {
@@ -240,6 +368,7 @@ class Perspective(ImageOperator):
     """
 
     name = "perspective"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_GEOMETRY})
     family = "angle"
     # 2: the frame filled from a quadrilateral inside the photo (version 1 shrank the whole
@@ -299,6 +428,7 @@ class JpegCompression(ImageOperator):
     """Lossy JPEG re-encoding, as when a photo is saved or sent at low quality."""
 
     name = "jpeg_compression"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     kernel_version = 2  # 2: libjpeg-turbo via simplejpeg (about 10% of values differ)
@@ -323,6 +453,7 @@ class GaussianNoise(ImageOperator):
     """Sensor noise: additive Gaussian noise (0-255 units)."""
 
     name = "gaussian_noise"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     severities = {
@@ -349,10 +480,11 @@ def _check_choice(op: Operator[Any], option: str, allowed: tuple[str, ...]) -> N
 
 
 @register
-class Brightness(ImageOperator):
+class Brightness(_ToneCurve):
     """Brightness offset: every channel shifted up or down (auto-exposure gone wrong)."""
 
     name = "brightness"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -363,21 +495,21 @@ class Brightness(ImageOperator):
         5: {"offset": 80},
     }
 
-    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
-        return {"offset": round(_sign(rng) * self.level["offset"] * uniform(rng, 0.85, 1.0), 4)}
-
-    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        return F.add_brightness(target, params["offset"])
+    _param = "offset"
+    _row = "offset"
+    _digits = 4
+    _kernel = staticmethod(F.add_brightness)
 
 
 @register
-class Contrast(ImageOperator):
+class Contrast(_ToneCurve):
     """Contrast change around the mean grey level: flat (hazy) or harsh, direction random.
 
     ``log_factor`` is the natural log of the contrast factor's magnitude.
     """
 
     name = "contrast"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -388,19 +520,19 @@ class Contrast(ImageOperator):
         5: {"log_factor": 1.2},
     }
 
-    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
-        log = _sign(rng) * self.level["log_factor"] * uniform(rng, 0.85, 1.0)
-        return {"factor": round(float(np.exp(log)), 6)}
-
-    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        return F.contrast(target, params["factor"])
+    _param = "factor"
+    _row = "log_factor"
+    _curve = "exp"
+    _digits = 6
+    _kernel = staticmethod(F.contrast)
 
 
 @register
-class Gamma(ImageOperator):
+class Gamma(_ToneCurve):
     """Tone-curve error: gamma above 1 darkens mid-tones, below 1 washes them out."""
 
     name = "gamma"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -411,12 +543,11 @@ class Gamma(ImageOperator):
         5: {"log2_gamma": 1.6},
     }
 
-    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
-        log2 = _sign(rng) * self.level["log2_gamma"] * uniform(rng, 0.85, 1.0)
-        return {"gamma": round(float(2.0**log2), 6)}
-
-    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        return F.gamma(target, params["gamma"])
+    _param = "gamma"
+    _row = "log2_gamma"
+    _curve = "exp2"
+    _digits = 6
+    _kernel = staticmethod(F.gamma)
 
 
 @register
@@ -425,6 +556,7 @@ class UnevenIllumination(ImageOperator):
     to one side)."""
 
     name = "uneven_illumination"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -451,6 +583,7 @@ class Shadow(ImageOperator):
     """Cast shadow: a soft-edged half-plane darkened, as by the phone or a hand."""
 
     name = "shadow"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -482,6 +615,7 @@ class SpecularGlare(ImageOperator):
     """Specular glare: bright soft spots from the flash reflecting on shiny skin."""
 
     name = "specular_glare"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR, Capability.OCCLUDES})
     family = "lighting"
     severities = {
@@ -517,6 +651,7 @@ class Vignetting(ImageOperator):
     """Lens vignetting: corners darker than the centre."""
 
     name = "vignetting"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -539,6 +674,7 @@ class LowLight(ImageOperator):
     """Low light: under-exposed and noisy, as a phone camera in a dim room."""
 
     name = "low_light"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -566,6 +702,7 @@ class Distance(ImageOperator):
     photo's edge extended and blurred (plain skin, never a copy of the lesion)."""
 
     name = "distance"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_GEOMETRY, Capability.DEGRADES_DETAIL})
     family = "angle"
     severities = {
@@ -592,6 +729,7 @@ class OffCenter(ImageOperator):
     sits near an edge (and is partly cut off at high severity)."""
 
     name = "off_center"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_GEOMETRY})
     family = "angle"
     severities = {
@@ -620,6 +758,7 @@ class LowResolution(ImageOperator):
     """Low resolution: down-sampled by ``scale`` and shown at the original size."""
 
     name = "low_resolution"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     draws = False  # its parameters follow from the severity and the image
@@ -644,6 +783,7 @@ class MessagingApp(ImageOperator):
     """Messaging-app forwarding: resized then JPEG-compressed, twice (sent, then forwarded)."""
 
     name = "messaging_app"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     kernel_version = 2  # 2: its JPEG passes through simplejpeg (F.jpeg)
@@ -683,6 +823,7 @@ class Hair(ImageOperator):
     """Hair over the lesion: dark, thin, gently curving strands."""
 
     name = "hair"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
@@ -716,6 +857,7 @@ class InkMarking(ImageOperator):
     severity."""
 
     name = "ink_marking"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
@@ -759,6 +901,7 @@ class Ruler(ImageOperator):
     """A measuring ruler laid along one edge, wider and closer to the lesion with severity."""
 
     name = "ruler"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
@@ -787,6 +930,7 @@ class DermoscopeCorners(ImageOperator):
     fraction of the half-diagonal)."""
 
     name = "dermoscope_corners"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
