@@ -122,21 +122,25 @@ def round_to(x: float, digits: int) -> float:
     ``round`` gives the double nearest to ``K / 10**digits``, ``K`` the integer nearest to
     the exact ``x * 10**digits`` (ties to even); ``k / 10**digits`` (``k`` an integer
     below 2**53, the division correctly rounded) is that same double when ``k == K``. With
-    ``y = x * 10**digits`` (one rounding, error at most half an ulp of ``y``), ``k =
-    round(y)`` equals ``K`` unless the exact product lies within an ulp of a half-integer:
-    that case (within 1e-6, far wider than the error for ``|y| < 2**40``), a zero result
-    (whose sign ``round`` keeps) and large or non-finite values go to ``round`` itself."""
+    ``y = x * 10**digits`` (one rounding, error at most half an ulp of ``y``), the integer
+    ``k`` nearest to ``y`` equals ``K`` unless the exact product lies within an ulp of a
+    half-integer: that case (``y`` within 1e-6 of one, far wider than the error for
+    ``|y| < 2**40``), a zero result (whose sign ``round`` keeps) and large or non-finite
+    values go to ``round`` itself. ``k`` is ``(y + 1.5 * 2**52) - 1.5 * 2**52``: for
+    ``|y| < 2**51`` the sum lies where doubles are the integers, so the addition rounds
+    ``y`` to the nearest one and the subtraction is exact (no call, no int object)."""
     scale = _POWERS[digits]
     y = x * scale
     if -_LARGE < y < _LARGE:
-        k = round(y)
-        if k and abs(abs(y - k) - 0.5) > 1e-6:
+        k = (y + _MAGIC) - _MAGIC
+        if k and -0.499999 < y - k < 0.499999:
             return k / scale
     return round(x, digits)
 
 
 _POWERS = [10.0**d for d in range(16)]
 _LARGE = 2.0**40
+_MAGIC = 1.5 * 2.0**52
 
 
 class _NoDraws(np.random.Generator):

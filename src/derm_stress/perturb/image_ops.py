@@ -15,7 +15,6 @@ from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb import functional as F
 from derm_stress.perturb.base import (
-    _LARGE,
     _POWERS,
     Applied,
     Operator,
@@ -64,6 +63,7 @@ class ImageOperator(Operator[np.ndarray]):
 
 _record = tuple.__new__  # Applied.make without its frame
 _UINT8 = np.dtype(np.uint8)
+_NDARRAY = np.ndarray
 
 
 def check_image(img: object, op: str) -> None:
@@ -133,10 +133,12 @@ class _ToneCurve(ImageOperator):
 
     def _constants(self) -> _ToneConstants:
         """What ``__call__`` reads per call, gathered once per severity: the severity, name,
-        table value, curve, ``10**digits``, digits, parameter name and kernel."""
+        whether a ``direction`` option may fix the sign, the table value, the curve,
+        ``10**digits``, digits, the parameter's name and the kernel."""
         return (
             self.severity,
             self.name,
+            "direction" in self.options,
             self.severities[self.severity][self._row],
             self._curve,
             _POWERS[self._digits],
@@ -149,15 +151,15 @@ class _ToneCurve(ImageOperator):
         self, target: np.ndarray, rng: np.random.Generator, case: Case, where: str
     ) -> tuple[np.ndarray, Applied]:
         # ImageOperator.__call__ with sample (_value, round_to) and apply written out: the
-        # same draws, doubles and bytes, without their four frames, and the constants read
-        # from one tuple (cold attribute and dict lookups cost here too)
+        # same draws, doubles and bytes, without their four frames, the constants read from
+        # one tuple and no object made that is not needed (in the cold cache every
+        # attribute, dict lookup and new object costs)
         if not (
-            type(target) is np.ndarray
+            type(target) is _NDARRAY
             and target.dtype is _UINT8
-            and len(shape := target.shape) == 3
-            and shape[2] == 3
-            and shape[0]
-            and shape[1]
+            and target.ndim == 3
+            and target.shape[2] == 3
+            and target.size
         ):
             check_image(target, self.name)
         severity = self.severity
@@ -166,23 +168,30 @@ class _ToneCurve(ImageOperator):
         constants = self._tone
         if constants is None or constants[0] != severity:  # first call, or severity changed
             constants = self._tone = self._constants()
-        _, name, row, curve, scale, digits, param, kernel = constants
+        _, name, directional, row, curve, scale, digits, param, kernel = constants
         config = self.config
-        sign = _FIXED_SIGN.get(config.get("direction", "both")) or (1 if rng.random() < 0.5 else -1)
+        sign = directional and _FIXED_SIGN.get(config["direction"])
+        if not sign:
+            sign = 1 if rng.random() < 0.5 else -1
         value = sign * row * (0.85 + (1.0 - 0.85) * rng.random())
         if curve:
             value = float(np.exp(value)) if curve == "exp" else 2.0**value
-        y = value * scale  # round_to(value, digits), inline
-        if -_LARGE < y < _LARGE and (k := round(y)) and abs(abs(y - k) - 0.5) > 1e-6:
+        y = value * scale  # round_to(value, digits), inline (the constants _LARGE, _MAGIC)
+        if (
+            -1099511627776.0 < y < 1099511627776.0
+            and (k := (y + 6755399441055744.0) - 6755399441055744.0)
+            and -0.499999 < y - k < 0.499999
+        ):
             value = k / scale
         else:
             value = round(value, digits)
         out = kernel(target, value)
-        return out, _record(Applied, (name, severity, where, dict(config), {param: value}, ()))
+        record = (name, severity, where, config.copy() if config else {}, {param: value}, ())
+        return out, _record(Applied, record)
 
 
 _ToneConstants = tuple[
-    int, str, float, str, float, int, str, Callable[[np.ndarray, float], np.ndarray]
+    int, str, bool, float, str, float, int, str, Callable[[np.ndarray, float], np.ndarray]
 ]
 _FIXED_SIGN = {"darker": -1, "brighter": 1}
 
