@@ -23,7 +23,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from derm_stress.cases import RACY_SECONDS, Case, Note
+from derm_stress import cases as _cases
+from derm_stress.cases import Case, Note
 from derm_stress.datasets.base import CaseIssue, Dataset, parse_bool, parse_float, parse_text
 from derm_stress.errors import DatasetError, DermStressError
 from derm_stress.labels import normalise_label, vocabulary
@@ -156,7 +157,7 @@ def _state(meta: os.stat_result, images: Path, now: float) -> tuple[object, ...]
     else:
         newest = max(newest, folder.st_mtime, folder.st_ctime)
         parts += [folder.st_dev, folder.st_ino, folder.st_mtime_ns, folder.st_ctime_ns]
-    return tuple(parts) if now - newest >= RACY_SECONDS else None
+    return tuple(parts) if now - newest >= _cases.RACY_SECONDS else None
 
 
 def _fresh(case: Case) -> Case:
