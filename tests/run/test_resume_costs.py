@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,8 +22,10 @@ from derm_stress import cases
 from derm_stress.cases import Case, Note
 from derm_stress.datasets import pad_ufes
 from derm_stress.run import parse_config, run
-from derm_stress.run.harness import manifest_text
+from derm_stress.run.harness import case_record, case_record_dict, manifest_text
 from derm_stress.run.lock import LOCK_NAME, RunLock
+from derm_stress.schema import CASE_META_FIELDS
+from derm_stress.testing.strategies import notes
 from tests.conftest import PAD_DIR
 
 JSON = st.recursive(
@@ -130,3 +133,30 @@ def test_a_resume_with_nothing_to_do_starts_no_thread_and_a_changed_row_is_rerun
     )
     changed = run(config, tmp_path / "run")
     assert changed.calls == 4 and changed.reused == 8 and started
+
+
+@given(
+    notes(),
+    st.lists(st.sampled_from(["MEL", "NEV", "BCC", "SCC"]), min_size=1, max_size=3, unique=True),
+    st.none() | st.sampled_from(["routine", "soon", "urgent", "emergency"]),
+    st.dictionaries(
+        st.sampled_from([*CASE_META_FIELDS, "patient_id"]), st.sampled_from(["", "x", "3"])
+    ),
+    st.booleans(),
+    st.none() | st.text(max_size=4),
+)
+def test_a_case_record_dict_is_the_record_as_a_dict(
+    note: Note,
+    diagnoses: list[str],
+    triage: Any,
+    meta: dict[str, str],
+    array: bool,
+    fingerprint: str | None,
+) -> None:
+    images: tuple[Any, ...] = (
+        (Path("a.jpg"), np.zeros((2, 2, 3), np.uint8)) if array else (Path("b.jpg"),)
+    )
+    case = Case("c", images, note, diagnoses[0], meta, tuple(diagnoses), triage)
+    built, expected = case_record_dict(case, fingerprint), case_record(case, fingerprint).to_dict()
+    assert built == expected and list(built) == list(expected)
+    assert json.dumps(built) == json.dumps(expected)  # what the store compares

@@ -179,7 +179,7 @@ class _CaseLog:
         """Record ``case`` (``fingerprint``: its ``Store.fingerprint`` when known)."""
         if fingerprint is None:
             fingerprint = self.store.fingerprint(case)
-        self.store.add_case(self.count, case_record(case, fingerprint).to_dict())
+        self.store.add_case(self.count, case_record_dict(case, fingerprint))
         self.digest.add(case, fingerprint)
         self.count += 1
         return fingerprint
@@ -589,6 +589,29 @@ def case_record(case: Case, fingerprint: str | None) -> CaseRecord:
         images=tuple(str(i) for i in case.images if not isinstance(i, np.ndarray)),
         note=case.note.to_dict(),
     )
+
+
+def case_record_dict(case: Case, fingerprint: str | None) -> dict[str, Any]:
+    """``case_record(case, fingerprint).to_dict()``, the same dict built directly: a run
+    makes one per case, and the frozen record in between was most of its cost."""
+    note = case.note
+    out: dict[str, Any] = {
+        "id": case.case_id,
+        "diagnosis": case.diagnosis,
+        "diagnoses": list(case.diagnoses),
+        "triage": case.triage,
+        "triage_source": case.triage_source,
+        "fingerprint": fingerprint,
+        "fitzpatrick": note.fitzpatrick,
+        "body_site": note.body_site,
+    }
+    meta = case.meta
+    for key in CASE_META_FIELDS:
+        if meta.get(key):
+            out[key] = meta[key]
+    out["images"] = [str(i) for i in case.images if not isinstance(i, np.ndarray)]
+    out["note"] = note.to_dict()
+    return out
 
 
 def previous_run_state(out: Path) -> dict[str, Any] | None:
