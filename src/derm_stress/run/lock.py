@@ -60,7 +60,7 @@ class RunLock:
     def acquire(self) -> None:
         # opened without truncating (another holder's record stays readable until we hold
         # the lock) and, unlike "a+", writable at the start
-        fh = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644), "r+", encoding="utf-8")
+        fh = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666), "r+", encoding="utf-8")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
