@@ -187,8 +187,7 @@ def load_pad_ufes_20(folder: str | Path, name: str = "pad-ufes-20") -> Dataset:
         meta = None
     if meta is None or not stat.S_ISREG(meta.st_mode):
         raise DatasetError(f"PAD-UFES-20 folder {folder} has no metadata.csv")
-    # a relative folder gives relative paths in its cases: one entry per working folder
-    where = str(folder) if folder.is_absolute() else os.path.join(os.getcwd(), folder)
+    where = os.path.join(os.getcwd(), folder)  # a relative folder: relative paths in cases
     state = _state(meta, folder / "images", time.time())
     with _PARSED_LOCK:
         parsed = _PARSED.get(where)
