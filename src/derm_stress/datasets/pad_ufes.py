@@ -13,24 +13,16 @@ Handles the dataset's known oddities:
 
 from __future__ import annotations
 
-import copy
 import csv
 import os
-import stat
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
-from derm_stress import cases as _cases
 from derm_stress.cases import Case, Note
 from derm_stress.datasets.base import CaseIssue, Dataset, parse_bool, parse_float, parse_text
 from derm_stress.errors import DatasetError, DermStressError
-from derm_stress.labels import normalise_label, vocabulary
+from derm_stress.labels import normalise_label
 
 REQUIRED_COLUMNS = ("patient_id", "lesion_id", "img_id", "diagnostic")
-CACHED_FOLDERS = 4  # parsed folders kept per process (the sample, the full subset, ...)
 
 
 class _Listing:
@@ -43,14 +35,12 @@ class _Listing:
         self.folder = folder
         self.names: set[str] = set()
         self.ask: set[str] = set()  # casefolded names that need a look
-        self.links = False  # whether the folder holds symbolic links
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     (self.ask if entry.is_symlink() else self.names).add(entry.name)
         except OSError:  # no such folder: every candidate is missing
             return
-        self.links = bool(self.ask)
         self.ask = {n.casefold() for n in self.ask} | {n.casefold() for n in self.names}
 
     def exists(self, name: str) -> bool:
@@ -117,98 +107,15 @@ def note_from_row(row: dict[str, str]) -> Note:
     )
 
 
-@dataclass(frozen=True)
-class _Parsed:
-    """A folder as parsed, with the state of what the parse read (``_state``)."""
-
-    state: tuple[object, ...]
-    cases: tuple[Case, ...]
-    issues: tuple[CaseIssue, ...]
-
-
-# Parsed folders by path: loading the bundled sample again, as every run and resume in one
-# process (a notebook, a benchmark, a test session) does, was a third of a 90-case resume.
-_PARSED: OrderedDict[str, _Parsed] = OrderedDict()
-_PARSED_LOCK = threading.Lock()
-
-
-def clear_cache() -> None:
-    """Forget every parsed folder (the next load reads its files again)."""
-    with _PARSED_LOCK:
-        _PARSED.clear()
-
-
-def _state(meta: os.stat_result, images: Path, now: float) -> tuple[object, ...] | None:
-    """What a parse of the folder depends on: ``metadata.csv``'s identity, size and times
-    (nanoseconds), the ``images/`` folder's (its times change when a name is added,
-    removed or renamed) and the active vocabulary (labels are normalised through it).
-    ``None`` when a parse cannot be reused: a file or the folder changed less than
-    ``RACY_SECONDS`` before ``now`` (a later write within the file system's clock tick
-    could leave every figure as it was, as ``Case.file_signature`` guards too)."""
-    newest = max(meta.st_mtime, meta.st_ctime)
-    parts: list[object] = [
-        vocabulary().fingerprint,
-        meta.st_dev, meta.st_ino, meta.st_size, meta.st_mtime_ns, meta.st_ctime_ns,
-    ]  # fmt: skip
-    try:
-        folder = os.stat(images)
-    except OSError:
-        parts.append(None)
-    else:
-        newest = max(newest, folder.st_mtime, folder.st_ctime)
-        parts += [folder.st_dev, folder.st_ino, folder.st_mtime_ns, folder.st_ctime_ns]
-    return tuple(parts) if now - newest >= _cases.RACY_SECONDS else None
-
-
-def _fresh(case: Case) -> Case:
-    """A copy of a parsed case with its own ``meta`` dict (the rest is immutable), so a
-    caller changing one loaded case's metadata changes no other load's."""
-    copied = copy.copy(case)
-    object.__setattr__(copied, "meta", dict(case.meta))
-    return copied
-
-
 def load_pad_ufes_20(folder: str | Path, name: str = "pad-ufes-20") -> Dataset:
     """Load a PAD-UFES-20 folder (``metadata.csv`` plus ``images/``).
 
     Rows with an unknown diagnosis or unparseable values become ``CaseIssue`` entries.
-
-    A folder is parsed once per process while ``metadata.csv``, the ``images/`` folder's
-    list of names and the vocabulary stay as they were (same identity, size and
-    nanosecond times; files changed in the last ``RACY_SECONDS`` are always read again);
-    every load returns its own cases and lists. A folder with symbolic links in
-    ``images/`` is always read again (a link's target can change unseen).
     """
     folder = Path(folder)
     meta_path = folder / "metadata.csv"
-    try:
-        meta = os.stat(meta_path)
-    except OSError:
-        meta = None
-    if meta is None or not stat.S_ISREG(meta.st_mode):
+    if not meta_path.is_file():
         raise DatasetError(f"PAD-UFES-20 folder {folder} has no metadata.csv")
-    where = os.path.join(os.getcwd(), folder)  # a relative folder: relative paths in cases
-    state = _state(meta, folder / "images", time.time())
-    with _PARSED_LOCK:
-        parsed = _PARSED.get(where)
-        if parsed is not None and parsed.state == state:
-            _PARSED.move_to_end(where)
-        else:
-            parsed = None
-    if parsed is None:
-        cases, issues, links = _parse(folder, meta_path)
-        with _PARSED_LOCK:
-            _PARSED.pop(where, None)
-            if state is not None and not links:  # kept apart from what is returned
-                _PARSED[where] = _Parsed(state, tuple(map(_fresh, cases)), tuple(issues))
-                while len(_PARSED) > CACHED_FOLDERS:
-                    _PARSED.popitem(last=False)
-        return Dataset(name, cases, issues, folder)
-    return Dataset(name, [_fresh(c) for c in parsed.cases], list(parsed.issues), folder)
-
-
-def _parse(folder: Path, meta_path: Path) -> tuple[list[Case], list[CaseIssue], bool]:
-    """The folder's cases and rejected rows, and whether ``images/`` has symbolic links."""
     with meta_path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
@@ -245,4 +152,4 @@ def _parse(folder: Path, meta_path: Path) -> tuple[list[Case], list[CaseIssue], 
             )
         except (DermStressError, ValueError) as exc:
             issues.append(CaseIssue(case_id, f"line {number}: {exc}"))
-    return cases, issues, bool(listing.links)
+    return Dataset(name, cases, issues, folder)
