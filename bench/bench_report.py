@@ -31,6 +31,7 @@ import numpy as np
 from derm_stress.labels import triage_for
 from derm_stress.perturb.presets import preset_path
 from derm_stress.run import Store, load_config, result_key
+from derm_stress.run.store import key_hash
 
 CODES = ("ACK", "BCC", "MEL", "NEV", "SCC", "SEK")
 SITES = ("FACE", "BACK", "CHEST", "ARM", "FOREARM", "NOSE", "HAND", "THIGH")
@@ -133,9 +134,9 @@ def build(out: Path, n_cases: int, n_models: int, seed: int = 0) -> int:
                 )  # fmt: skip
                 rows.append(
                     (key, model["name"], case["id"], condition["id"], status,
-                     json.dumps(answer), json.dumps(applied), 0.0)
+                     json.dumps(answer), json.dumps(applied), 0.0, key_hash(key))
                 )  # fmt: skip
-            db.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             total += len(rows)
     db.commit()
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

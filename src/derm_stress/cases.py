@@ -169,6 +169,16 @@ def render_note(note: Note) -> str:
     return "\n".join(line for _, line in note_lines(note))
 
 
+def _note_text(note: Note) -> str:
+    """``repr(sorted(note.to_dict().items()))``, kept on the note (it is immutable) once
+    made: a resume takes every case's file signature, and this text was most of it."""
+    text: str | None = note.__dict__.get("_signature_text")
+    if text is None:
+        text = repr(sorted(note.to_dict().items()))
+        object.__setattr__(note, "_signature_text", text)
+    return text
+
+
 ImageSource = Path | np.ndarray
 # a file changed this recently may change again without its size or times changing
 RACY_SECONDS = 2.0
@@ -238,7 +248,7 @@ class Case:
         ``RACY_SECONDS`` before ``now`` (a later write within the file system's clock tick
         could keep every figure; git guards its index the same way)."""
         now = time.time() if now is None else now
-        parts: list[object] = []
+        parts: list[str] = []
         for image in self.images:
             if isinstance(image, np.ndarray):
                 return None
@@ -248,9 +258,12 @@ class Case:
                 return None
             if now - max(st.st_mtime, st.st_ctime) < RACY_SECONDS:
                 return None
-            parts.append((os.fspath(image), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
-        parts.append(sorted(self.note.to_dict().items()))
-        return hashlib.sha256(repr(parts).encode()).hexdigest()
+            parts.append(
+                repr((os.fspath(image), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+            )
+        parts.append(_note_text(self.note))
+        # the text of ``repr(list)`` of the photos' tuples and the note's sorted items
+        return hashlib.sha256(f"[{', '.join(parts)}]".encode()).hexdigest()
 
     def fingerprint(self, contents: Sequence[bytes | OSError | None] | None = None) -> str:
         """Hash of everything a model can see: image bytes and note.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Mapping
 from typing import Any
@@ -35,11 +36,16 @@ def _factory(cls: type[Model]) -> Any:
     return cls.from_settings if own is not base else cls
 
 
+# a factory's signature, read once per process (every run builds its models: two reads
+# per model were a tenth of a resume's CPU); signatures are immutable
+_signature = functools.lru_cache(maxsize=256)(inspect.signature)
+
+
 def adapter_settings(adapter: str) -> tuple[list[str], list[str]]:
     """(allowed, required) settings of an adapter, read from its constructor's signature
     (or ``from_settings``'s where it overrides it; ``name`` and ``adapter`` aside), the
     common settings included in allowed."""
-    parameters = inspect.signature(_factory(ADAPTERS.get(adapter))).parameters.values()
+    parameters = _signature(_factory(ADAPTERS.get(adapter))).parameters.values()
     own = [
         p
         for p in parameters
@@ -87,7 +93,7 @@ def make_model(spec: Mapping[str, Any]) -> Model:
     cls = ADAPTERS.get(adapter)  # an unknown name: did-you-mean and the list
     check_settings(adapter, name, settings)
     factory = _factory(cls)
-    own = inspect.signature(factory).parameters
+    own = _signature(factory).parameters
     common = {k: settings.pop(k) for k in COMMON_SETTINGS if k in settings and k not in own}
     model = factory(name=name, **settings)
     if not isinstance(model, Model):

@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import cache
@@ -49,6 +49,7 @@ from derm_stress.run.progress import RunProgress
 from derm_stress.run.store import Store, StoreRow, case_digest, case_keys, is_final
 from derm_stress.schema import (
     CASE_META_FIELDS,
+    FORMAT_VERSION,
     CaseRecord,
     DatasetEntry,
     ModelEntry,
@@ -115,9 +116,34 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _write_json(path: Path, data: Any) -> None:
+# per top-level key of the manifest: its value's compact JSON and its text in the file.
+# ``indent`` makes ``json`` take its pure-Python encoder, and a run writes the manifest
+# twice with the same config, conditions and models (a resume, three times the same):
+# the C encoder's compact text tells whether a value is what it was, to the byte.
+_INDENTED: dict[str, tuple[str, str]] = {}
+
+
+def manifest_text(data: Mapping[str, Any]) -> str:
+    """``json.dumps(data, indent=1, default=str)``, the same text, with the indented text
+    of each top-level value reused while its compact JSON is unchanged."""
+    if not data or not all(isinstance(key, str) for key in data):
+        return json.dumps(data, indent=1, default=str)
+    items = []
+    for key, value in data.items():
+        compact = json.dumps(value, default=str)
+        known = _INDENTED.get(key)
+        if known is None or known[0] != compact:
+            # a nested value's lines sit one level deeper in the object: one more space
+            # (a newline in JSON text is always this indentation: strings escape theirs)
+            indented = json.dumps(value, indent=1, default=str).replace("\n", "\n ")
+            known = _INDENTED[key] = (compact, indented)
+        items.append(f" {json.dumps(key)}: {known[1]}")
+    return "{\n" + ",\n".join(items) + "\n}"
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    tmp.write_text(manifest_text(data), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -153,7 +179,7 @@ class _CaseLog:
         """Record ``case`` (``fingerprint``: its ``Store.fingerprint`` when known)."""
         if fingerprint is None:
             fingerprint = self.store.fingerprint(case)
-        self.store.add_case(self.count, case_record(case, fingerprint).to_dict())
+        self.store.add_case(self.count, case_record_dict(case, fingerprint))
         self.digest.add(case, fingerprint)
         self.count += 1
         return fingerprint
@@ -565,6 +591,29 @@ def case_record(case: Case, fingerprint: str | None) -> CaseRecord:
     )
 
 
+def case_record_dict(case: Case, fingerprint: str | None) -> dict[str, Any]:
+    """``case_record(case, fingerprint).to_dict()``, the same dict built directly: a run
+    makes one per case, and the frozen record in between was most of its cost."""
+    note = case.note
+    out: dict[str, Any] = {
+        "id": case.case_id,
+        "diagnosis": case.diagnosis,
+        "diagnoses": list(case.diagnoses),
+        "triage": case.triage,
+        "triage_source": case.triage_source,
+        "fingerprint": fingerprint,
+        "fitzpatrick": note.fitzpatrick,
+        "body_site": note.body_site,
+    }
+    meta = case.meta
+    for key in CASE_META_FIELDS:
+        if meta.get(key):
+            out[key] = meta[key]
+    out["images"] = [str(i) for i in case.images if not isinstance(i, np.ndarray)]
+    out["note"] = note.to_dict()
+    return out
+
+
 def previous_run_state(out: Path) -> dict[str, Any] | None:
     """Check what the last run in ``out`` left (call it holding the run's lock): a
     manifest still ``running`` means that run ended abnormally (killed, power cut, full
@@ -597,18 +646,19 @@ def _previous_scan(
     instead of checking it first: the run's own pass confirms or corrects them, and the
     final manifest holds what that pass found. ``None`` when there is no such record."""
     try:
-        previous = RunManifest.from_dict(
-            json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-        )
-        recorded = previous.dataset
+        # only the parts needed (``RunManifest.from_dict`` builds every condition and model)
+        previous = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+        if previous.get("format_version", 1) not in (1, FORMAT_VERSION):
+            return None
+        recorded = DatasetEntry.from_dict(previous["dataset"] or {})
         issues = [CaseIssue(str(i["source"]), str(i["reason"])) for i in recorded.issues]
+        same = (
+            (previous.get("config") or {}).get("dataset") == config.raw.get("dataset")
+            and recorded.root == (str(dataset.root) if dataset.root else None)
+            and recorded.name == dataset.name
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # none, or unreadable: the dataset is checked as usual
-    same = (
-        previous.config.get("dataset") == config.raw.get("dataset")
-        and recorded.root == (str(dataset.root) if dataset.root else None)
-        and recorded.name == dataset.name
-    )
     return (recorded.cases, issues) if same and recorded.cases > 0 else None
 
 

@@ -28,7 +28,12 @@ from derm_stress.models.journal import SqliteBatchJournal
 from derm_stress.perturb.base import Applied
 from derm_stress.schema import ResultStatus
 
-SCHEMA_VERSION = 1
+# 2: the key index holds a 64-bit hash of each key (``key_hash``) instead of the 64-character
+# key itself: a quarter of the size, so the pages a commit of random keys dirties (each
+# written to the WAL and again at the checkpoint) fit SQLite's page cache for longer
+# (bench/README.md, "the results store's key index"); a version 1 store is migrated when a
+# run opens it for writing, and read as it is otherwise
+SCHEMA_VERSION = 2
 # ``put`` commits when this many rows or seconds have gone by since the last commit (a
 # commit per 64-row batch cost a third of a null-model run); ``close`` commits the rest.
 # The keys are random, so each commit writes most of the key index's pages to the WAL
@@ -49,6 +54,70 @@ RETRIED_STATUSES = (ResultStatus.ERROR.value,)
 
 # (key, model, case id, condition id, answer, applied records): one row for ``Store.put``
 StoreRow = tuple[str, str, str, str, Answer, Sequence[Applied]]
+# the bound parameters of one statement, at most (SQLite's own limit, if lower, counts: it
+# was 999 by default before 3.32)
+MAX_VARIABLES = 1800
+# SQLite's page cache of a writing store: the key index of 2.1 million results (100,000
+# cases x 21 conditions) is about 30 MiB; past the cache, a random key's page is read back
+# from the operating system on every insert. An upper bound, not an allocation
+CACHE_KIB = 32768
+
+_RESULTS_TABLE = """
+    CREATE TABLE IF NOT EXISTS results (
+        key TEXT NOT NULL,
+        model TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        status TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        applied TEXT NOT NULL,
+        created REAL NOT NULL,
+        key_hash INTEGER NOT NULL
+    )"""
+_SCHEMA = (
+    _RESULTS_TABLE,
+    "CREATE INDEX IF NOT EXISTS results_key_hash ON results (key_hash)",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS cases (
+        position INTEGER PRIMARY KEY,
+        case_id TEXT NOT NULL,
+        record TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS case_warnings (
+        case_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        warning TEXT NOT NULL,
+        PRIMARY KEY (case_id, fingerprint, warning)
+    )""",
+    """CREATE TABLE IF NOT EXISTS fingerprints (
+        signature TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS complete_cases (digest TEXT PRIMARY KEY)",
+    # Deleting or updating a final result forgets every complete mark (``complete_cases``),
+    # so a mark never hides a missing result. A retried (error) result, deleted to be
+    # replaced, cannot be under a mark: a case is marked only when all its results are final
+    f"""CREATE TRIGGER IF NOT EXISTS results_deleted AFTER DELETE ON results
+        WHEN old.status NOT IN ({", ".join(repr(s) for s in RETRIED_STATUSES)})
+        BEGIN DELETE FROM complete_cases; END""",
+    """CREATE TRIGGER IF NOT EXISTS results_updated AFTER UPDATE ON results
+        BEGIN DELETE FROM complete_cases; END""",
+    BATCH_TABLE,
+)
+
+
+def key_hash(key: str) -> int:
+    """The 64-bit signed integer the key index holds for ``key``: its first 16 hex digits
+    (keys are SHA-256 hex digests), or for any other text the first 8 bytes of its
+    BLAKE2b digest. Different keys may share a hash; every lookup compares the keys too."""
+    if len(key) == 64:
+        try:
+            value = int(key[:16], 16)
+        except ValueError:
+            pass
+        else:
+            return value - (1 << 64) if value >= 1 << 63 else value
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def result_key(
@@ -189,14 +258,27 @@ class Store:
         self._complete: list[tuple[str]] = []
         self._fingerprints_known = False  # whether the fingerprints table has rows
         self._compare_cases = False  # between clear_cases and end_cases: see clear_cases
+        self._hashed = True  # whether the results table has the key_hash index (schema 2)
         with _guard(self.path):
             if read_only:
                 self._db = _open_read_only(self.path)
-                self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                try:
+                    self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                    self._check_version()
+                except BaseException:
+                    self._db.close()
+                    raise
+                self._hashed = "key_hash" in self._columns("results")
+                self._variables = min(MAX_VARIABLES, self._limit())
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False)
-            self._create()
+            try:
+                self._create()
+            except BaseException:
+                self._db.close()
+                raise
+            self._variables = min(MAX_VARIABLES, self._limit())
             self._fingerprints_known = (
                 self._db.execute("SELECT 1 FROM fingerprints LIMIT 1").fetchone() is not None
             )
@@ -205,47 +287,57 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-        self._db.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS results (
-                key TEXT PRIMARY KEY,
-                model TEXT NOT NULL,
-                case_id TEXT NOT NULL,
-                condition TEXT NOT NULL,
-                status TEXT NOT NULL,
-                answer TEXT NOT NULL,
-                applied TEXT NOT NULL,
-                created REAL NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS cases (
-                position INTEGER PRIMARY KEY,
-                case_id TEXT NOT NULL,
-                record TEXT NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS case_warnings (
-                case_id TEXT NOT NULL,
-                fingerprint TEXT NOT NULL,
-                warning TEXT NOT NULL,
-                PRIMARY KEY (case_id, fingerprint, warning)
-            );
-            CREATE TABLE IF NOT EXISTS fingerprints (
-                signature TEXT PRIMARY KEY,
-                fingerprint TEXT NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS complete_cases (digest TEXT PRIMARY KEY);
-            CREATE TRIGGER IF NOT EXISTS results_deleted AFTER DELETE ON results
-                BEGIN DELETE FROM complete_cases; END;
-            CREATE TRIGGER IF NOT EXISTS results_updated AFTER UPDATE ON results
-                BEGIN DELETE FROM complete_cases; END;
-            """
-        )
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
-        self._db.execute(BATCH_TABLE)
-        self._import_legacy_batches()
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._check_version()
+        self._db.execute("BEGIN IMMEDIATE")  # created or migrated whole, by one writer
+        try:
+            columns = self._columns("results")
+            if columns and "key_hash" not in columns:
+                self._migrate_v1()
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            self._import_legacy_batches()
+        except BaseException:
+            self._db.rollback()
+            raise
         self._db.commit()
+
+    def _limit(self) -> int:
+        return int(self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+
+    def _columns(self, table: str) -> list[str]:
+        return [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
+
+    def _check_version(self) -> None:
+        """A store written by a newer derm-stress (a later schema) is not read or written."""
+        if "meta" not in {name for (name,) in self._db.execute("SELECT name FROM sqlite_master")}:
+            return
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        if row is not None and str(row[0]).isdigit() and int(row[0]) > SCHEMA_VERSION:
+            raise InvalidArgument(
+                f"the result store {self.path} has schema version {row[0]}, written by a newer "
+                f"derm-stress (this one reads versions up to {SCHEMA_VERSION}): upgrade "
+                "derm-stress, or write this run to another folder"
+            )
+
+    def _migrate_v1(self) -> None:
+        """Rebuild a version 1 results table (``key TEXT PRIMARY KEY``) with the hashed key
+        index, in the caller's transaction: rows, row ids (so their order) and complete
+        marks are kept; a migration that fails or is killed leaves the version 1 store."""
+        self._db.create_function("derm_stress_key_hash", 1, key_hash, deterministic=True)
+        self._db.execute("ALTER TABLE results RENAME TO results_v1")
+        self._db.execute("DROP TRIGGER IF EXISTS results_deleted")
+        self._db.execute("DROP TRIGGER IF EXISTS results_updated")
+        self._db.execute(_RESULTS_TABLE)
+        columns = "key, model, case_id, condition, status, answer, applied, created"
+        self._db.execute(
+            f"INSERT INTO results (rowid, {columns}, key_hash) "
+            f"SELECT rowid, {columns}, derm_stress_key_hash(key) FROM results_v1 ORDER BY rowid"
+        )
+        self._db.execute("DROP TABLE results_v1")
 
     def _import_legacy_batches(self) -> None:
         """Pending Batch API ids that an earlier version kept beside the store: taken in, so a
@@ -355,21 +447,39 @@ class Store:
         resume) no key is read back, which made the lookups of a resume 2x faster."""
         keys = list(keys)
         done: set[str] = set()
-        placeholders = ",".join("?" * len(RETRIED_STATUSES))
+        statuses = ",".join("?" * len(RETRIED_STATUSES))
         with self._lock, _guard(self.path):
-            for start in range(0, len(keys), 900):  # SQLite's variable limit
-                chunk = keys[start : start + 900]
-                where = (
-                    f"FROM results WHERE key IN ({','.join('?' * len(chunk))}) "
-                    f"AND status NOT IN ({placeholders})"
-                )
-                args = (*chunk, *RETRIED_STATUSES)
+            for chunk, where, args in self._key_chunks(keys):
+                where = f"FROM results WHERE {where} AND status NOT IN ({statuses})"
+                args = (*args, *RETRIED_STATUSES)
                 (count,) = self._db.execute(f"SELECT COUNT(*) {where}", args).fetchone()
                 if count == len(chunk):
                     done.update(chunk)
                 elif count:
                     done.update(r[0] for r in self._db.execute(f"SELECT key {where}", args))
         return done
+
+    def _key_chunks(
+        self, keys: Sequence[str]
+    ) -> Iterator[tuple[Sequence[str], str, tuple[Any, ...]]]:
+        """``keys`` in chunks, each with the condition selecting exactly its rows and the
+        condition's arguments: by the key index (the hashes) and then the keys themselves,
+        or, in a version 1 store read as it is, by the keys."""
+        size = self._variables - len(RETRIED_STATUSES)
+        if not self._hashed:
+            for start in range(0, len(keys), size):
+                chunk = keys[start : start + size]
+                yield chunk, f"key IN ({','.join('?' * len(chunk))})", tuple(chunk)
+            return
+        size //= 2
+        for start in range(0, len(keys), size):
+            chunk = keys[start : start + size]
+            marks = ",".join("?" * len(chunk))
+            yield (
+                chunk,
+                f"key_hash IN ({marks}) AND key IN ({marks})",
+                (*map(key_hash, chunk), *chunk),
+            )
 
     def put(self, rows: Sequence[StoreRow]) -> None:
         """Insert or replace (key, model, case_id, condition, answer, applied) rows atomically
@@ -397,15 +507,23 @@ class Store:
                     records = applieds[id(applied)] = encode([a.to_dict() for a in applied])
             else:
                 records = "[]"
-            values.append((key, model, case_id, condition, encoded[0], encoded[1], records, now))
+            status, text = encoded
+            values.append(
+                (key, model, case_id, condition, status, text, records, now, key_hash(key))
+            )
+        keys = [v[0] for v in values]
+        if len(set(keys)) < len(keys):  # the last row of a key replaces the earlier ones
+            values = list({v[0]: v for v in values}.values())
+            keys = [v[0] for v in values]
         if not self._db.in_transaction:  # else RELEASE below would commit at once
             self._db.execute("BEGIN")
         self._flush()  # outside the savepoint: a failing put keeps the case records
         self._db.execute("SAVEPOINT put")
         try:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
-            )
+            # a row replaces the stored one of its key (a retried error; by hand, any)
+            for _, where, args in self._key_chunks(keys):
+                self._db.execute(f"DELETE FROM results WHERE {where}", args)
+            self._db.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
         except BaseException:
             self._db.execute("ROLLBACK TO put")
             self._db.execute("RELEASE put")
@@ -421,13 +539,12 @@ class Store:
     def get(self, keys: Iterable[str]) -> Iterator[Result]:
         """The stored results for ``keys`` (missing keys are skipped)."""
         keys = list(keys)
-        for start in range(0, len(keys), 900):
-            chunk = keys[start : start + 900]
+        for _, where, args in self._key_chunks(keys):
             with self._lock, _guard(self.path):
                 rows = self._db.execute(
                     "SELECT key, model, case_id, condition, status, answer, applied "
-                    f"FROM results WHERE key IN ({','.join('?' * len(chunk))})",
-                    chunk,
+                    f"FROM results WHERE {where}",
+                    args,
                 ).fetchall()
             for key, model, case_id, condition, status, answer, applied in rows:
                 yield Result(
