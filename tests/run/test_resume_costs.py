@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from derm_stress import cases
 from derm_stress.cases import Case, Note
-from derm_stress.datasets import pad_ufes
 from derm_stress.run import parse_config, run
 from derm_stress.run.harness import case_record, case_record_dict, manifest_text
 from derm_stress.run.lock import LOCK_NAME, RunLock
@@ -90,12 +89,9 @@ def _pad_folder(root: Path, rows: int) -> Path:
 
 @pytest.fixture
 def settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files count as settled at once (no racy window), so a resume may reuse parses and
-    fingerprints; caches start empty."""
+    """Files count as settled at once (no racy window), so a resume may reuse stored
+    fingerprints."""
     monkeypatch.setattr(cases, "RACY_SECONDS", 0.0)
-    pad_ufes.clear_cache()
-    yield
-    pad_ufes.clear_cache()
 
 
 def test_a_resume_with_nothing_to_do_starts_no_thread_and_a_changed_row_is_rerun(
