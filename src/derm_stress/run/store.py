@@ -296,8 +296,11 @@ class Store:
                 self._migrate_v1()
             for statement in _SCHEMA:
                 self._db.execute(statement)
+            version = (str(SCHEMA_VERSION),)
+            # written only when it changes: an open that changes nothing writes nothing
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", version)
             self._db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                "UPDATE meta SET value = ?1 WHERE name = 'schema_version' AND value != ?1", version
             )
             self._import_legacy_batches()
         except BaseException:
