@@ -9,9 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from derm_stress.datasets import Dataset, load_pad_ufes_20, load_sample
 from derm_stress.images import load_image
+
+# Property tests are reproducible and never fail on time: the same examples on every run
+# (a failure found once is found again), and no per-example deadline, which a loaded
+# 2-core CI machine could miss (a property test failed so under load). A test's own
+# ``@settings`` overrides what it names.
+settings.register_profile("derm-stress", deadline=None, derandomize=True, database=None)
+settings.load_profile("derm-stress")
 
 ROOT = Path(__file__).resolve().parents[1]
 PAD_DIR = ROOT / "data" / "pad-ufes-20"

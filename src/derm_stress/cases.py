@@ -67,7 +67,8 @@ class Note:
 
     def to_dict(self) -> dict[str, Any]:
         # every field is a scalar but size_mm: a shallow copy equals dataclasses.asdict
-        out = {name: getattr(self, name) for name in _NOTE_FIELDS}
+        values = self.__dict__
+        out = {name: values[name] for name in _NOTE_FIELDS}
         if self.size_mm is not None:
             out["size_mm"] = list(self.size_mm)
         return out
@@ -81,6 +82,8 @@ class Note:
 
 
 _NOTE_FIELDS = Note.field_names()
+_SORTED_NOTE_FIELDS = tuple(sorted(_NOTE_FIELDS))
+_SIZE_MM_INDEX = _SORTED_NOTE_FIELDS.index("size_mm")
 
 
 def _yes_no(value: bool) -> str:
@@ -170,13 +173,13 @@ def render_note(note: Note) -> str:
 
 
 def _note_text(note: Note) -> str:
-    """``repr(sorted(note.to_dict().items()))``, kept on the note (it is immutable) once
-    made: a resume takes every case's file signature, and this text was most of it."""
-    text: str | None = note.__dict__.get("_signature_text")
-    if text is None:
-        text = repr(sorted(note.to_dict().items()))
-        object.__setattr__(note, "_signature_text", text)
-    return text
+    """``repr(sorted(note.to_dict().items()))``, the note's part of a file signature, made
+    without the dict and the sort (a resume takes every case's signature)."""
+    values = note.__dict__
+    items = [(name, values[name]) for name in _SORTED_NOTE_FIELDS]
+    if note.size_mm is not None:
+        items[_SIZE_MM_INDEX] = ("size_mm", list(note.size_mm))
+    return repr(items)
 
 
 ImageSource = Path | np.ndarray
@@ -228,6 +231,8 @@ class Case:
         of its diagnoses (a case left open between BCC and a naevus is urgent)."""
         if self.triage_override is not None:
             return self.triage_override
+        if len(self.diagnoses) == 1:  # most cases: one diagnosis, nothing to compare
+            return label(self.diagnoses[0]).triage
         return max((label(c).triage for c in self.diagnoses), key=TRIAGE_LEVELS.index)
 
     @property

@@ -218,3 +218,12 @@ def test_a_failed_migration_leaves_the_version_1_store(
     assert table(path, "SELECT rowid, * FROM results ORDER BY rowid") == before
     assert table(path, "SELECT value FROM meta WHERE name = 'schema_version'") == [("1",)]
     assert table(path, "SELECT * FROM complete_cases") == [("marked",)]
+
+
+def test_opening_an_unchanged_store_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "results.sqlite"
+    with Store(path) as store:
+        store.put(rows([key(1)]))
+    data = path.read_bytes()
+    Store(path).close()
+    assert path.read_bytes() == data

@@ -296,8 +296,11 @@ class Store:
                 self._migrate_v1()
             for statement in _SCHEMA:
                 self._db.execute(statement)
+            version = (str(SCHEMA_VERSION),)
+            # written only when it changes: an open that changes nothing writes nothing
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", version)
             self._db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                "UPDATE meta SET value = ?1 WHERE name = 'schema_version' AND value != ?1", version
             )
             self._import_legacy_batches()
         except BaseException:
@@ -581,7 +584,7 @@ class Store:
     def add_case(self, position: int, record: dict[str, Any]) -> None:
         """Record the run's case number ``position`` (written and committed with the next
         ``put``, or ``commit``)."""
-        text = json.dumps(record)
+        text = _ENCODER.encode(record)
         with self._lock:
             self._cases.append((position, record["id"], text))
 
@@ -684,6 +687,8 @@ class Store:
 
 # the same text as ``json.dumps`` with default settings, without its per-call set-up
 _ENCODER = json.JSONEncoder()
+# a string as ``json.dumps`` writes it (ASCII, quoted)
+_quote = json.encoder.encode_basestring_ascii
 
 
 def case_digest(
@@ -699,9 +704,9 @@ def case_digest(
     digests mean equal key sets, and another grid or model set is another digest. One hash
     per case, so a resume computes no key of a case marked complete."""
     head, tail = _digest_parts(tuple(models), tuple(conditions), seed)
-    return hashlib.sha256(
-        head + json.dumps([case_id, case_fingerprint]).encode() + tail
-    ).hexdigest()
+    # the text of ``json.dumps([case_id, case_fingerprint])``, without encoding a list
+    pair = f"[{_quote(case_id)}, {_quote(case_fingerprint)}]"
+    return hashlib.sha256(head + pair.encode() + tail).hexdigest()
 
 
 @lru_cache(maxsize=16)
