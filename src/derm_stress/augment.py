@@ -37,6 +37,7 @@ import numpy as np
 
 from derm_stress.cases import Case, Note
 from derm_stress.errors import InvalidArgument
+from derm_stress.perturb import functional as F
 from derm_stress.perturb.albumentations_bridge import import_albumentations
 from derm_stress.perturb.base import MAX_SEVERITY, Operator, get_operator, make_operator
 from derm_stress.perturb.image_ops import check_image
@@ -259,10 +260,7 @@ def _matrix(name: str, params: Mapping[str, Any], h: int, w: int) -> np.ndarray:
         rot = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), params["angle_deg"], 1.0)
         return np.vstack([rot, [0.0, 0.0, 1.0]])
     if name == "perspective":
-        src = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
-        offsets = np.asarray(params["offsets"], dtype=np.float32)
-        dst = src + offsets * np.array([w, h], dtype=np.float32)
-        return np.asarray(cv2.getPerspectiveTransform(src, dst), dtype=np.float64)
+        return np.asarray(F.perspective_matrix(h, w, params["inset"]), dtype=np.float64)
     if name == "distance":
         f, (sx, sy) = params["scale"], params["shift"]
         tx, ty = (1 - f) * w / 2 * (1 + sx), (1 - f) * h / 2 * (1 + sy)

@@ -5,9 +5,19 @@
   harness's output must equal that of a derived generator.
 - Gaussian noise reads its 16-bit draws from PCG64's raw output and adds with OpenCV: the
   same values as ``Generator.bytes`` and NumPy's clipped sum (the reference kept here).
+- Operators declaring ``plain_params`` return plain JSON data from ``sample``, so the call
+  may keep it unchecked; the lookup-table operators' one-frame ``__call__`` gives what
+  ``sample`` then ``apply`` give; ``round_to`` is ``round``; ``Applied``, a tuple now, keeps
+  the record's behaviour.
 """
 
 from __future__ import annotations
+
+import json
+import math
+import pickle
+import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,8 +37,9 @@ from derm_stress.perturb import (
     registry,
 )
 from derm_stress.perturb import functional as F
-from derm_stress.perturb.base import MAX_SEVERITY
+from derm_stress.perturb.base import MAX_SEVERITY, Applied, Operator, replay, round_to
 from derm_stress.perturb.compose import OneOf
+from derm_stress.perturb.image_ops import Brightness, ImageOperator, _ToneCurve
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +157,150 @@ def test_one_of_at_severity_zero_still_draws_its_choice(
     probe = build_probe(case, Condition(image_ops=(OneOf(choices),)), 3, [img])
     assert np.array_equal(probe.images[0], img)
     assert probe.applied[0].op in {"jpeg_compression", "defocus"}
+
+
+def _exactly(a: object, b: object) -> bool:
+    """Equal with the same types all the way down (1 == 1.0 == True would not do)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_exactly(a[k], b[k]) for k in a)  # type: ignore[attr-defined]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_exactly(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
+    return a == b
+
+
+def test_the_built_in_image_operators_declare_plain_params_and_return_plain_data(
+    photo_case: tuple[np.ndarray, Case],
+) -> None:
+    img, case = photo_case
+    shapes = [img, img[:5, :300], img[:1, :1], np.zeros((64, 80, 3), np.uint8)]
+    names = sorted(  # the built-in ones (a test elsewhere may register its own)
+        n for n, c in registry().items() if c.__module__ == "derm_stress.perturb.image_ops"
+    )
+    assert len(names) == 25 and all(registry()[n].plain_params for n in names)
+    for name in names:
+        for severity in range(1, MAX_SEVERITY + 1):
+            op = make_operator(name, severity)
+            for seed in range(8):
+                for target in shapes:
+                    params = op.sample(derive_rng(seed, "c", "k", "0"), target, case)
+                    again = op.sample(derive_rng(seed, "c", "k", "0"), target, case)
+                    assert params is not again  # a new dict every time: records share none
+                    assert type(params) is dict
+                    assert _exactly(json.loads(json.dumps(params)), params), (name, params)
+
+
+def test_a_subclass_with_its_own_sample_is_checked_again(
+    photo_case: tuple[np.ndarray, Case],
+) -> None:
+    class Numpyish(Brightness):
+        def sample(
+            self, rng: np.random.Generator, target: np.ndarray, case: Case
+        ) -> dict[str, Any]:
+            return {"offset": np.float64(12.5)}
+
+    img, case = photo_case
+    assert not Numpyish.plain_params and Numpyish.__call__ is ImageOperator.__call__
+    out, record = Numpyish(3)(img, derive_rng(0, "c", "k", "0"), case, "image[0]")
+    assert type(record.params["offset"]) is float  # through the JSON check
+    assert np.array_equal(out, F.add_brightness(img, 12.5))
+
+
+TONE = sorted(
+    n
+    for n, c in registry().items()
+    if issubclass(c, _ToneCurve) and c.__module__ == "derm_stress.perturb.image_ops"
+)
+
+
+def test_the_tone_operators_are_the_expected_ones() -> None:
+    assert TONE == ["brightness", "contrast", "exposure", "gamma"]
+
+
+@pytest.mark.parametrize("name", TONE)
+def test_the_one_frame_call_equals_sample_then_apply(
+    name: str, photo_case: tuple[np.ndarray, Case]
+) -> None:
+    img, case = photo_case
+    directions = ["both", "darker", "brighter"] if name == "exposure" else [None]
+    for direction in directions:
+        config = {} if direction is None else {"direction": direction}
+        for severity in range(MAX_SEVERITY + 1):
+            op = make_operator(name, severity, **config)
+            for seed in range(30):
+                fast_rng = derive_rng(seed, case.case_id, "k", "0")
+                out, record = op(img, fast_rng, case, "image[0]")
+                slow_rng = derive_rng(seed, case.case_id, "k", "0")
+                slow_out, slow_record = ImageOperator.__call__(op, img, slow_rng, case, "image[0]")
+                assert _exactly(record.params, slow_record.params)
+                assert record == slow_record and type(record) is Applied
+                assert np.array_equal(out, slow_out)
+                assert fast_rng.random() == slow_rng.random()  # as many draws
+                if severity:
+                    assert np.array_equal(op.apply(img, record.params), out)
+
+
+def test_the_one_frame_call_follows_a_changed_severity(
+    photo_case: tuple[np.ndarray, Case],
+) -> None:
+    img, case = photo_case
+    op = make_operator("gamma", 1)
+    first = op(img, derive_rng(0, "c", "k", "0"), case, "image[0]")[1]
+    op.severity = 5
+    record = op(img, derive_rng(0, "c", "k", "0"), case, "image[0]")[1]
+    assert record.severity == 5
+    assert record.params == make_operator("gamma", 5).sample(
+        derive_rng(0, "c", "k", "0"), img, case
+    )
+    assert record.params != first.params
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(
+    x=st.floats(allow_nan=False)
+    | st.floats(-1e7, 1e7)
+    | st.integers(-(10**9), 10**9).map(lambda k: (k + 0.5) / 10**6),
+    digits=st.sampled_from([0, 1, 2, 4, 6, 8]),
+)
+def test_round_to_is_round(x: float, digits: int) -> None:
+    assert struct.pack("<d", round_to(x, digits)) == struct.pack("<d", round(x, digits))
+
+
+@pytest.mark.parametrize(
+    "x", [0.0, -0.0, 1e-9, -1e-9, 5e-5, -5e-5, 0.5, 2.5, -2.5, math.inf, -math.inf, 1e300]
+)
+def test_round_to_keeps_the_edges_of_round(x: float) -> None:
+    for digits in (0, 4, 6):
+        assert struct.pack("<d", round_to(x, digits)) == struct.pack("<d", round(x, digits))
+    assert math.isnan(round_to(math.nan, 4))
+
+
+def test_applied_is_still_an_immutable_comparable_picklable_record(
+    photo_case: tuple[np.ndarray, Case],
+) -> None:
+    img, case = photo_case
+    out, record = make_operator("brightness", 3)(
+        img, derive_rng(0, "c", "k", "0"), case, "image[0]"
+    )
+    assert isinstance(record, Applied)
+    assert (record.op, record.severity, record.target, record.changes) == (
+        "brightness",
+        3,
+        "image[0]",
+        (),
+    )
+    assert repr(record).startswith(
+        "Applied(op='brightness', severity=3, target='image[0]', config={}, params={'offset': "
+    )
+    copy = pickle.loads(pickle.dumps(record))
+    assert type(copy) is Applied and copy == record
+    assert Applied.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    assert np.array_equal(replay(record, img), out)
+    assert record != Applied.make("brightness", 3, "image[1]", {}, dict(record.params))
+    with pytest.raises(AttributeError):
+        record.severity = 4  # type: ignore[misc]
+    a, b = Applied("x", 1, "note"), Applied("x", 1, "note")
+    assert a == b and a.config == {} and a.config is not b.config  # no shared default dict
+    assert isinstance(make_operator("brightness", 0)(img, NO_DRAWS, case, "image[0]")[1], Applied)
+    assert issubclass(Brightness, Operator)

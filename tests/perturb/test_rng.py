@@ -202,8 +202,20 @@ def test_drawing_conditions_get_the_rng_suffix_and_the_others_keep_their_keys() 
     one_of = Condition(
         (OneOf([make_operator("defocus", 3), make_operator("jpeg_compression", 3)]),)
     )
-    assert one_of.key_id == one_of.id + "#rng=v2"  # draws its choice
+    # draws its choice; either choice's kernel version counts
+    assert one_of.key_id == one_of.id + "#defocus=v2,jpeg_compression=v2,rng=v2"
     assert one_of.spec.key == one_of.key_id
+    nested = Condition(
+        (
+            OneOf(
+                [
+                    OneOf([make_operator("defocus", 0), make_operator("exposure", 2)]),
+                    make_operator("perspective", 1),
+                ]
+            ),
+        )
+    )
+    assert nested.key_id == nested.id + "#perspective=v2,rng=v2"  # defocus@0 never runs
     assert operator_rng(make_operator("defocus", 3), 0, "c", "k", "0") is NO_DRAWS
 
 

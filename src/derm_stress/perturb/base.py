@@ -22,9 +22,8 @@ import json
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
@@ -116,6 +115,34 @@ def uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return low + (high - low) * rng.random()
 
 
+def round_to(x: float, digits: int) -> float:
+    """``round(x, digits)``: the same double, without the decimal conversion (dtoa) that
+    ``round`` runs, which costs about a microsecond next to a 0.8 MB kernel.
+
+    ``round`` gives the double nearest to ``K / 10**digits``, ``K`` the integer nearest to
+    the exact ``x * 10**digits`` (ties to even); ``k / 10**digits`` (``k`` an integer
+    below 2**53, the division correctly rounded) is that same double when ``k == K``. With
+    ``y = x * 10**digits`` (one rounding, error at most half an ulp of ``y``), the integer
+    ``k`` nearest to ``y`` equals ``K`` unless the exact product lies within an ulp of a
+    half-integer: that case (``y`` within 1e-6 of one, far wider than the error for
+    ``|y| < 2**40``), a zero result (whose sign ``round`` keeps) and large or non-finite
+    values go to ``round`` itself. ``k`` is ``(y + 1.5 * 2**52) - 1.5 * 2**52``: for
+    ``|y| < 2**51`` the sum lies where doubles are the integers, so the addition rounds
+    ``y`` to the nearest one and the subtraction is exact (no call, no int object)."""
+    scale = _POWERS[digits]
+    y = x * scale
+    if -_LARGE < y < _LARGE:
+        k = (y + _MAGIC) - _MAGIC
+        if k and -0.499999 < y - k < 0.499999:
+            return k / scale
+    return round(x, digits)
+
+
+_POWERS = [10.0**d for d in range(16)]
+_LARGE = 2.0**40
+_MAGIC = 1.5 * 2.0**52
+
+
 class _NoDraws(np.random.Generator):
     """The generator given to an application that draws nothing (``Operator.draws`` is
     False): deriving a seeded one would cost more than some kernels. Any use
@@ -150,23 +177,52 @@ def operator_rng(
     return NO_DRAWS
 
 
-_new = object.__new__
-_setattr = object.__setattr__
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What one operator did to one target: enough to replay it exactly.
-
-    ``changes`` lists, for note operators, each touched field with its old and new value.
-    """
-
+class _Fields(NamedTuple):
     op: str
     severity: int
     target: str  # "image[0]", "image[1]", ..., or "note"
-    config: Mapping[str, Any] = field(default_factory=dict)
-    params: Mapping[str, Any] = field(default_factory=dict)
-    changes: tuple[tuple[str, Any, Any], ...] = ()
+    config: Mapping[str, Any]
+    params: Mapping[str, Any]
+    changes: tuple[tuple[str, Any, Any], ...]
+
+
+_tuple_new = tuple.__new__
+
+
+class Applied(_Fields):
+    """What one operator did to one target: enough to replay it exactly.
+
+    ``changes`` lists, for note operators, each touched field with its old and new value.
+
+    An immutable record of six fields (``op``, ``severity``, ``target``, ``config``,
+    ``params``, ``changes``), built on a tuple so that making one costs a single
+    allocation (it is made once per operator application, next to kernels of 30-50 us):
+    records with equal fields are equal, ``repr`` names the fields, and it pickles (Ray).
+    ``config`` and ``params`` default to new empty dicts.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        op: str,
+        severity: int,
+        target: str,
+        config: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        changes: tuple[tuple[str, Any, Any], ...] = (),
+    ) -> Applied:
+        return _tuple_new(
+            cls,
+            (
+                op,
+                severity,
+                target,
+                {} if config is None else config,
+                {} if params is None else params,
+                changes,
+            ),
+        )
 
     @classmethod
     def make(
@@ -178,32 +234,19 @@ class Applied:
         params: Mapping[str, Any],
         changes: tuple[tuple[str, Any, Any], ...] = (),
     ) -> Applied:
-        """``Applied(op, severity, target, config, params, changes)`` without the frozen
-        dataclass's six ``object.__setattr__`` calls (a third of the record's cost on
-        lookup-table operators); the same type, fields, equality and hash."""
-        record = _new(cls)
-        _setattr(
-            record,
-            "__dict__",
-            {
-                "op": op,
-                "severity": severity,
-                "target": target,
-                "config": config,
-                "params": params,
-                "changes": changes,
-            },
-        )
-        return record
+        """``Applied(op, severity, target, config, params, changes)`` with every field given
+        (no defaults to fill in)."""
+        return _tuple_new(cls, (op, severity, target, config, params, changes))
 
     def to_dict(self) -> dict[str, Any]:
+        op, severity, target, config, params, changes = self
         return {
-            "op": self.op,
-            "severity": self.severity,
-            "target": self.target,
-            "config": dict(self.config),
-            "params": dict(self.params),
-            "changes": [list(c) for c in self.changes],
+            "op": op,
+            "severity": severity,
+            "target": target,
+            "config": dict(config),
+            "params": dict(params),
+            "changes": [list(c) for c in changes],
         }
 
     @classmethod
@@ -281,6 +324,14 @@ class Operator(ABC, Generic[T]):
       parameters follow from the severity and the image): the harness then gives them
       ``NO_DRAWS`` instead of deriving a seeded generator (``operator_rng``), which is a
       large part of the fixed cost of a fast kernel. A draw from ``NO_DRAWS`` raises.
+    - ``plain_params`` is True for operators whose ``sample`` always returns a new dict of
+      str keys to plain ``str``/``int``/``float``/``bool``/``None`` values, lists of them
+      or lists of such lists (what JSON gives back unchanged): the call then keeps that
+      dict as the record's params instead of checking and copying it (``_jsonable``), a
+      fixed cost that matters next to 30-50 us kernels. Default False: a plugin's
+      parameters are checked. A subclass that overrides ``sample`` without declaring
+      ``plain_params`` itself is checked again (the flag is not inherited past it).
+      ``tests/perturb/test_fast_paths.py`` holds every built-in that declares it to it.
     - ``capabilities`` declares what the operator does (``derm_stress.schema.Capability``:
       ``plants_diagnosis``, ``changes_geometry``, ...); metrics select conditions by it, so
       a new operator that plants a diagnosis is measured as one without naming it anywhere.
@@ -298,6 +349,7 @@ class Operator(ABC, Generic[T]):
     graded: ClassVar[bool] = True
     kernel_version: ClassVar[int] = 1
     draws: ClassVar[bool] = True
+    plain_params: ClassVar[bool] = False
     configured: ClassVar[bool] = False
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
@@ -374,7 +426,9 @@ class Operator(ABC, Generic[T]):
         """Sample and apply; return the output and its record."""
         if self.severity == 0:
             return target, Applied.make(self.name, 0, where, dict(self.config), {})
-        params = _jsonable(self.sample(rng, target, case))
+        params = self.sample(rng, target, case)
+        if not self.plain_params:
+            params = _jsonable(params)
         out = self.apply(target, params)
         changes: tuple[tuple[str, Any, Any], ...] = ()
         if isinstance(target, Note) and isinstance(out, Note):
@@ -388,6 +442,8 @@ class Operator(ABC, Generic[T]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "sample" in cls.__dict__ and "plain_params" not in cls.__dict__:
+            cls.plain_params = False  # a new sample() declares its own output plain
         if "name" in cls.__dict__ and cls.__doc__ and cls.severities:
             cls.__doc__ = cls.__doc__.rstrip() + "\n\n" + severity_table(cls) + "\n"
 

@@ -21,6 +21,14 @@ ContextMode = Literal["image_only", "full"]
 CONTEXT_MODES: tuple[ContextMode, ...] = ("image_only", "full")
 
 
+def _leaves(op: Operator[Any]) -> list[Operator[Any]]:
+    """The operators that may run for ``op``: its choices for a ``one_of`` (recursively),
+    else ``op`` itself."""
+    if isinstance(op, OneOf):
+        return [leaf for choice in op.choices for leaf in _leaves(choice)]
+    return [op]
+
+
 @dataclass(frozen=True, eq=False)
 class Condition:
     """A named, ordered list of operators plus a context mode.
@@ -91,7 +99,7 @@ class Condition:
         output since the first release, so results made before are not reused:
 
         - ``name=vN`` for each active operator whose ``kernel_version`` N is above 1 (its
-          kernel changed the output bytes);
+          kernel changed the output bytes), the active choices of a ``one_of`` included;
         - ``rng=vN`` (``RNG_VERSION``, now 2) where an active operator draws from its
           generator (``op.draws``; ``one_of`` draws its choice): version 2 derives other
           streams than version 1 did.
@@ -102,8 +110,9 @@ class Condition:
         ``img=gaussian_blur@3|ctx=image_only#gaussian_blur=v2``."""
         ops: tuple[Operator[Any], ...] = (*self.image_ops, *self.note_ops)
         active = [op for op in ops if op.severity]
+        kernels = [c for op in active for c in _leaves(op) if c.severity]
         parts = sorted(
-            {f"{op.name}=v{op.kernel_version}" for op in active if op.kernel_version > 1}
+            {f"{op.name}=v{op.kernel_version}" for op in kernels if op.kernel_version > 1}
         )
         if RNG_VERSION > 1 and any(op.draws for op in active):
             parts.append(f"rng=v{RNG_VERSION}")

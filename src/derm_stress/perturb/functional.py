@@ -5,6 +5,8 @@ Every function is deterministic, returns a new array and never mutates its input
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 import simplejpeg
@@ -136,14 +138,35 @@ def rotate(img: np.ndarray, angle_deg: float) -> np.ndarray:
     )
 
 
-def perspective(img: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Warp so the corners move by ``offsets`` (4x2, fractions of width/height)."""
+def perspective_matrix(h: int, w: int, inset: Sequence[Sequence[float]]) -> np.ndarray:
+    """The 3 x 3 map (pixel-centre coordinates, photo -> output) of ``perspective``: the
+    quadrilateral whose corners are the photo's corners moved inwards by ``inset`` (4 x 2,
+    fractions of ``w - 1`` and ``h - 1``, corners clockwise from the top left) onto the full
+    ``w x h`` frame."""
+    (a, b), (c, d), (e, f), (g, k) = inset
+    x, y = w - 1.0, h - 1.0
+    quad = np.array(
+        [[a * x, b * y], [x - c * x, d * y], [x - e * x, y - f * y], [g * x, y - k * y]],
+        dtype=np.float32,
+    )
+    frame = np.array([[0.0, 0.0], [x, 0.0], [x, y], [0.0, y]], dtype=np.float32)
+    matrix: np.ndarray = cv2.getPerspectiveTransform(quad, frame)
+    return matrix
+
+
+def perspective(img: np.ndarray, inset: Sequence[Sequence[float]]) -> np.ndarray:
+    """A tilted camera filling the frame: the quadrilateral of the photo whose corners move
+    inwards by ``inset`` (see ``perspective_matrix``) warped onto the whole frame.
+
+    Every output pixel samples inside the photo (bilinear), so OpenCV stays on its fast
+    path; the reflected border is read only where a corner sits on the photo's edge."""
     h, w = img.shape[:2]
-    src = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
-    dst = src + (np.asarray(offsets, dtype=np.float32) * np.array([w, h], dtype=np.float32))
-    matrix = cv2.getPerspectiveTransform(src, dst)
     return cv2.warpPerspective(
-        img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        img,
+        perspective_matrix(h, w, inset),
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT_101,
     )
 
 

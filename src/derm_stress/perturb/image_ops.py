@@ -6,15 +6,23 @@ severity means the same degradation on a 300 px and a 4000 px photo.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb import functional as F
-from derm_stress.perturb.base import Applied, Operator, _jsonable, register, uniform
+from derm_stress.perturb.base import (
+    _POWERS,
+    Applied,
+    Operator,
+    _jsonable,
+    register,
+    round_to,
+    uniform,
+)
 from derm_stress.schema import Capability
 
 
@@ -31,17 +39,31 @@ class ImageOperator(Operator[np.ndarray]):
     def __call__(
         self, target: np.ndarray, rng: np.random.Generator, case: Case, where: str
     ) -> tuple[np.ndarray, Applied]:
-        # Operator.__call__ without the note branch: its fixed cost matters next to
-        # 30-40 us lookup-table kernels
-        check_image(target, self.name)
-        if self.severity == 0:
-            return target, Applied.make(self.name, 0, where, dict(self.config), {})
-        params = _jsonable(self.sample(rng, target, case))
+        # Operator.__call__ without the note branch, in one frame: its fixed cost matters
+        # next to 30-50 us lookup-table kernels, which evict the interpreter's working set
+        # from the cache between calls (each extra call or object costs microseconds there)
+        if not (
+            type(target) is np.ndarray
+            and target.dtype is _UINT8
+            and len(shape := target.shape) == 3
+            and shape[2] == 3
+            and shape[0]
+            and shape[1]
+        ):
+            check_image(target, self.name)  # raises, saying what is wrong
+        severity = self.severity
+        if not severity:
+            return target, _record(Applied, (self.name, 0, where, dict(self.config), {}, ()))
+        params = self.sample(rng, target, case)
+        if not self.plain_params:
+            params = _jsonable(params)
         out = self.apply(target, params)
-        return out, Applied.make(self.name, self.severity, where, dict(self.config), params)
+        return out, _record(Applied, (self.name, severity, where, dict(self.config), params, ()))
 
 
+_record = tuple.__new__  # Applied.make without its frame
 _UINT8 = np.dtype(np.uint8)
+_NDARRAY = np.ndarray
 
 
 def check_image(img: object, op: str) -> None:
@@ -60,6 +82,120 @@ def check_image(img: object, op: str) -> None:
         )
 
 
+class _ToneCurve(ImageOperator):
+    """Lookup-table operators (exposure, brightness, contrast, gamma): one value drawn as
+    ``sign * row * uniform(0.85, 1.0)`` (the sign drawn first unless fixed by a
+    ``direction`` option), optionally through ``exp`` or ``2**``, rounded, and every byte
+    mapped through a 256-entry table built from it (``F.apply_lut``, 35-50 us at 512 px).
+
+    Next to such kernels the call's fixed cost is the figure that matters, and it is paid
+    in a cold cache (the kernel's 1.6 MB of image data evicts the interpreter's working
+    set), where every Python frame and object costs: ``__call__`` does the whole call in
+    one frame (check, draws, rounding, kernel, record), the same values and bytes as
+    ``sample`` then ``apply`` (``tests/perturb/test_fast_paths.py`` holds them equal). A
+    subclass that overrides ``sample`` or ``apply`` gets the general ``__call__`` back.
+    """
+
+    plain_params = True  # a dict of one rounded float
+    _param: ClassVar[str]  # the recorded parameter
+    _row: ClassVar[str]  # its severity table column
+    _curve: ClassVar[str] = ""  # "", "exp" or "exp2": applied to the drawn value
+    _digits: ClassVar[int]  # decimals kept (round)
+    _tone: _ToneConstants | None = None  # per instance: ``_constants()``, made on first call
+
+    #: the kernel: ``F.exposure``, ``F.add_brightness``, ... (a staticmethod)
+    _kernel: ClassVar[staticmethod[[np.ndarray, float], np.ndarray]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "sample" in cls.__dict__ or "apply" in cls.__dict__:
+            cls.__call__ = ImageOperator.__call__  # type: ignore[method-assign]
+
+    def _value(self, rng: np.random.Generator) -> float:
+        """The drawn, transformed and rounded value (``sample``'s, and ``__call__``'s)."""
+        sign = _FIXED_SIGN.get(self.config.get("direction", "both")) or (
+            1 if rng.random() < 0.5 else -1
+        )
+        value = (
+            sign * self.severities[self.severity][self._row] * (0.85 + (1.0 - 0.85) * rng.random())
+        )
+        if self._curve == "exp":
+            value = float(np.exp(value))
+        elif self._curve == "exp2":
+            value = 2.0**value
+        return round_to(value, self._digits)
+
+    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        return {self._param: self._value(rng)}
+
+    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        return self._kernel(target, params[self._param])
+
+    def _constants(self) -> _ToneConstants:
+        """What ``__call__`` reads per call, gathered once per severity: the severity, name,
+        whether a ``direction`` option may fix the sign, the table value, the curve,
+        ``10**digits``, digits, the parameter's name and the kernel."""
+        return (
+            self.severity,
+            self.name,
+            "direction" in self.options,
+            self.severities[self.severity][self._row],
+            self._curve,
+            _POWERS[self._digits],
+            self._digits,
+            self._param,
+            self._kernel,
+        )
+
+    def __call__(
+        self, target: np.ndarray, rng: np.random.Generator, case: Case, where: str
+    ) -> tuple[np.ndarray, Applied]:
+        # ImageOperator.__call__ with sample (_value, round_to) and apply written out: the
+        # same draws, doubles and bytes, without their four frames, the constants read from
+        # one tuple and no object made that is not needed (in the cold cache every
+        # attribute, dict lookup and new object costs)
+        if not (
+            type(target) is _NDARRAY
+            and target.dtype is _UINT8
+            and target.ndim == 3
+            and target.shape[2] == 3
+            and target.size
+        ):
+            check_image(target, self.name)
+        severity = self.severity
+        if not severity:
+            return target, _record(Applied, (self.name, 0, where, dict(self.config), {}, ()))
+        constants = self._tone
+        if constants is None or constants[0] != severity:  # first call, or severity changed
+            constants = self._tone = self._constants()
+        _, name, directional, row, curve, scale, digits, param, kernel = constants
+        config = self.config
+        sign = directional and _FIXED_SIGN.get(config["direction"])
+        if not sign:
+            sign = 1 if rng.random() < 0.5 else -1
+        value = sign * row * (0.85 + (1.0 - 0.85) * rng.random())
+        if curve:
+            value = float(np.exp(value)) if curve == "exp" else 2.0**value
+        y = value * scale  # round_to(value, digits), inline (the constants _LARGE, _MAGIC)
+        if (
+            -1099511627776.0 < y < 1099511627776.0
+            and (k := (y + 6755399441055744.0) - 6755399441055744.0)
+            and -0.499999 < y - k < 0.499999
+        ):
+            value = k / scale
+        else:
+            value = round(value, digits)
+        out = kernel(target, value)
+        record = (name, severity, where, config.copy() if config else {}, {param: value}, ())
+        return out, _record(Applied, record)
+
+
+_ToneConstants = tuple[
+    int, str, bool, float, str, float, int, str, Callable[[np.ndarray, float], np.ndarray]
+]
+_FIXED_SIGN = {"darker": -1, "brighter": 1}
+
+
 def _side(img: np.ndarray) -> int:
     return int(min(img.shape[:2]))
 
@@ -69,10 +205,11 @@ def _sign(rng: np.random.Generator) -> int:
 
 
 @register
-class Exposure(ImageOperator):
+class Exposure(_ToneCurve):
     """Over- or under-exposure: linear light scaled by ``2**stops``, direction random."""
 
     name = "exposure"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -87,14 +224,9 @@ class Exposure(ImageOperator):
     def validate(self) -> None:
         _check_choice(self, "direction", ("both", "darker", "brighter"))
 
-    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
-        direction = self.config["direction"]
-        sign = {"darker": -1, "brighter": 1}.get(direction) or _sign(rng)
-        magnitude = self.level["stops"] * uniform(rng, 0.85, 1.0)
-        return {"stops": round(sign * magnitude, 6)}
-
-    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        return F.exposure(target, params["stops"])
+    _param = _row = "stops"
+    _digits = 6
+    _kernel = staticmethod(F.exposure)
 
 
 @register
@@ -102,6 +234,7 @@ class ColorTemperature(ImageOperator):
     """White-balance error: a warm (tungsten) or cool (shade) colour cast."""
 
     name = "color_temperature"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -125,6 +258,7 @@ class MotionBlur(ImageOperator):
     """Hand-shake motion blur: a line kernel at a random angle."""
 
     name = "motion_blur"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     severities = {
@@ -148,6 +282,7 @@ class Defocus(ImageOperator):
     """Out-of-focus lens: a disk kernel."""
 
     name = "defocus"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     kernel_version = 2  # 2: disks from 11 x 11 filtered in float32 (a few pixels differ)
@@ -172,6 +307,7 @@ class GaussianBlur(ImageOperator):
     """Gaussian blur (soft focus, smudged lens)."""
 
     name = "gaussian_blur"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "focus"
     kernel_version = 2  # 2: two float 1-D passes (about 0.5% of pixels differ by one grey level)
@@ -196,6 +332,7 @@ class Rotation(ImageOperator):
     """Camera roll: rotation by a random-sign angle, borders filled by reflection."""
 
     name = "rotation"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_GEOMETRY})
     family = "angle"
     severities = {
@@ -214,47 +351,86 @@ class Rotation(ImageOperator):
         return F.rotate(target, params["angle_deg"])
 
 
-# For each receding edge (top, right, bottom, left): the two corners that move inwards, as
-# (corner index, (dx, dy) in units of tilt). Corners: top-left, top-right, bottom-right,
-# bottom-left.
-_RECEDE = {
-    0: ((0, (1.0, 0.5)), (1, (-1.0, 0.5))),
-    1: ((1, (-0.5, 1.0)), (2, (-0.5, -1.0))),
-    2: ((2, (-1.0, -0.5)), (3, (1.0, -0.5))),
-    3: ((3, (0.5, -1.0)), (0, (0.5, 1.0))),
+# For each edge nearer the camera (top, right, bottom, left): its two corners, which move
+# inwards in the photo by (along the edge, towards the middle) in units of tilt. Corners:
+# top-left, top-right, bottom-right, bottom-left.
+_NEAR = {
+    0: ((0, 1), (1.0, 0.5)),
+    1: ((1, 2), (0.5, 1.0)),
+    2: ((2, 3), (1.0, 0.5)),
+    3: ((3, 0), (0.5, 1.0)),
 }
+_JITTER = 0.15  # every corner also moves inwards by up to this fraction of tilt, per axis
 
 
 @register
 class Perspective(ImageOperator):
-    """Oblique camera: one edge of the frame recedes, as in a photo taken at an angle.
+    """Oblique camera: the photo as a phone tilted towards one edge would frame it.
 
-    The receding edge's corners move inwards by ``tilt`` of the width or height (plus up to
-    15% jitter on every corner); which edge recedes is random.
+    The frame shows a quadrilateral of the skin warped to fill it: the edge nearer the
+    camera covers a narrower strip, so its two corners move inwards in the photo by
+    ``tilt`` of the width or height along that edge and half of it towards the middle;
+    every corner also moves inwards by up to 15% of ``tilt`` per axis (jitter). Which edge
+    is nearer is random. Corners move only inwards, so the output shows no mirrored skin
+    that the camera did not see. ``inset`` (recorded) is each corner's inward shift as
+    fractions of width and height, clockwise from the top left.
     """
 
     name = "perspective"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_GEOMETRY})
     family = "angle"
+    # 2: the frame filled from a quadrilateral inside the photo (version 1 shrank the whole
+    # photo onto a quadrilateral inside the frame, the rest reflected border)
+    kernel_version = 2
+    # calibrated so each severity changes a photo as much as version 1 did: mean absolute
+    # change over the 16 photos of bench_operators.py (512 px) 6.64, 8.76, 10.62, 12.69,
+    # 15.15 grey levels (version 1: 6.62, 8.83, 10.73, 12.60, 15.16; `--mean-change`)
     severities = {
-        1: {"tilt": 0.04},
-        2: {"tilt": 0.08},
-        3: {"tilt": 0.13},
-        4: {"tilt": 0.19},
-        5: {"tilt": 0.26},
+        1: {"tilt": 0.033},
+        2: {"tilt": 0.063},
+        3: {"tilt": 0.1},
+        4: {"tilt": 0.15},
+        5: {"tilt": 0.21},
     }
 
     def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
+        # nine doubles in one draw: the nearer edge, then each corner's x and y jitter
         tilt = self.level["tilt"]
-        side = int(rng.integers(0, 4))
-        offsets = np.zeros((4, 2))
-        for corner, direction in _RECEDE[side]:
-            offsets[corner] = direction
-        offsets = offsets * tilt + rng.uniform(-0.15, 0.15, size=(4, 2)) * tilt
-        return {"offsets": np.round(offsets, 6).tolist()}
+        draws = rng.random(9).tolist()
+        jitter = _JITTER * tilt
+        inset = [[jitter * draws[i], jitter * draws[i + 1]] for i in (1, 3, 5, 7)]
+        corners, (along_x, along_y) = _NEAR[min(3, int(draws[0] * 4))]
+        for corner in corners:
+            inset[corner][0] += along_x * tilt
+            inset[corner][1] += along_y * tilt
+        return {"inset": [[round(x, 6), round(y, 6)] for x, y in inset]}
 
     def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        return F.perspective(target, np.asarray(params["offsets"]))
+        return F.perspective(target, _inset(params))
+
+
+def _inset(params: Mapping[str, Any]) -> list[list[float]]:
+    """``params["inset"]`` checked: 4 [x, y] pairs of finite fractions in [0, 0.5)."""
+    inset = params.get("inset")
+    try:
+        values = [float(v) for pair in inset for v in pair]  # type: ignore[union-attr]
+        if len(inset) == 4 and len(values) == 8 and all(0.0 <= v < 0.5 for v in values):  # type: ignore[arg-type]
+            return [values[0:2], values[2:4], values[4:6], values[6:8]]
+    except (TypeError, ValueError):
+        pass
+    if inset is None:
+        hint = (
+            " (a record of perspective's kernel version 1, whose 'offsets' moved the "
+            "photo's corners inside the frame; version 2 cannot replay it)"
+            if "offsets" in params
+            else ""
+        )
+        raise InvalidArgument(f"perspective: params need 'inset'{hint}, got {sorted(params)}")
+    raise InvalidArgument(
+        "perspective: 'inset' must be 4 [x, y] pairs of inward shifts in [0, 0.5) (fractions "
+        f"of the width and height), got {inset!r:.120}"
+    )
 
 
 @register
@@ -262,6 +438,7 @@ class JpegCompression(ImageOperator):
     """Lossy JPEG re-encoding, as when a photo is saved or sent at low quality."""
 
     name = "jpeg_compression"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     kernel_version = 2  # 2: libjpeg-turbo via simplejpeg (about 10% of values differ)
@@ -286,6 +463,7 @@ class GaussianNoise(ImageOperator):
     """Sensor noise: additive Gaussian noise (0-255 units)."""
 
     name = "gaussian_noise"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     severities = {
@@ -312,10 +490,11 @@ def _check_choice(op: Operator[Any], option: str, allowed: tuple[str, ...]) -> N
 
 
 @register
-class Brightness(ImageOperator):
+class Brightness(_ToneCurve):
     """Brightness offset: every channel shifted up or down (auto-exposure gone wrong)."""
 
     name = "brightness"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -326,21 +505,21 @@ class Brightness(ImageOperator):
         5: {"offset": 80},
     }
 
-    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
-        return {"offset": round(_sign(rng) * self.level["offset"] * uniform(rng, 0.85, 1.0), 4)}
-
-    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        return F.add_brightness(target, params["offset"])
+    _param = "offset"
+    _row = "offset"
+    _digits = 4
+    _kernel = staticmethod(F.add_brightness)
 
 
 @register
-class Contrast(ImageOperator):
+class Contrast(_ToneCurve):
     """Contrast change around the mean grey level: flat (hazy) or harsh, direction random.
 
     ``log_factor`` is the natural log of the contrast factor's magnitude.
     """
 
     name = "contrast"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -351,19 +530,19 @@ class Contrast(ImageOperator):
         5: {"log_factor": 1.2},
     }
 
-    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
-        log = _sign(rng) * self.level["log_factor"] * uniform(rng, 0.85, 1.0)
-        return {"factor": round(float(np.exp(log)), 6)}
-
-    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        return F.contrast(target, params["factor"])
+    _param = "factor"
+    _row = "log_factor"
+    _curve = "exp"
+    _digits = 6
+    _kernel = staticmethod(F.contrast)
 
 
 @register
-class Gamma(ImageOperator):
+class Gamma(_ToneCurve):
     """Tone-curve error: gamma above 1 darkens mid-tones, below 1 washes them out."""
 
     name = "gamma"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -374,12 +553,11 @@ class Gamma(ImageOperator):
         5: {"log2_gamma": 1.6},
     }
 
-    def sample(self, rng: np.random.Generator, target: np.ndarray, case: Case) -> dict[str, Any]:
-        log2 = _sign(rng) * self.level["log2_gamma"] * uniform(rng, 0.85, 1.0)
-        return {"gamma": round(float(2.0**log2), 6)}
-
-    def apply(self, target: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        return F.gamma(target, params["gamma"])
+    _param = "gamma"
+    _row = "log2_gamma"
+    _curve = "exp2"
+    _digits = 6
+    _kernel = staticmethod(F.gamma)
 
 
 @register
@@ -388,6 +566,7 @@ class UnevenIllumination(ImageOperator):
     to one side)."""
 
     name = "uneven_illumination"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -414,6 +593,7 @@ class Shadow(ImageOperator):
     """Cast shadow: a soft-edged half-plane darkened, as by the phone or a hand."""
 
     name = "shadow"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -445,6 +625,7 @@ class SpecularGlare(ImageOperator):
     """Specular glare: bright soft spots from the flash reflecting on shiny skin."""
 
     name = "specular_glare"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR, Capability.OCCLUDES})
     family = "lighting"
     severities = {
@@ -480,6 +661,7 @@ class Vignetting(ImageOperator):
     """Lens vignetting: corners darker than the centre."""
 
     name = "vignetting"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -502,6 +684,7 @@ class LowLight(ImageOperator):
     """Low light: under-exposed and noisy, as a phone camera in a dim room."""
 
     name = "low_light"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_COLOUR})
     family = "lighting"
     severities = {
@@ -529,6 +712,7 @@ class Distance(ImageOperator):
     photo's edge extended and blurred (plain skin, never a copy of the lesion)."""
 
     name = "distance"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_GEOMETRY, Capability.DEGRADES_DETAIL})
     family = "angle"
     severities = {
@@ -555,6 +739,7 @@ class OffCenter(ImageOperator):
     sits near an edge (and is partly cut off at high severity)."""
 
     name = "off_center"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.CHANGES_GEOMETRY})
     family = "angle"
     severities = {
@@ -583,6 +768,7 @@ class LowResolution(ImageOperator):
     """Low resolution: down-sampled by ``scale`` and shown at the original size."""
 
     name = "low_resolution"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     draws = False  # its parameters follow from the severity and the image
@@ -607,6 +793,7 @@ class MessagingApp(ImageOperator):
     """Messaging-app forwarding: resized then JPEG-compressed, twice (sent, then forwarded)."""
 
     name = "messaging_app"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.DEGRADES_DETAIL})
     family = "capture"
     kernel_version = 2  # 2: its JPEG passes through simplejpeg (F.jpeg)
@@ -646,6 +833,7 @@ class Hair(ImageOperator):
     """Hair over the lesion: dark, thin, gently curving strands."""
 
     name = "hair"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
@@ -679,6 +867,7 @@ class InkMarking(ImageOperator):
     severity."""
 
     name = "ink_marking"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
@@ -722,6 +911,7 @@ class Ruler(ImageOperator):
     """A measuring ruler laid along one edge, wider and closer to the lesion with severity."""
 
     name = "ruler"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
@@ -750,6 +940,7 @@ class DermoscopeCorners(ImageOperator):
     fraction of the half-diagonal)."""
 
     name = "dermoscope_corners"
+    plain_params = True  # sample() returns plain JSON data (tested)
     capabilities = frozenset({Capability.OCCLUDES})
     family = "artifact"
     severities = {
