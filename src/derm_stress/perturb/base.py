@@ -124,11 +124,12 @@ def round_to(x: float, digits: int) -> float:
     below 2**53, the division correctly rounded) is that same double when ``k == K``. With
     ``y = x * 10**digits`` (one rounding, error at most half an ulp of ``y``), the integer
     ``k`` nearest to ``y`` equals ``K`` unless the exact product lies within an ulp of a
-    half-integer: that case (``y`` within 1e-6 of one, far wider than the error for
-    ``|y| < 2**40``), a zero result (whose sign ``round`` keeps) and large or non-finite
-    values go to ``round`` itself. ``k`` is ``(y + 1.5 * 2**52) - 1.5 * 2**52``: for
-    ``|y| < 2**51`` the sum lies where doubles are the integers, so the addition rounds
-    ``y`` to the nearest one and the subtraction is exact (no call, no int object)."""
+    half-integer: that case (``y`` within 1e-6 of one, wider than the error, at most
+    half an ulp of ``y``: 2**-21 for ``|y| < 2**32``), a zero result (whose sign ``round``
+    keeps) and large or non-finite values go to ``round`` itself. ``k`` is
+    ``(y + 1.5 * 2**52) - 1.5 * 2**52``: for ``|y| < 2**51`` the sum lies where doubles are
+    the integers, so the addition rounds ``y`` to the nearest one and the subtraction is
+    exact (no call, no int object)."""
     scale = _POWERS[digits]
     y = x * scale
     if -_LARGE < y < _LARGE:
@@ -139,7 +140,7 @@ def round_to(x: float, digits: int) -> float:
 
 
 _POWERS = [10.0**d for d in range(16)]
-_LARGE = 2.0**40
+_LARGE = 2.0**32  # below it, half an ulp of y (at most 2**-21) is under the 1e-6 margin
 _MAGIC = 1.5 * 2.0**52
 
 
