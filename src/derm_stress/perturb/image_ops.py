@@ -176,9 +176,9 @@ class _ToneCurve(ImageOperator):
         value = sign * row * (0.85 + (1.0 - 0.85) * rng.random())
         if curve:
             value = float(np.exp(value)) if curve == "exp" else 2.0**value
-        y = value * scale  # round_to(value, digits), inline (the constants _LARGE, _MAGIC)
+        y = value * scale  # round_to(value, digits), inline (its constants _LARGE, _MAGIC)
         if (
-            -1099511627776.0 < y < 1099511627776.0
+            -4294967296.0 < y < 4294967296.0
             and (k := (y + 6755399441055744.0) - 6755399441055744.0)
             and -0.499999 < y - k < 0.499999
         ):
