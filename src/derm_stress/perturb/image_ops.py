@@ -171,9 +171,12 @@ class _ToneCurve(ImageOperator):
         _, name, directional, row, curve, scale, digits, param, kernel = constants
         config = self.config
         sign = directional and _FIXED_SIGN.get(config["direction"])
-        if not sign:
-            sign = 1 if rng.random() < 0.5 else -1
-        value = sign * row * (0.85 + (1.0 - 0.85) * rng.random())
+        if sign:
+            unit = rng.random()
+        else:  # both doubles from one call: the same two values as two calls, one lock
+            first, unit = rng.random(2).tolist()
+            sign = 1 if first < 0.5 else -1
+        value = sign * row * (0.85 + (1.0 - 0.85) * unit)
         if curve:
             value = float(np.exp(value)) if curve == "exp" else 2.0**value
         y = value * scale  # round_to(value, digits), inline (its constants _LARGE, _MAGIC)
