@@ -463,11 +463,12 @@ class Store:
         return done
 
     def _key_chunks(
-        self, keys: Sequence[str]
+        self, keys: Sequence[str], hashes: Sequence[int] | None = None
     ) -> Iterator[tuple[Sequence[str], str, tuple[Any, ...]]]:
         """``keys`` in chunks, each with the condition selecting exactly its rows and the
-        condition's arguments: by the key index (the hashes) and then the keys themselves,
-        or, in a version 1 store read as it is, by the keys."""
+        condition's arguments: by the key index (the hashes, ``key_hash`` of each key unless
+        given) and then the keys themselves, or, in a version 1 store read as it is, by the
+        keys."""
         size = self._variables - len(RETRIED_STATUSES)
         if not self._hashed:
             for start in range(0, len(keys), size):
@@ -478,11 +479,8 @@ class Store:
         for start in range(0, len(keys), size):
             chunk = keys[start : start + size]
             marks = ",".join("?" * len(chunk))
-            yield (
-                chunk,
-                f"key_hash IN ({marks}) AND key IN ({marks})",
-                (*map(key_hash, chunk), *chunk),
-            )
+            chunk_hashes = map(key_hash, chunk) if hashes is None else hashes[start : start + size]
+            yield chunk, f"key_hash IN ({marks}) AND key IN ({marks})", (*chunk_hashes, *chunk)
 
     def put(self, rows: Sequence[StoreRow]) -> None:
         """Insert or replace (key, model, case_id, condition, answer, applied) rows atomically
@@ -518,13 +516,14 @@ class Store:
         if len(set(keys)) < len(keys):  # the last row of a key replaces the earlier ones
             values = list({v[0]: v for v in values}.values())
             keys = [v[0] for v in values]
+        hashes = [v[8] for v in values]
         if not self._db.in_transaction:  # else RELEASE below would commit at once
             self._db.execute("BEGIN")
         self._flush()  # outside the savepoint: a failing put keeps the case records
         self._db.execute("SAVEPOINT put")
         try:
             # a row replaces the stored one of its key (a retried error; by hand, any)
-            for _, where, args in self._key_chunks(keys):
+            for _, where, args in self._key_chunks(keys, hashes):
                 self._db.execute(f"DELETE FROM results WHERE {where}", args)
             self._db.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
         except BaseException:
