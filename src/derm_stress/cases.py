@@ -173,8 +173,9 @@ def render_note(note: Note) -> str:
 
 
 def _note_text(note: Note) -> str:
-    """``repr(sorted(note.to_dict().items()))``, the note's part of a file signature, made
-    without the dict and the sort (a resume takes every case's signature)."""
+    """``repr(sorted(note.to_dict().items()))``, the note's part of a fingerprint and of a
+    file signature, made without the dict and the sort (a resume takes every case's
+    signature)."""
     values = note.__dict__
     items = [(name, values[name]) for name in _SORTED_NOTE_FIELDS]
     if note.size_mm is not None:
@@ -296,5 +297,5 @@ class Case:
                 digest.update(f"unreadable:{image.name}:{type(data).__name__}".encode())
             else:
                 digest.update(data)
-        digest.update(repr(sorted(self.note.to_dict().items())).encode())
+        digest.update(_note_text(self.note).encode())
         return digest.hexdigest()[:24]
