@@ -50,7 +50,6 @@ from derm_stress.run.store import Store, StoreRow, case_digest, case_keys, is_fi
 from derm_stress.schema import (
     CASE_META_FIELDS,
     FORMAT_VERSION,
-    CaseRecord,
     DatasetEntry,
     ModelEntry,
     ResultStatus,
@@ -573,27 +572,11 @@ def execute(
     return log.digest.hexdigest()
 
 
-def case_record(case: Case, fingerprint: str | None) -> CaseRecord:
-    """What the run keeps of a case: enough for metrics and subgroups."""
-    return CaseRecord(
-        id=case.case_id,
-        diagnosis=case.diagnosis,
-        diagnoses=tuple(case.diagnoses),
-        triage=case.triage,
-        triage_source=case.triage_source,
-        fingerprint=fingerprint,
-        fitzpatrick=case.note.fitzpatrick,
-        body_site=case.note.body_site,
-        # subgroup attributes a loader may set (several datasets in one run; skin tone)
-        meta={k: case.meta[k] for k in CASE_META_FIELDS if case.meta.get(k)},
-        images=tuple(str(i) for i in case.images if not isinstance(i, np.ndarray)),
-        note=case.note.to_dict(),
-    )
-
-
 def case_record_dict(case: Case, fingerprint: str | None) -> dict[str, Any]:
-    """``case_record(case, fingerprint).to_dict()``, the same dict built directly: a run
-    makes one per case, and the frozen record in between was most of its cost."""
+    """What the run keeps of a case, enough for metrics and subgroups: the dict of the
+    ``CaseRecord`` (``CaseRecord.to_dict``), built directly (a run makes one per case, and a
+    frozen record in between was most of its cost). ``meta`` keeps the subgroup attributes
+    a loader may set (several datasets in one run; skin tone)."""
     note = case.note
     out: dict[str, Any] = {
         "id": case.case_id,
