@@ -15,6 +15,8 @@ from derm_stress.cases import Case
 from derm_stress.errors import InvalidArgument
 from derm_stress.perturb import functional as F
 from derm_stress.perturb.base import (
+    _LARGE,
+    _MAGIC,
     _POWERS,
     Applied,
     Operator,
@@ -42,15 +44,7 @@ class ImageOperator(Operator[np.ndarray]):
         # Operator.__call__ without the note branch, in one frame: its fixed cost matters
         # next to 30-50 us lookup-table kernels, which evict the interpreter's working set
         # from the cache between calls (each extra call or object costs microseconds there)
-        if not (
-            type(target) is np.ndarray
-            and target.dtype is _UINT8
-            and len(shape := target.shape) == 3
-            and shape[2] == 3
-            and shape[0]
-            and shape[1]
-        ):
-            check_image(target, self.name)  # raises, saying what is wrong
+        check_image(target, self.name)
         severity = self.severity
         if not severity:
             return target, _record(Applied, (self.name, 0, where, dict(self.config), {}, ()))
@@ -113,9 +107,7 @@ class _ToneCurve(ImageOperator):
 
     def _value(self, rng: np.random.Generator) -> float:
         """The drawn, transformed and rounded value (``sample``'s, and ``__call__``'s)."""
-        sign = _FIXED_SIGN.get(self.config.get("direction", "both")) or (
-            1 if rng.random() < 0.5 else -1
-        )
+        sign = _FIXED_SIGN.get(self.config.get("direction", "both")) or _sign(rng)
         value = (
             sign * self.severities[self.severity][self._row] * (0.85 + (1.0 - 0.85) * rng.random())
         )
@@ -179,12 +171,8 @@ class _ToneCurve(ImageOperator):
         value = sign * row * (0.85 + (1.0 - 0.85) * unit)
         if curve:
             value = float(np.exp(value)) if curve == "exp" else 2.0**value
-        y = value * scale  # round_to(value, digits), inline (its constants _LARGE, _MAGIC)
-        if (
-            -4294967296.0 < y < 4294967296.0
-            and (k := (y + 6755399441055744.0) - 6755399441055744.0)
-            and -0.499999 < y - k < 0.499999
-        ):
+        y = value * scale  # round_to(value, digits), inline, with its constants
+        if -_LARGE < y < _LARGE and (k := (y + _MAGIC) - _MAGIC) and -0.499999 < y - k < 0.499999:
             value = k / scale
         else:
             value = round(value, digits)
