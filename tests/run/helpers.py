@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import TYPE_CHECKING, Any
 
+from derm_stress.cases import Case
 from derm_stress.perturb import Probe
+
+if TYPE_CHECKING:
+    import pytest
 
 SEEN: dict[str, list[str]] = {}
 
@@ -79,3 +84,17 @@ def local_term(probe: Probe) -> str:
     """Answers with a synonym only a run's own vocabulary file knows (see LOCAL_VOCABULARY in
     test_resilience.py)."""
     return "1. Schuppenflechte\n2. melanoma"
+
+
+def count_fingerprints(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the case id of every ``Case.fingerprint`` call (a photo read to hash
+    it), in order; the fingerprints are computed as before."""
+    seen: list[str] = []
+    original = Case.fingerprint
+
+    def fingerprint(self: Case, *args: Any) -> str:
+        seen.append(self.case_id)
+        return original(self, *args)
+
+    monkeypatch.setattr(Case, "fingerprint", fingerprint)
+    return seen

@@ -44,15 +44,7 @@ def _table(run_dir: Path, table: str) -> list[tuple[Any, ...]]:
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Case ids whose photos are read to fingerprint them (files count as settled at once)."""
     monkeypatch.setattr(cases, "RACY_SECONDS", 0.0)
-    seen: list[str] = []
-    original = Case.fingerprint
-
-    def fingerprint(self: Case, *args: Any) -> str:
-        seen.append(self.case_id)
-        return original(self, *args)
-
-    monkeypatch.setattr(Case, "fingerprint", fingerprint)
-    return seen
+    return helpers.count_fingerprints(monkeypatch)
 
 
 def test_a_resume_reads_no_photo_and_a_changed_photo_is_read_again(

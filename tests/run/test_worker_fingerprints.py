@@ -20,6 +20,7 @@ from derm_stress.run import Budget, parse_config, run
 from derm_stress.run.executors import perturb_case
 from derm_stress.run.store import Store
 from tests.conftest import ManifestFactory
+from tests.run import helpers
 
 GRID: dict[str, Any] = {
     "image": ["none", {"op": "gaussian_noise", "severity": 2}],
@@ -98,14 +99,7 @@ def test_a_fresh_run_stopped_by_a_budget_records_every_case_in_order(
     # every signature the workers computed is kept: the resume hashes no photo
     with Store(tmp_path / "run" / "results.sqlite") as store:
         assert store.fingerprints(dataset.cases) == [c.fingerprint() for c in dataset.cases]
-    hashed: list[str] = []
-    original = Case.fingerprint
-
-    def counting(self: Case, *args: Any) -> str:
-        hashed.append(self.case_id)
-        return original(self, *args)
-
-    monkeypatch.setattr(Case, "fingerprint", counting)
+    hashed = helpers.count_fingerprints(monkeypatch)
     second = run(config, tmp_path / "run")
     assert second.reused == 6 and second.calls == 12 * 4 - 6 and hashed == []
     assert _records(tmp_path / "run") == records
