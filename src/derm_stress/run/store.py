@@ -29,7 +29,7 @@ from derm_stress.perturb.base import Applied
 from derm_stress.schema import ResultStatus
 
 # 2: the key index holds a 64-bit hash of each key (``key_hash``) instead of the 64-character
-# key itself: a quarter of the size, so the pages a commit of random keys dirties (each
+# key itself: about a fifth of the size, so the pages a commit of random keys dirties (each
 # written to the WAL and again at the checkpoint) fit SQLite's page cache for longer
 # (bench/README.md, "the results store's key index"); a version 1 store is migrated when a
 # run opens it for writing, and read as it is otherwise
@@ -58,8 +58,9 @@ StoreRow = tuple[str, str, str, str, Answer, Sequence[Applied]]
 # was 999 by default before 3.32)
 MAX_VARIABLES = 1800
 # SQLite's page cache of a writing store: the key index of 2.1 million results (100,000
-# cases x 21 conditions) is about 30 MiB; past the cache, a random key's page is read back
-# from the operating system on every insert. An upper bound, not an allocation
+# cases x 21 conditions) is about 38 MiB, most of it held here; past the cache, a random
+# key's page is read back from the operating system on every insert. An upper bound, not
+# an allocation
 CACHE_KIB = 32768
 
 _RESULTS_TABLE = """
