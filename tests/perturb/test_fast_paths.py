@@ -241,6 +241,57 @@ def test_the_one_frame_call_equals_sample_then_apply(
                     assert np.array_equal(op.apply(img, record.params), out)
 
 
+def _generators(kind: type[np.random.BitGenerator], seed: int) -> list[np.random.Generator]:
+    """Two generators in the same state: fresh, after a 32-bit draw (PCG64 then holds a
+    buffered half word), or after a few doubles, depending on ``seed``."""
+    pair = [np.random.Generator(kind(seed)) for _ in range(2)]
+    for rng in pair:
+        if seed % 3 == 1:
+            rng.integers(0, 2**32, dtype=np.uint32)
+        elif seed % 3 == 2:
+            rng.random(seed % 7)
+    return pair
+
+
+@pytest.mark.parametrize(
+    "kind", [np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox]
+)
+@pytest.mark.parametrize("name", TONE)
+def test_the_one_frame_call_draws_as_sample_does_from_any_generator(
+    name: str, kind: type[np.random.BitGenerator], photo_case: tuple[np.ndarray, Case]
+) -> None:
+    # the call reads PCG64's raw outputs (and only those of an exact Generator over an exact
+    # PCG64); every generator must give the same parameters and leave the same state
+    img, case = photo_case
+    directions = ["both", "darker"] if name == "exposure" else [None]
+    for direction in directions:
+        config = {} if direction is None else {"direction": direction}
+        op = make_operator(name, 4, **config)
+        for seed in range(60):
+            fast_rng, slow_rng = _generators(kind, seed)
+            record = op(img, fast_rng, case, "image[0]")[1]
+            assert _exactly(record.params, op.sample(slow_rng, img, case))
+            assert fast_rng.random(3).tolist() == slow_rng.random(3).tolist()
+
+
+def test_a_generator_subclass_is_drawn_through_its_own_methods(
+    photo_case: tuple[np.ndarray, Case],
+) -> None:
+    img, case = photo_case
+
+    class Counting(np.random.Generator):
+        calls = 0
+
+        def random(self, *args: Any, **kwargs: Any) -> Any:
+            Counting.calls += 1
+            return super().random(*args, **kwargs)
+
+    record = make_operator("gamma", 2)(img, Counting(np.random.PCG64(5)), case, "image[0]")[1]
+    assert Counting.calls == 1
+    expected = make_operator("gamma", 2).sample(np.random.default_rng(5), img, case)
+    assert record.params == expected
+
+
 def test_the_one_frame_call_follows_a_changed_severity(
     photo_case: tuple[np.ndarray, Case],
 ) -> None:

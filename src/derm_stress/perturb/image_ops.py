@@ -155,15 +155,23 @@ class _ToneCurve(ImageOperator):
         ):
             check_image(target, self.name)
         severity = self.severity
-        if not severity:
-            return target, _record(Applied, (self.name, 0, where, dict(self.config), {}, ()))
         constants = self._tone
         if constants is None or constants[0] != severity:  # first call, or severity changed
+            if not severity:
+                return target, _record(Applied, (self.name, 0, where, dict(self.config), {}, ()))
             constants = self._tone = self._constants()
         _, name, directional, row, curve, scale, digits, param, kernel = constants
         config = self.config
         sign = directional and _FIXED_SIGN.get(config["direction"])
-        if sign:
+        if type(rng) is _GENERATOR and type(bits := rng.bit_generator) is _PCG64:
+            # the generator's doubles from its raw 64-bit outputs, as ``random`` makes them
+            # for PCG64 ((raw >> 11) * 2**-53, so ``raw < 2**63`` is ``double < 0.5``):
+            # the same values without ``random``'s dtype handling (tested on fresh and used
+            # generators, against the general path of every bit generator)
+            if not sign:
+                sign = 1 if _PCG64_RAW(bits) < _HALF_RAW else -1
+            unit = (_PCG64_RAW(bits) >> 11) * _DOUBLE_STEP
+        elif sign:
             unit = rng.random()
         else:  # both doubles from one call: the same two values as two calls, one lock
             first, unit = rng.random(2).tolist()
@@ -185,6 +193,11 @@ _ToneConstants = tuple[
     int, str, bool, float, str, float, int, str, Callable[[np.ndarray, float], np.ndarray]
 ]
 _FIXED_SIGN = {"darker": -1, "brighter": 1}
+_GENERATOR = np.random.Generator
+_PCG64 = np.random.PCG64
+_PCG64_RAW = np.random.PCG64.random_raw  # the unbound method: no bound method made per call
+_HALF_RAW = 1 << 63
+_DOUBLE_STEP = 1.0 / (1 << 53)
 
 
 def _side(img: np.ndarray) -> int:
