@@ -5,6 +5,7 @@ Each interrupted run is resumed and compared result by result with an uninterrup
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -227,7 +228,53 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Any:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, timeout=120, env=env)
+        if Path("/proc").is_dir():
+            _stop_cluster(str(temp))
+        else:  # no process table to read: stops every Ray cluster of this user
+            stop = [str(ray_bin), "stop", "--force"]
+            subprocess.run(stop, capture_output=True, timeout=120, env=env, check=False)
+
+
+def _stop_cluster(temp_dir: str, timeout: float = 60.0) -> None:
+    """Stop the cluster whose processes name ``temp_dir`` on their command line (the head's
+    services), with their descendants (workers rename themselves ``ray::...``). Unlike
+    ``ray stop``, which stops every Ray process of the user, this leaves the clusters of
+    other test sessions on the machine running."""
+    parents: dict[int, int] = {}
+    ours: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        if temp_dir.encode() in cmdline:
+            ours.add(int(entry.name))
+    found = len(ours) - 1
+    while found != len(ours):  # add descendants until none is new
+        found = len(ours)
+        ours |= {pid for pid, parent in parents.items() if parent in ours}
+    ours.discard(os.getpid())
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while (ours := {pid for pid in ours if _running(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not ours:
+            return
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has exited; its parent reaps it
 
 
 def test_ray_executor_on_a_real_cluster_equals_the_local_executor(
