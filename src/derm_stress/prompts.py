@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from derm_stress.errors import InvalidArgument
-from derm_stress.labels import label
+from derm_stress.labels import TRIAGE_LEVELS, label
 from derm_stress.perturb.condition import Probe
 
-PROMPT_VERSION = "v1"
+# v2: every triage level of the vocabulary is offered (v1 had no "emergency", so a model
+# following it could only under-triage SJS/TEN, erythroderma, necrotising fasciitis...), and
+# the photo shows a skin condition, not only a lesion (rashes, eruptions, infections)
+PROMPT_VERSION = "v2"
 Style = Literal["open", "choices"]
 Format = Literal["text", "json"]
 
@@ -24,10 +27,14 @@ SYSTEM = (
     "are shown. This is a research evaluation; your answer will not be used for patient care."
 )
 
+# every level of the vocabulary's triage, most urgent first (tested)
 _TRIAGE = (
-    "Then give a triage level: urgent (suspected malignancy, see within two weeks), soon "
-    "(see within weeks) or routine."
+    "Then give a triage level: emergency (same-day care, e.g. suspected Stevens-Johnson "
+    "syndrome or toxic epidermal necrolysis, erythroderma, eczema herpeticum, necrotising "
+    "fasciitis), urgent (see within two weeks, e.g. suspected skin cancer), soon (see within "
+    "weeks) or routine."
 )
+_TRIAGE_CHOICES = "|".join(reversed(TRIAGE_LEVELS))  # emergency|urgent|soon|routine
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class Prompt:
 
 def _task(top_k: int, style: Style, choices: Sequence[str], fmt: Format) -> str:
     ask = (
-        f"List the {top_k} most likely diagnoses for the skin lesion in the photo, most likely "
+        f"List the {top_k} most likely diagnoses for the skin condition in the photo, most likely "
         "first, each with your confidence as a percentage."
     )
     if style == "choices":
@@ -53,11 +60,11 @@ def _task(top_k: int, style: Style, choices: Sequence[str], fmt: Format) -> str:
         return (
             f"{ask} {_TRIAGE} Answer with JSON only, in this form: "
             '{"differential": [{"diagnosis": "...", "confidence": 70}, ...], '
-            '"triage": "urgent|soon|routine"}'
+            f'"triage": "{_TRIAGE_CHOICES}"}}'
         )
     return (
         f"{ask} {_TRIAGE} Answer in this form:\n1. <diagnosis> (<confidence>%)\n"
-        f"...\nTriage: <urgent|soon|routine>"
+        f"...\nTriage: <{_TRIAGE_CHOICES}>"
     )
 
 
@@ -75,9 +82,11 @@ def build_prompt(
         raise InvalidArgument(f"prompt style must be 'open' or 'choices', got {style!r}")
     photos = "photo" if len(probe.images) == 1 else f"{len(probe.images)} photos"
     if probe.note_text is None:
-        intro = f"Here is a {photos} of a skin lesion. No clinical information is available."
+        intro = f"Here is a {photos} of a skin condition. No clinical information is available."
     elif probe.note_text:
-        intro = f"Here is a {photos} of a skin lesion, with the referral note:\n\n{probe.note_text}"
+        intro = (
+            f"Here is a {photos} of a skin condition, with the referral note:\n\n{probe.note_text}"
+        )
     else:
-        intro = f"Here is a {photos} of a skin lesion. The referral note is empty."
+        intro = f"Here is a {photos} of a skin condition. The referral note is empty."
     return Prompt(SYSTEM, f"{intro}\n\n{_task(top_k, style, choices, fmt)}")
