@@ -52,3 +52,13 @@ def test_the_prompt_says_what_context_came_with_the_photo() -> None:
     assert "The referral note is empty." in empty
     noted = build_prompt(_probe(Note(age=54, free_text="itchy plaques for 3 months"))).user
     assert "with the referral note:" in noted and "itchy plaques for 3 months" in noted
+
+
+def test_the_prompt_counts_the_photos() -> None:
+    one = build_prompt(_probe(None)).user
+    assert one.startswith("Here is a photo of a skin condition.")
+    assert "condition in the photo," in one
+    two = Probe(case_id="c1", condition_id="x", images=(PHOTO, PHOTO), note=None, applied=())
+    user = build_prompt(two).user
+    assert user.startswith("Here are 2 photos of a skin condition.")
+    assert "condition in the photos," in user

@@ -17,7 +17,8 @@ from derm_stress.perturb.condition import Probe
 
 # v2: every triage level of the vocabulary is offered (v1 had no "emergency", so a model
 # following it could only under-triage SJS/TEN, erythroderma, necrotising fasciitis...), and
-# the photo shows a skin condition, not only a lesion (rashes, eruptions, infections)
+# the photo shows a skin condition, not only a lesion (rashes, eruptions, infections); several
+# photos are counted in the wording ("Here are 2 photos", "in the photos")
 PROMPT_VERSION = "v2"
 Style = Literal["open", "choices"]
 Format = Literal["text", "json"]
@@ -48,10 +49,11 @@ class Prompt:
         return f"[system]\n{self.system}\n[user]\n{self.user}"
 
 
-def _task(top_k: int, style: Style, choices: Sequence[str], fmt: Format) -> str:
+def _task(top_k: int, style: Style, choices: Sequence[str], fmt: Format, photos: int) -> str:
+    shown = "photo" if photos == 1 else "photos"
     ask = (
-        f"List the {top_k} most likely diagnoses for the skin condition in the photo, most likely "
-        "first, each with your confidence as a percentage."
+        f"List the {top_k} most likely diagnoses for the skin condition in the {shown}, most "
+        "likely first, each with your confidence as a percentage."
     )
     if style == "choices":
         names = "; ".join(f"{label(c).name} ({c})" for c in choices)
@@ -80,13 +82,12 @@ def build_prompt(
         raise InvalidArgument(f"top_k must be at least 1, got {top_k!r}")
     if style not in ("open", "choices"):
         raise InvalidArgument(f"prompt style must be 'open' or 'choices', got {style!r}")
-    photos = "photo" if len(probe.images) == 1 else f"{len(probe.images)} photos"
+    shown = "Here is a photo" if len(probe.images) == 1 else f"Here are {len(probe.images)} photos"
     if probe.note_text is None:
-        intro = f"Here is a {photos} of a skin condition. No clinical information is available."
+        intro = f"{shown} of a skin condition. No clinical information is available."
     elif probe.note_text:
-        intro = (
-            f"Here is a {photos} of a skin condition, with the referral note:\n\n{probe.note_text}"
-        )
+        intro = f"{shown} of a skin condition, with the referral note:\n\n{probe.note_text}"
     else:
-        intro = f"Here is a {photos} of a skin condition. The referral note is empty."
-    return Prompt(SYSTEM, f"{intro}\n\n{_task(top_k, style, choices, fmt)}")
+        intro = f"{shown} of a skin condition. The referral note is empty."
+    task = _task(top_k, style, choices, fmt, len(probe.images))
+    return Prompt(SYSTEM, f"{intro}\n\n{task}")
